@@ -1,0 +1,41 @@
+"""microgrid: a small, fast reverse-mode scalar autodiff engine.
+
+The public face of the package: it only re-exports.
+"""
+
+from microgrid.engine import (
+    Scalar,
+    Value,
+    abs,
+    exp,
+    is_grad_enabled,
+    linear,
+    log,
+    no_grad,
+    relu,
+    sigmoid,
+    sqrt,
+    sum_of,
+    tanh,
+    topological_order,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Scalar",
+    "Value",
+    "__version__",
+    "abs",
+    "exp",
+    "is_grad_enabled",
+    "linear",
+    "log",
+    "no_grad",
+    "relu",
+    "sigmoid",
+    "sqrt",
+    "sum_of",
+    "tanh",
+    "topological_order",
+]
