@@ -22,7 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
         "train tiny networks, check backprop, draw gradient graphs.",
     )
     parser.add_argument("--version", action="version", version=f"microgrid {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Each subcommand: a function `_add_<name>(subparsers)` below that adds its
+    # parser and sets `handler=` to a function taking the parsed args and
+    # returning the exit status.
+    del subparsers  # until the first subcommand lands
     return parser
 
 
