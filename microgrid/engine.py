@@ -33,6 +33,7 @@ __all__ = [
     "Scalar",
     "no_grad",
     "is_grad_enabled",
+    "record_operands",
     "topological_order",
     "linear",
     "sum_of",
@@ -56,8 +57,15 @@ _ONE_ONE = (1.0, 1.0)
 _ONE_MINUS_ONE = (1.0, -1.0)
 _MINUS_ONE = (-1.0,)
 
-_grad_enabled: ContextVar[bool] = ContextVar("microgrid_grad_enabled", default=True)
-_recording = _grad_enabled.get
+# What `_node` records: _RECORD (parents and local gradients), _NO_GRAD
+# (nothing), or a dict (parents, and the operands as written of every
+# operation with a number operand; see `record_operands`).
+_RECORD = None
+_NO_GRAD = False
+_mode: ContextVar[dict[Value, tuple[object, ...]] | bool | None] = ContextVar(
+    "microgrid_mode", default=_RECORD
+)
+_current_mode = _mode.get
 
 
 @contextmanager
@@ -70,16 +78,35 @@ def no_grad() -> Iterator[None]:
         with no_grad():
             y = net(x)        # y.parents == ()
     """
-    token = _grad_enabled.set(False)
+    token = _mode.set(_NO_GRAD)
     try:
         yield
     finally:
-        _grad_enabled.reset(token)
+        _mode.reset(token)
 
 
 def is_grad_enabled() -> bool:
     """Whether operations currently record their parents (False inside `no_grad`)."""
-    return _grad_enabled.get()
+    return _current_mode() is not _NO_GRAD
+
+
+@contextmanager
+def record_operands() -> Iterator[dict[Value, tuple[object, ...]]]:
+    """Also record, for each operation with a plain-number operand, its operands.
+
+    The engine does not make nodes for constants (``x + 1.0`` has parents
+    ``(x,)``), so the constant is not in the graph. Inside this context the
+    yielded dict maps each such result node to its operands as written:
+    ``(x, 1.0)`` for ``x + 1.0``, ``(2.0, x)`` for ``2.0 / x``, the terms for
+    `sum_of`, ``(weights, inputs, bias)`` for `linear`. The compiler
+    (`microgrid.compile`) replays graphs from it. Costs nothing outside.
+    """
+    operands: dict[Value, tuple[object, ...]] = {}
+    token = _mode.set(operands)
+    try:
+        yield operands
+    finally:
+        _mode.reset(token)
 
 
 def _as_float(x: object, op: str) -> float:
@@ -109,18 +136,32 @@ def _fail_non_finite(op: str, result: float, *operands: float) -> None:
 
 
 def _node(
-    data: float, parents: tuple[Value, ...], local_grads: tuple[float, ...], op: str
+    data: float,
+    parents: tuple[Value, ...],
+    local_grads: tuple[float, ...],
+    op: str,
+    operands: tuple[object, ...] | None = None,
 ) -> Value:
-    """Make an operation's result node, recording parents only when grad is on."""
+    """Make an operation's result node, recording what the current mode asks.
+
+    ``operands`` (the operands as written) is passed only by operations with
+    a plain-number operand, and kept only inside `record_operands`.
+    """
     v = _new_value(Value)
     v.data = data
     v.grad = 0.0
-    if _recording():
+    mode = _current_mode()
+    if mode is _RECORD:
         v.parents = parents
         v.local_grads = local_grads
-    else:
+    elif mode is _NO_GRAD:
         v.parents = _NO_PARENTS
         v.local_grads = _NO_GRADS
+    else:
+        v.parents = parents
+        v.local_grads = local_grads
+        if operands is not None:
+            mode[v] = operands  # type: ignore[index]
     v.op = op
     v.label = ""
     return v
@@ -193,7 +234,7 @@ class Value:
         r = a + b
         if not -_INF < r < _INF:
             _fail_non_finite("add", r, a, b)
-        return _node(r, (self,), _ONE, "+")
+        return _node(r, (self,), _ONE, "+", (self, b))
 
     __radd__ = __add__
 
@@ -211,7 +252,7 @@ class Value:
         r = a - b
         if not -_INF < r < _INF:
             _fail_non_finite("sub", r, a, b)
-        return _node(r, (self,), _ONE, "-")
+        return _node(r, (self,), _ONE, "-", (self, b))
 
     def __rsub__(self, other: Scalar) -> Value:
         b = self.data
@@ -221,7 +262,7 @@ class Value:
         r = a - b
         if not -_INF < r < _INF:
             _fail_non_finite("sub", r, a, b)
-        return _node(r, (self,), _MINUS_ONE, "-")
+        return _node(r, (self,), _MINUS_ONE, "-", (a, self))
 
     def __mul__(self, other: Scalar) -> Value:
         a = self.data
@@ -237,7 +278,7 @@ class Value:
         r = a * b
         if not -_INF < r < _INF:
             _fail_non_finite("mul", r, a, b)
-        return _node(r, (self,), (b,), "*")
+        return _node(r, (self,), (b,), "*", (self, b))
 
     __rmul__ = __mul__
 
@@ -255,7 +296,7 @@ class Value:
             _fail_non_finite("div", r, a, b)
         if is_value:
             return _node(r, (self, other), (1.0 / b, -r / b), "/")  # type: ignore[arg-type]
-        return _node(r, (self,), (1.0 / b,), "/")
+        return _node(r, (self,), (1.0 / b,), "/", (self, b))
 
     def __rtruediv__(self, other: Scalar) -> Value:
         # d(c/x)/dx = -c/x^2
@@ -268,7 +309,7 @@ class Value:
         r = a / b
         if not -_INF < r < _INF:
             _fail_non_finite("div", r, a, b)
-        return _node(r, (self,), (-r / b,), "/")
+        return _node(r, (self,), (-r / b,), "/", (a, self))
 
     def __pow__(self, exponent: Scalar) -> Value:
         # d(x^n)/dx = n x^(n-1) (0 when n == 0, even at x = 0);
@@ -291,7 +332,7 @@ class Value:
         if n is None:
             return NotImplemented
         r = _power(x, n)
-        return _node(r, (self,), (_power_slope(x, n),), "**")
+        return _node(r, (self,), (_power_slope(x, n),), "**", (self, n))
 
     def __rpow__(self, base: Scalar) -> Value:
         # d(c^y)/dy = c^y ln c
@@ -309,7 +350,7 @@ class Value:
                 f"pow: base {c!r} is negative, so c**y has no derivative "
                 f"with respect to the exponent y={y!r}"
             )
-        return _node(r, (self,), (d_exponent,), "**")
+        return _node(r, (self,), (d_exponent,), "**", (c, self))
 
     def __neg__(self) -> Value:
         return _node(-self.data, (self,), _MINUS_ONE, "neg")
@@ -551,7 +592,8 @@ def sum_of(terms: Iterable[Scalar]) -> Value:
     total = sum(_data(terms, "sum_of"), 0.0)
     if not -_INF < total < _INF:
         _fail_non_finite("sum_of", total, *(p.data for p in parents))
-    return _node(total, parents, (1.0,) * len(parents), "sum")
+    operands = None if len(parents) == len(terms) else tuple(terms)
+    return _node(total, parents, (1.0,) * len(parents), "sum", operands)
 
 
 def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0.0) -> Value:
@@ -590,7 +632,10 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
         local = local + [1.0]
     if not -_INF < total < _INF:
         _fail_non_finite("linear", total, *(p.data for p in parents))
-    return _node(total, tuple(parents), tuple(local), "linear")
+    operands = None
+    if not bias_is_value or len(parents) != 2 * len(weights) + 1:
+        operands = (tuple(weights), tuple(inputs), bias)
+    return _node(total, tuple(parents), tuple(local), "linear", operands)
 
 
 # -- module-level functions: accept a Value or a number ---------------------
