@@ -1,0 +1,663 @@
+"""Tiny neural networks on the engine: `Neuron`, `Layer`, `MLP`, and `Trace`.
+
+The numbering is Nielsen's (see BACKPROP.md): layer 1 is the input, so
+``net.layers[i].neurons[j].w[k]`` is the book's ``w^{i+2}_jk``, the weight
+from neuron ``k`` of layer ``i+1`` to neuron ``j`` of layer ``i+2``, and
+``net.layers[i].neurons[j].b`` is ``b^{i+2}_j``. Parameters carry those
+names as labels (``w^2_01``, ``b^2_0``).
+
+A neuron's weighted input ``z = sum_k w_k a_k + b`` is ONE engine node (op
+``"linear"``), and its activation ``a = sigma(z)`` is one more; for the
+``"linear"`` activation ``a`` is the ``z`` node itself. So after
+``cost.backward()`` the grad of a ``z`` node is the book's ``delta``.
+
+    >>> net = MLP(2, [3, 1], seed=0)
+    >>> out = net([1.0, -2.0])          # always a list of Values
+    >>> len(out), net.sizes
+    (1, [2, 3, 1])
+
+Model files
+-----------
+``net.save(path)`` writes, and ``MLP.load(path)`` reads, a UTF-8 JSON
+object (never pickle)::
+
+    {
+      "format": "microgrid.mlp",
+      "version": 1,
+      "sizes": [2, 3, 1],                 # [nin, *nouts], each 1..MAX_WIDTH
+      "activation": "relu",               # hidden layers
+      "output_activation": "linear",      # last layer (may be "softmax")
+      "layers": [                         # one per layer after the input
+        {"w": [[w^2_00, w^2_01], ...],    # nout rows of nin finite numbers
+         "b": [b^2_0, ...]},              # nout finite numbers
+        ...
+      ]
+    }
+
+Floats are written with Python's shortest round-trip ``repr``, so a
+save/load round trip is bit-exact. Saving is atomic: the file is written
+to a temporary file in the same directory, flushed to disk, then renamed
+over the target, so an interrupted save leaves the previous file intact.
+Loading checks everything (size of the file, keys, types, shapes, finite
+numbers, known format and version) and raises `ValueError` saying what
+is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import numbers
+import os
+import random
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from microgrid.engine import Scalar, Value, linear, sum_of
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "MAX_FILE_BYTES",
+    "MAX_LAYERS",
+    "MAX_WIDTH",
+    "MLP",
+    "Layer",
+    "Module",
+    "Neuron",
+    "Trace",
+]
+
+_Activation = Callable[[Value], Value]
+
+# None means identity: the "linear" neuron's output IS its z node.
+_NEURON_ACTIVATIONS: dict[str, _Activation | None] = {
+    "sigmoid": Value.sigmoid,
+    "tanh": Value.tanh,
+    "relu": Value.relu,
+    "linear": None,
+}
+
+ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax", "tanh")
+"""Activation names: all are per neuron except ``"softmax"``, which is per layer."""
+
+INITS = ("he", "normal", "scaled_normal", "uniform", "xavier")
+"""Initialisation names accepted by `Neuron`, `Layer` and `MLP`."""
+
+FORMAT = "microgrid.mlp"
+VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""`MLP.load` refuses larger model files."""
+MAX_WIDTH = 65_536
+"""`MLP.load` refuses layers wider than this."""
+MAX_LAYERS = 1_000
+"""`MLP.load` refuses networks with more layers than this."""
+
+_INF = math.inf
+
+
+def _check_name(name: object, valid: Sequence[str], what: str) -> str:
+    if not isinstance(name, str) or name not in valid:
+        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+    return name
+
+
+def _check_count(n: object, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{what} must be an int, got {type(n).__name__} {n!r}")
+    if n < 1:
+        raise ValueError(f"{what} must be at least 1, got {n}")
+    return n
+
+
+def _initial_parameters(
+    init: str, nin: int, fan_out: int, rng: random.Random
+) -> tuple[list[float], float]:
+    """Draw one neuron's weights ``w[0..nin-1]`` and bias ``b`` by init name."""
+    if init == "uniform":  # micrograd
+        return [rng.uniform(-1.0, 1.0) for _ in range(nin)], 0.0
+    if init == "normal":  # Nielsen's first network: N(0, 1) for everything
+        return [rng.gauss(0.0, 1.0) for _ in range(nin)], rng.gauss(0.0, 1.0)
+    if init == "scaled_normal":  # Nielsen ch. 3: N(0, 1/nin) keeps z from saturating
+        sd = 1.0 / math.sqrt(nin)
+        return [rng.gauss(0.0, sd) for _ in range(nin)], rng.gauss(0.0, 1.0)
+    if init == "xavier":  # Glorot & Bengio: U(-r, r), r = sqrt(6 / (fan_in + fan_out))
+        r = math.sqrt(6.0 / (nin + fan_out))
+        return [rng.uniform(-r, r) for _ in range(nin)], 0.0
+    if init == "he":  # Kaiming He: N(0, 2/nin) for ReLU layers
+        sd = math.sqrt(2.0 / nin)
+        return [rng.gauss(0.0, sd) for _ in range(nin)], 0.0
+    _check_name(init, INITS, "init")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _checked_inputs(x: object, nin: int, who: str) -> Sequence[Scalar]:
+    """The network input as a list/tuple of numbers or Values, or a clear error."""
+    if type(x) is not list and type(x) is not tuple:
+        if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+            raise TypeError(
+                f"{who}: x must be a sequence of {nin} numbers or Values, "
+                f"got {type(x).__name__}"
+            )
+        x = list(x)
+    xs: Sequence[Any] = x
+    if len(xs) != nin:
+        raise ValueError(f"{who}: expected {nin} inputs, got {len(xs)}")
+    for k, xk in enumerate(xs):
+        t = type(xk)
+        if t is Value:
+            continue
+        if t is not float:
+            if isinstance(xk, bool) or not isinstance(xk, numbers.Real):
+                raise TypeError(
+                    f"{who}: input {k} is {t.__name__} {xk!r}; expected a number or a Value"
+                )
+            try:
+                xk = float(xk)
+            except OverflowError:
+                raise ValueError(f"{who}: input {k} is too large for a float") from None
+        if not -_INF < xk < _INF:
+            raise ValueError(f"{who}: input {k} is {xk!r}; inputs must be finite")
+    return xs
+
+
+class Module:
+    """Base class: a container of parameters (`Value` leaves).
+
+    Subclasses define `named_parameters`; everything else derives from it.
+    """
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``(name, parameter)`` pairs in the order of `parameters`."""
+        return []
+
+    def parameters(self) -> list[Value]:
+        """All parameters: layer by layer, neuron by neuron, ``w[0..nin-1]`` then ``b``."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's grad to 0.0 (leaves accumulate across backward passes)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def num_parameters(self) -> int:
+        """How many scalar parameters the module has."""
+        return len(self.parameters())
+
+    def state_dict(self) -> dict[str, float]:
+        """A copy of the parameters' values by name (``"layers.0.neurons.1.w.2"`` etc.)."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, float]) -> None:
+        """Set the parameters' values from `state_dict`'s output.
+
+        Everything is checked first (exactly the same names, finite real
+        numbers); on any problem a ValueError says what, and no parameter
+        is changed.
+        """
+        if not isinstance(state, Mapping):
+            raise ValueError(
+                f"state must be a mapping of names to numbers, got {type(state).__name__}"
+            )
+        named = self.named_parameters()
+        names = {name for name, _ in named}
+        missing = [name for name, _ in named if name not in state]
+        unexpected = [key for key in state if key not in names]
+        if missing or unexpected:
+            raise ValueError(
+                f"state does not match the module: missing {missing[:5]}"
+                f"{'...' if len(missing) > 5 else ''}, "
+                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+            )
+        values = [_finite_number(state[name], name) for name, _ in named]
+        for (_, p), v in zip(named, values, strict=True):
+            p.data = v
+
+
+def _finite_number(x: object, where: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise ValueError(f"{where}: expected a number, got {type(x).__name__} {x!r}")
+    try:
+        v = float(x)
+    except OverflowError:
+        raise ValueError(f"{where}: {x!r} is too large for a float") from None
+    if not -_INF < v < _INF:
+        raise ValueError(f"{where}: {x!r} is not a finite number")
+    return v
+
+
+def _weight_label(layer_number: int, j: int, k: int) -> str:
+    if j < 10 and k < 10:
+        return f"w^{layer_number}_{j}{k}"
+    return f"w^{layer_number}_{j},{k}"
+
+
+class Neuron(Module):
+    """One neuron: ``z = sum_k w[k] x[k] + b`` (one `linear` node), then ``a = sigma(z)``.
+
+    ``activation`` is ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"linear"``
+    (then ``a`` IS the ``z`` node). ``init`` names the initialisation (see
+    `INITS`); ``rng`` is a `random.Random` to draw from (a fresh unseeded
+    one if None). ``layer_number`` and ``index`` (the book's ``l`` and
+    ``j``) only name the parameters; ``fan_out`` is used by ``"xavier"``.
+
+        >>> n = Neuron(2, "linear", rng=random.Random(0))
+        >>> n.w[0].label, n.b.label
+        ('w^2_00', 'b^2_0')
+        >>> n([1.0, 2.0]).op
+        'linear'
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        activation: str = "relu",
+        init: str = "uniform",
+        rng: random.Random | None = None,
+        *,
+        layer_number: int = 2,
+        index: int = 0,
+        fan_out: int = 1,
+    ) -> None:
+        nin = _check_count(nin, "Neuron: nin")
+        valid = tuple(_NEURON_ACTIVATIONS)
+        self.activation = _check_name(activation, sorted(valid), "activation")
+        self._sigma = _NEURON_ACTIVATIONS[activation]
+        _check_name(init, INITS, "init")
+        if rng is None:
+            rng = random.Random()
+        elif not isinstance(rng, random.Random):
+            raise TypeError(f"Neuron: rng must be a random.Random, got {type(rng).__name__}")
+        w, b = _initial_parameters(init, nin, fan_out, rng)
+        self.w = [Value(wk, _weight_label(layer_number, index, k)) for k, wk in enumerate(w)]
+        self.b = Value(b, f"b^{layer_number}_{index}")
+
+    def __call__(self, x: Sequence[Scalar]) -> Value:
+        """The neuron's output ``a`` for inputs ``x`` (numbers or Values, ``len(w)`` of them)."""
+        z = linear(self.w, x, self.b)
+        sigma = self._sigma
+        return z if sigma is None else sigma(z)
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``("w.0", w[0]), ..., ("b", b)``."""
+        return [*((f"w.{k}", wk) for k, wk in enumerate(self.w)), ("b", self.b)]
+
+    def parameters(self) -> list[Value]:
+        """``[w[0], ..., w[nin-1], b]``."""
+        return [*self.w, self.b]
+
+    def __repr__(self) -> str:
+        return f"Neuron(nin={len(self.w)}, activation={self.activation!r})"
+
+
+def _softmax(z: list[Value]) -> list[Value]:
+    # Subtracting the constant max z changes nothing (softmax is shift
+    # invariant, so the gradients are exact too) but keeps exp from overflowing.
+    m = max(zj.data for zj in z)
+    e = [(zj - m).exp() for zj in z]
+    total = sum_of(e)
+    return [ej / total for ej in e]
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs.
+
+    ``activation`` is one of `ACTIVATIONS`. ``"softmax"`` is layer-wise
+    (for an output layer): its neurons are ``"linear"`` and the layer
+    returns ``a_j = exp(z_j - max z) / sum_i exp(z_i - max z)``.
+
+        >>> layer = Layer(3, 2, activation="softmax", rng=random.Random(0))
+        >>> round(sum(a.data for a in layer([1.0, 2.0, 3.0])), 12)
+        1.0
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        activation: str = "relu",
+        init: str = "uniform",
+        rng: random.Random | None = None,
+        *,
+        layer_number: int = 2,
+    ) -> None:
+        nin = _check_count(nin, "Layer: nin")
+        nout = _check_count(nout, "Layer: nout")
+        self.activation = _check_name(activation, ACTIVATIONS, "activation")
+        self._softmax = activation == "softmax"
+        neuron_activation = "linear" if self._softmax else activation
+        self._sigma = _NEURON_ACTIVATIONS[neuron_activation]
+        if rng is None:
+            rng = random.Random()
+        self.neurons = [
+            Neuron(nin, neuron_activation, init, rng,
+                   layer_number=layer_number, index=j, fan_out=nout)
+            for j in range(nout)
+        ]
+
+    def __call__(self, x: Sequence[Scalar]) -> list[Value]:
+        """The layer's outputs ``a_j`` for inputs ``x``."""
+        # The hot path of training: one linear node and one activation node
+        # per neuron, nothing else.
+        sigma = self._sigma
+        if self._softmax:
+            return _softmax([linear(n.w, x, n.b) for n in self.neurons])
+        if sigma is None:
+            return [linear(n.w, x, n.b) for n in self.neurons]
+        return [sigma(linear(n.w, x, n.b)) for n in self.neurons]
+
+    def _z_and_a(self, x: Sequence[Scalar]) -> tuple[list[Value], list[Value]]:
+        z = [linear(n.w, x, n.b) for n in self.neurons]
+        sigma = self._sigma
+        if self._softmax:
+            return z, _softmax(z)
+        if sigma is None:
+            return z, list(z)
+        return z, [sigma(zj) for zj in z]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``("neurons.j.w.k", w), ("neurons.j.b", b)`` for each neuron ``j``."""
+        return [
+            (f"neurons.{j}.{name}", p)
+            for j, n in enumerate(self.neurons)
+            for name, p in n.named_parameters()
+        ]
+
+    def parameters(self) -> list[Value]:
+        """Neuron by neuron, each ``w[0..nin-1]`` then ``b``."""
+        return [p for n in self.neurons for p in (*n.w, n.b)]
+
+    def __repr__(self) -> str:
+        nin = len(self.neurons[0].w)
+        return f"Layer(nin={nin}, nout={len(self.neurons)}, activation={self.activation!r})"
+
+
+@dataclass
+class Trace:
+    """Every layer's weighted inputs ``z`` and activations ``a``, from `MLP.trace`.
+
+    Lists are indexed by the book's layer number ``l`` minus one:
+    ``a[0]`` are the inputs as Values (``a^1 = x``), ``z[0] == []`` (the
+    input layer has no weighted input), ``z[l-1][j]`` is the node
+    ``z^l_j`` and ``a[l-1][j]`` is ``a^l_j``.
+    """
+
+    a: list[list[Value]]
+    z: list[list[Value]]
+
+    @property
+    def output(self) -> list[Value]:
+        """The network's output ``a^L`` (same as ``a[-1]``)."""
+        return self.a[-1]
+
+    @property
+    def delta(self) -> list[list[float]]:
+        """``delta^l_j = ∂C/∂z^l_j``: the z nodes' grads after ``cost.backward()``, like ``z``."""
+        return [[zj.grad for zj in zl] for zl in self.z]
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``nin`` inputs, then a layer per entry of ``nouts``.
+
+    Hidden layers use ``activation``; the last uses ``output_activation``
+    (``"softmax"`` allowed there). ``init`` is one of `INITS`; a given
+    ``seed`` always gives the same network (None: a random one).
+
+        >>> net = MLP(2, [16, 16, 1], seed=1)
+        >>> net
+        MLP(sizes=[2, 16, 16, 1], activation='relu', output_activation='linear', parameters=337)
+        >>> net.layers[0].neurons[3].w[1].label   # the book's w^2_31
+        'w^2_31'
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        activation: str = "relu",
+        output_activation: str = "linear",
+        init: str = "uniform",
+        seed: int | None = None,
+    ) -> None:
+        nin = _check_count(nin, "MLP: nin")
+        if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
+            raise TypeError(f"MLP: nouts must be a non-empty list of layer widths, got {nouts!r}")
+        widths = [_check_count(n, f"MLP: nouts[{i}]") for i, n in enumerate(nouts)]
+        hidden = sorted(_NEURON_ACTIVATIONS)
+        self.activation = _check_name(activation, hidden, "hidden activation")
+        self.output_activation = _check_name(output_activation, ACTIVATIONS, "output activation")
+        self.init = _check_name(init, INITS, "init")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"MLP: seed must be an int or None, got {type(seed).__name__}")
+        self.seed = seed
+        rng = random.Random(seed)
+        self.sizes = [nin, *widths]
+        self.layers = [
+            Layer(
+                self.sizes[i],
+                self.sizes[i + 1],
+                output_activation if i == len(widths) - 1 else activation,
+                init,
+                rng,
+                layer_number=i + 2,
+            )
+            for i in range(len(widths))
+        ]
+
+    def __call__(self, x: Sequence[Scalar]) -> list[Value]:
+        """The output layer's activations for input ``x`` (a list, even of one Value).
+
+        ``x`` holds ``nin`` finite numbers or Values; a wrong length raises
+        ValueError and a non-number TypeError.
+        """
+        out = _checked_inputs(x, self.sizes[0], "MLP")
+        for layer in self.layers:
+            out = layer(out)
+        return out  # type: ignore[return-value]
+
+    def trace(self, x: Sequence[Scalar]) -> Trace:
+        """The forward pass with every layer's ``z`` and ``a`` nodes, labelled as in the book.
+
+        Numbers in ``x`` become new leaf Values ``a^1_k`` (so ``∂C/∂x`` is
+        readable after backward); Values are used as given. After
+        ``cost.backward()``, ``trace.delta[l-1][j]`` is ``delta^l_j``.
+
+            >>> net = MLP(2, [2, 1], seed=0)
+            >>> t = net.trace([0.5, -1.0])
+            >>> [len(z) for z in t.z], t.z[1][0].label, t.a[0][1].label
+            ([0, 2, 1], 'z^2_0', 'a^1_1')
+        """
+        xs = _checked_inputs(x, self.sizes[0], "MLP.trace")
+        inputs: list[Value] = []
+        for k, xk in enumerate(xs):
+            if type(xk) is Value:
+                if not xk.label:
+                    xk.label = f"a^1_{k}"
+                inputs.append(xk)
+            else:
+                inputs.append(Value(float(xk), f"a^1_{k}"))
+        a: list[list[Value]] = [inputs]
+        z: list[list[Value]] = [[]]
+        for i, layer in enumerate(self.layers):
+            layer_number = i + 2
+            zl, al = layer._z_and_a(a[-1])
+            for j, (zj, aj) in enumerate(zip(zl, al, strict=True)):
+                if zj is aj:  # a "linear" neuron: a is the z node itself
+                    zj.label = f"z^{layer_number}_{j} = a^{layer_number}_{j}"
+                else:
+                    zj.label = f"z^{layer_number}_{j}"
+                    aj.label = f"a^{layer_number}_{j}"
+            z.append(zl)
+            a.append(al)
+        return Trace(a=a, z=z)
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``("layers.i.neurons.j.w.k", w^{i+2}_jk)``, ``("layers.i.neurons.j.b", b^{i+2}_j)``."""
+        return [
+            (f"layers.{i}.{name}", p)
+            for i, layer in enumerate(self.layers)
+            for name, p in layer.named_parameters()
+        ]
+
+    def parameters(self) -> list[Value]:
+        """Layer by layer, neuron by neuron, ``w[0..nin-1]`` then ``b``."""
+        return [p for layer in self.layers for n in layer.neurons for p in (*n.w, n.b)]
+
+    def __repr__(self) -> str:
+        return (
+            f"MLP(sizes={self.sizes}, activation={self.activation!r}, "
+            f"output_activation={self.output_activation!r}, "
+            f"parameters={self.num_parameters()})"
+        )
+
+    # -- model files ------------------------------------------------------
+
+    def to_document(self) -> dict[str, Any]:
+        """The model file's JSON object (see the module docstring) as Python data."""
+        layers = []
+        for i, layer in enumerate(self.layers):
+            w = []
+            for j, n in enumerate(layer.neurons):
+                for k, wk in enumerate(n.w):
+                    _finite_number(wk.data, f"layers[{i}].w[{j}][{k}] ({wk.label})")
+                w.append([wk.data for wk in n.w])
+                _finite_number(n.b.data, f"layers[{i}].b[{j}] ({n.b.label})")
+            layers.append({"w": w, "b": [n.b.data for n in layer.neurons]})
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "sizes": list(self.sizes),
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+            "layers": layers,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the network to ``path`` as JSON, atomically (see the module docstring).
+
+        The previous file at ``path``, if any, stays intact until the new one
+        is complete on disk. Raises ValueError if a parameter is not finite.
+        """
+        document = self.to_document()  # checks before touching the disk
+        target = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(target))
+        mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o644
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(document, f, allow_nan=False)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(temporary, mode)
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+    @classmethod
+    def from_document(cls, document: object) -> MLP:
+        """Build a network from a parsed model file, validating everything.
+
+        Raises ValueError naming the first problem found.
+        """
+        return _from_document(cls, document)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MLP:
+        """Read a network written by `save`.
+
+        Raises ValueError saying what is wrong with a malformed, truncated,
+        oversized or hostile file (OSError if it cannot be read at all).
+        """
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ValueError(f"{os.fspath(path)!r}: larger than {MAX_FILE_BYTES} bytes")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{os.fspath(path)!r}: not UTF-8 text ({e.reason})") from None
+        try:
+            document = json.loads(text, parse_constant=_reject_constant)
+        except RecursionError:
+            raise ValueError(f"{os.fspath(path)!r}: JSON nested too deeply") from None
+        except ValueError as e:
+            raise ValueError(f"{os.fspath(path)!r}: not valid JSON ({e})") from None
+        try:
+            return _from_document(cls, document)
+        except ValueError as e:
+            raise ValueError(f"{os.fspath(path)!r}: {e}") from None
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
+
+
+_KEYS = ("format", "version", "sizes", "activation", "output_activation", "layers")
+
+
+def _from_document(cls: type[MLP], document: object) -> MLP:
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object, got {type(document).__name__}")
+    missing = [key for key in _KEYS if key not in document]
+    if missing:
+        raise ValueError(f"missing keys: {', '.join(missing)}")
+    extra = sorted(str(key) for key in document if key not in _KEYS)
+    if extra:
+        raise ValueError(f"unexpected keys: {', '.join(extra)}")
+    if document["format"] != FORMAT:
+        raise ValueError(f"format is {document['format']!r}, expected {FORMAT!r}")
+    version = document["version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
+        raise ValueError(
+            f"unsupported version {version!r} (this microgrid reads version {VERSION})"
+        )
+    sizes = document["sizes"]
+    if not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS + 1:
+        raise ValueError(f"sizes must be a list of 2 to {MAX_LAYERS + 1} layer widths")
+    for i, n in enumerate(sizes):
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_WIDTH:
+            raise ValueError(f"sizes[{i}] is {n!r}; expected an int from 1 to {MAX_WIDTH}")
+    activation = document["activation"]
+    if not isinstance(activation, str) or activation not in _NEURON_ACTIVATIONS:
+        raise ValueError(f"activation {activation!r} is not one of {sorted(_NEURON_ACTIVATIONS)}")
+    output_activation = document["output_activation"]
+    if not isinstance(output_activation, str) or output_activation not in ACTIVATIONS:
+        raise ValueError(
+            f"output_activation {output_activation!r} is not one of {list(ACTIVATIONS)}"
+        )
+    layers = document["layers"]
+    if not isinstance(layers, list) or len(layers) != len(sizes) - 1:
+        raise ValueError(f"layers must be a list of {len(sizes) - 1} layers, one per width")
+    # Check every shape and number before building anything: the network's
+    # size is then bounded by the file's.
+    values: list[tuple[list[list[float]], list[float]]] = []
+    for i, layer in enumerate(layers):
+        nin, nout = sizes[i], sizes[i + 1]
+        if not isinstance(layer, dict) or set(layer) != {"w", "b"}:
+            raise ValueError(f"layers[{i}] must be an object with exactly the keys 'w' and 'b'")
+        w, b = layer["w"], layer["b"]
+        if not isinstance(w, list) or len(w) != nout:
+            raise ValueError(f"layers[{i}].w must be a list of {nout} rows")
+        rows = []
+        for j, row in enumerate(w):
+            if not isinstance(row, list) or len(row) != nin:
+                raise ValueError(f"layers[{i}].w[{j}] must be a list of {nin} numbers")
+            rows.append([_finite_number(x, f"layers[{i}].w[{j}][{k}]") for k, x in enumerate(row)])
+        if not isinstance(b, list) or len(b) != nout:
+            raise ValueError(f"layers[{i}].b must be a list of {nout} numbers")
+        values.append((rows, [_finite_number(x, f"layers[{i}].b[{j}]") for j, x in enumerate(b)]))
+    net = cls(sizes[0], sizes[1:], activation, output_activation, seed=0)
+    for layer_obj, (rows, biases) in zip(net.layers, values, strict=True):
+        for n, row, bias in zip(layer_obj.neurons, rows, biases, strict=True):
+            for wk, x in zip(n.w, row, strict=True):
+                wk.data = x
+            n.b.data = bias
+    return net
