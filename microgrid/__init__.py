@@ -19,11 +19,20 @@ from microgrid.engine import (
     tanh,
     topological_order,
 )
+from microgrid.nn import MLP, Layer, Module, Neuron, Trace
+from microgrid.optim import SGD, Adam
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MLP",
+    "SGD",
+    "Adam",
+    "Layer",
+    "Module",
+    "Neuron",
     "Scalar",
+    "Trace",
     "Value",
     "__version__",
     "abs",
