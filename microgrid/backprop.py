@@ -1,0 +1,709 @@
+"""Backpropagation the textbook way: BP1-BP4 in plain floats, and the comparison report.
+
+This module is the independent witness to the autodiff engine. Its
+`backprop` is the algorithm of Nielsen's chapter 2 written with plain
+Python floats and lists; it shares no code with `microgrid.engine` (it
+never builds a `Value`), so when the two agree, that agreement means
+something. Names follow BACKPROP.md:
+
+    z^l = w^l a^{l-1} + b^l,  a^l = sigma(z^l),  a^1 = x
+    BP1  delta^L = grad_a C ⊙ sigma'(z^L)
+    BP2  delta^l = ((w^{l+1})^T delta^{l+1}) ⊙ sigma'(z^l)
+    BP3  ∂C/∂b^l_j  = delta^l_j
+    BP4  ∂C/∂w^l_jk = a^{l-1}_k delta^l_j
+
+Indexing. ``z``, ``a`` and ``delta`` are lists indexed by the book's layer
+number ``l`` minus one, exactly like `microgrid.nn.Trace` (``z[0] == []``
+and ``delta[0] == []``: the input layer has neither). ``weights``,
+``biases``, ``nabla_w`` and ``nabla_b`` are indexed like ``net.layers``:
+``weights[l-2][j][k]`` is ``w^l_jk`` and ``biases[l-2][j]`` is ``b^l_j``.
+
+`compare` runs the engine (``net.trace``, ``cost.backward()``) beside the
+closed form and reports, equation by equation, how far apart they are.
+
+    >>> from microgrid.nn import MLP
+    >>> net = MLP(2, [3, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
+    >>> compare(net, [0.5, -1.0], [1.0, 0.0]).ok
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from microgrid.nn import MLP
+
+__all__ = [
+    "ACTIVATIONS",
+    "COSTS",
+    "Backprop",
+    "Network",
+    "Report",
+    "backprop",
+    "compare",
+    "cost_value",
+    "default_output_activation",
+    "feedforward",
+    "mini_batch_gradients",
+    "sigma",
+    "sigma_prime",
+    "softmax",
+    "update_mini_batch",
+]
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
+"""Activation names; all act neuron by neuron except ``"softmax"`` (a whole layer)."""
+
+COSTS = ("quadratic", "cross-entropy", "log-likelihood")
+"""Cost names: ``1/2 ||y - a||^2``; ``-sum [y ln a + (1-y) ln(1-a)]``; ``-ln a_y``."""
+
+_ELEMENTWISE = ("sigmoid", "tanh", "relu", "linear")
+
+
+def default_output_activation(cost: str) -> str:
+    """The output activation the book pairs with ``cost``.
+
+    Cross-entropy goes with sigmoid outputs and log-likelihood with a
+    softmax layer (then BP1 reduces to ``delta^L = a^L - y``); the quadratic
+    cost uses sigmoid outputs, like the book's first network.
+
+        >>> default_output_activation("log-likelihood")
+        'softmax'
+    """
+    _check_name(cost, COSTS, "cost")
+    return "softmax" if cost == "log-likelihood" else "sigmoid"
+
+
+# -- activations: sigma and sigma', by name ----------------------------------
+
+
+def sigma(activation: str, z: float) -> float:
+    """The activation function ``sigma(z)`` of an element-wise activation.
+
+        >>> sigma("sigmoid", 0.0), sigma("relu", -2.0)
+        (0.5, 0.0)
+    """
+    if activation == "sigmoid":
+        if z >= 0.0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)  # z < 0: never overflows
+        return e / (1.0 + e)
+    if activation == "tanh":
+        return math.tanh(z)
+    if activation == "relu":
+        return z if z > 0.0 else 0.0
+    if activation == "linear":
+        return z
+    _check_name(activation, _ELEMENTWISE, "element-wise activation")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def sigma_prime(activation: str, z: float) -> float:
+    """The derivative ``sigma'(z)``; ``relu'(0) = 0``, as in the engine and PyTorch.
+
+        >>> sigma_prime("sigmoid", 0.0), sigma_prime("relu", 0.0)
+        (0.25, 0.0)
+    """
+    if activation == "sigmoid":
+        s = sigma("sigmoid", z)
+        return s * (1.0 - s)
+    if activation == "tanh":
+        t = math.tanh(z)
+        return 1.0 - t * t
+    if activation == "relu":
+        return 1.0 if z > 0.0 else 0.0
+    if activation == "linear":
+        return 1.0
+    _check_name(activation, _ELEMENTWISE, "element-wise activation")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def softmax(z: Sequence[float]) -> list[float]:
+    """``a_j = exp(z_j - max z) / sum_i exp(z_i - max z)`` (shifting by max z avoids overflow).
+
+        >>> softmax([0.0, 0.0])
+        [0.5, 0.5]
+    """
+    m = max(z)
+    e = [math.exp(zj - m) for zj in z]
+    total = sum(e)
+    return [ej / total for ej in e]
+
+
+# -- the network as plain floats ----------------------------------------------
+
+
+@dataclass
+class Network:
+    """A network's parameters as plain floats: the closed form's view of an MLP.
+
+    ``weights[l-2][j][k]`` is ``w^l_jk``, ``biases[l-2][j]`` is ``b^l_j`` and
+    ``activations[l-2]`` names ``sigma`` for layer ``l`` (``"softmax"`` only
+    for the last layer). Build one with `from_lists` or `from_mlp`.
+    """
+
+    weights: list[list[list[float]]]
+    biases: list[list[float]]
+    activations: list[str]
+
+    def __post_init__(self) -> None:
+        _validate_network(self.weights, self.biases, self.activations)
+
+    @classmethod
+    def from_lists(
+        cls,
+        weights: Sequence[Sequence[Sequence[float]]],
+        biases: Sequence[Sequence[float]],
+        activation: str = "sigmoid",
+        output_activation: str | None = None,
+    ) -> Network:
+        """A network from nested lists: ``weights[l-2][j][k]``, ``biases[l-2][j]``.
+
+        Hidden layers use ``activation``; the last uses ``output_activation``
+        (default: the same as the hidden layers). Copies the numbers.
+
+            >>> Network.from_lists([[[1.0, 2.0]]], [[0.5]]).sizes
+            [2, 1]
+        """
+        depth = len(_rows(weights, "weights"))
+        out = activation if output_activation is None else output_activation
+        activations = [activation] * (depth - 1) + [out] if depth else []
+        w = [[_floats(row, f"weights[{i}][{j}]")
+              for j, row in enumerate(_rows(w_l, f"weights[{i}]"))]
+             for i, w_l in enumerate(weights)]
+        b = [_floats(b_l, f"biases[{i}]") for i, b_l in enumerate(_rows(biases, "biases"))]
+        return cls(w, b, activations)
+
+    @classmethod
+    def from_mlp(cls, net: MLP) -> Network:
+        """A snapshot of ``net``'s parameters (``net.layers[i].neurons[j].w[k].data``)."""
+        layers = getattr(net, "layers", None)
+        if not isinstance(layers, list):
+            raise TypeError(f"expected an MLP (with .layers), got {type(net).__name__}")
+        weights = [[[wk.data for wk in n.w] for n in layer.neurons] for layer in layers]
+        biases = [[n.b.data for n in layer.neurons] for layer in layers]
+        activations = [str(layer.activation) for layer in layers]
+        return cls(weights, biases, activations)
+
+    @property
+    def sizes(self) -> list[int]:
+        """``[n_1, n_2, ..., n_L]``: the width of each layer, the input's first."""
+        return [len(self.weights[0][0]), *(len(wl) for wl in self.weights)]
+
+
+def _check_name(name: object, valid: Sequence[str], what: str) -> str:
+    if not isinstance(name, str) or name not in valid:
+        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+    return name
+
+
+def _rows(x: object, where: str) -> Sequence[Any]:
+    if not isinstance(x, Sequence) or isinstance(x, (str, bytes)):
+        raise TypeError(f"{where} must be a list, got {type(x).__name__} {x!r}")
+    return x
+
+
+def _floats(xs: object, where: str) -> list[float]:
+    """``xs`` as a list of finite floats, or a TypeError/ValueError naming the bad entry."""
+    out = []
+    for k, x in enumerate(_rows(xs, where)):
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TypeError(f"{where}[{k}] is {type(x).__name__} {x!r}; expected a number")
+        v = float(x)
+        if not math.isfinite(v):
+            raise ValueError(f"{where}[{k}] is {v!r}; expected a finite number")
+        out.append(v)
+    return out
+
+
+def _validate_network(
+    weights: list[list[list[float]]], biases: list[list[float]], activations: list[str]
+) -> None:
+    if not weights:
+        raise ValueError("a network needs at least one layer of weights")
+    if not len(weights) == len(biases) == len(activations):
+        raise ValueError(
+            f"{len(weights)} weight layers, {len(biases)} bias layers and "
+            f"{len(activations)} activations; they must match"
+        )
+    nin = len(weights[0][0]) if weights[0] else 0
+    if nin == 0:
+        raise ValueError("weights[0] must have at least one row and one column")
+    for i, (wl, bl, act) in enumerate(zip(weights, biases, activations, strict=True)):
+        _check_name(act, ACTIVATIONS, f"activation of layer {i + 2}")
+        if act == "softmax" and i != len(weights) - 1:
+            raise ValueError(f"softmax is a layer-wise output activation; layer {i + 2} is hidden")
+        if not wl:
+            raise ValueError(f"weights[{i}] has no rows (layer {i + 2} needs a neuron)")
+        for j, row in enumerate(wl):
+            if len(row) != nin:
+                raise ValueError(
+                    f"weights[{i}][{j}] has {len(row)} entries; layer {i + 1} has {nin} neurons"
+                )
+        if len(bl) != len(wl):
+            raise ValueError(f"biases[{i}] has {len(bl)} entries; weights[{i}] has {len(wl)} rows")
+        nin = len(wl)
+
+
+# -- the forward pass ---------------------------------------------------------
+
+
+def feedforward(
+    network: Network, x: Sequence[float]
+) -> tuple[list[list[float]], list[list[float]]]:
+    """The forward pass: ``(z, a)`` indexed by ``l - 1`` (``z[0] == []``, ``a[0] == x``).
+
+        >>> net = Network.from_lists([[[2.0]]], [[1.0]], "linear")
+        >>> feedforward(net, [3.0])
+        ([[], [7.0]], [[3.0], [7.0]])
+    """
+    a_prev = _floats(x, "x")
+    if len(a_prev) != network.sizes[0]:
+        raise ValueError(f"x has {len(a_prev)} entries; the network takes {network.sizes[0]}")
+    z: list[list[float]] = [[]]
+    a: list[list[float]] = [a_prev]
+    for w_l, b_l, act in zip(network.weights, network.biases, network.activations, strict=True):
+        # z^l_j = sum_k w^l_jk a^{l-1}_k + b^l_j
+        z_l = [math.fsum(w_jk * a_k for w_jk, a_k in zip(w_j, a_prev, strict=True)) + b_j
+               for w_j, b_j in zip(w_l, b_l, strict=True)]
+        if not all(math.isfinite(zj) for zj in z_l):
+            raise OverflowError(f"z^{len(z) + 1} overflows a float: {z_l}")
+        a_l = softmax(z_l) if act == "softmax" else [sigma(act, zj) for zj in z_l]
+        z.append(z_l)
+        a.append(a_l)
+        a_prev = a_l
+    return z, a
+
+
+# -- the cost and its gradient at the output -----------------------------------
+
+
+def _target(y: object, cost: str, n_out: int) -> list[float]:
+    """The target as a list of ``n_out`` floats (a class index becomes one-hot)."""
+    if cost == "log-likelihood" and type(y) is int:
+        if not 0 <= y < n_out:
+            raise ValueError(f"class index y={y!r} out of range for {n_out} outputs")
+        return [1.0 if j == y else 0.0 for j in range(n_out)]
+    ys = _floats(y, "y")
+    if len(ys) != n_out:
+        raise ValueError(f"y has {len(ys)} entries; the network has {n_out} outputs")
+    if cost == "log-likelihood" and (
+        sorted(ys) != [0.0] * (n_out - 1) + [1.0]
+    ):
+        raise ValueError(f"log-likelihood needs y as a class index or a one-hot list, got {ys}")
+    return ys
+
+
+def cost_value(cost: str, a_L: Sequence[float], y: Sequence[float]) -> float:
+    """``C_x`` for output ``a^L`` and target ``y`` (one-hot for log-likelihood).
+
+    Cross-entropy takes ``0 ln 0 = 0``, so ``a_j = y_j = 1`` costs nothing.
+
+        >>> cost_value("quadratic", [1.0, 0.0], [0.0, 0.0])
+        0.5
+    """
+    _check_name(cost, COSTS, "cost")
+    if len(a_L) != len(y):
+        raise ValueError(f"a^L has {len(a_L)} entries but y has {len(y)}; they must match")
+    if cost == "quadratic":
+        return 0.5 * math.fsum((yj - aj) ** 2 for aj, yj in zip(a_L, y, strict=True))
+    if cost == "cross-entropy":
+        total = 0.0
+        for j, (aj, yj) in enumerate(zip(a_L, y, strict=True)):
+            for weight, p in ((yj, aj), (1.0 - yj, 1.0 - aj)):
+                if weight != 0.0:
+                    if not p > 0.0:
+                        raise ValueError(
+                            f"cross-entropy: a^L_{j} = {aj!r} with y_{j} = {yj!r} "
+                            "makes the cost infinite (a must lie strictly between 0 and 1)"
+                        )
+                    total -= weight * math.log(p)
+        return total
+    j = y.index(1.0) if isinstance(y, list) else list(y).index(1.0)
+    if not a_L[j] > 0.0:
+        raise ValueError(f"log-likelihood: a^L_{j} = {a_L[j]!r}; -ln a_y needs a_y > 0")
+    return -math.log(a_L[j])
+
+
+def _grad_a(cost: str, a_L: list[float], y: list[float]) -> list[float]:
+    """``grad_a C``: the partial derivatives ``∂C/∂a^L_j``."""
+    if cost == "quadratic":
+        return [aj - yj for aj, yj in zip(a_L, y, strict=True)]
+    if cost == "cross-entropy":
+        # ∂/∂a of -[y ln a + (1-y) ln(1-a)] = (a - y) / (a (1 - a))
+        out = []
+        for j, (aj, yj) in enumerate(zip(a_L, y, strict=True)):
+            if not 0.0 < aj < 1.0:
+                raise ValueError(
+                    f"cross-entropy: a^L_{j} = {aj!r} is not strictly between 0 and 1, "
+                    "so ∂C/∂a is undefined (use a sigmoid output layer)"
+                )
+            out.append((aj - yj) / (aj * (1.0 - aj)))
+        return out
+    # log-likelihood: ∂(-ln a_y)/∂a_j = -1/a_y for j = y, else 0
+    return [-1.0 / aj if yj == 1.0 else 0.0 for aj, yj in zip(a_L, y, strict=True)]
+
+
+def _output_error(
+    cost: str, activation: str, z_L: list[float], a_L: list[float], y: list[float]
+) -> list[float]:
+    """BP1: ``delta^L``, with the book's ``a - y`` shortcuts where it derives them."""
+    if (cost, activation) in (("cross-entropy", "sigmoid"), ("log-likelihood", "softmax")):
+        # The sigma' (or the softmax Jacobian) cancels: delta^L = a^L - y.
+        return [aj - yj for aj, yj in zip(a_L, y, strict=True)]
+    grad_a = _grad_a(cost, a_L, y)
+    if activation == "softmax":
+        # A layer-wise activation: BP1's Hadamard product becomes the Jacobian
+        # product delta_j = sum_i ∂C/∂a_i ∂a_i/∂z_j = a_j (∂C/∂a_j - sum_i ∂C/∂a_i a_i).
+        mean = math.fsum(gi * ai for gi, ai in zip(grad_a, a_L, strict=True))
+        return [aj * (gj - mean) for aj, gj in zip(a_L, grad_a, strict=True)]
+    # BP1: delta^L = grad_a C ⊙ sigma'(z^L)
+    return [gj * sigma_prime(activation, zj) for gj, zj in zip(grad_a, z_L, strict=True)]
+
+
+# -- backpropagation ----------------------------------------------------------
+
+
+@dataclass
+class Backprop:
+    """Everything the closed form computes for one example.
+
+    ``z``, ``a``, ``delta`` are indexed by ``l - 1`` (like `microgrid.nn.Trace`);
+    ``nabla_b``, ``nabla_w`` by ``l - 2`` (like ``net.layers`` and `Network`):
+    ``nabla_w[l-2][j][k] = ∂C/∂w^l_jk``. ``nabla_x[k] = ∂C/∂x_k`` (BP2's
+    ``(w^2)^T delta^2`` one layer further, without a ``sigma'``). ``cost`` is ``C_x``.
+    """
+
+    z: list[list[float]]
+    a: list[list[float]]
+    delta: list[list[float]]
+    nabla_b: list[list[float]]
+    nabla_w: list[list[list[float]]]
+    nabla_x: list[float]
+    cost: float
+
+
+def _transpose_times(w_next: list[list[float]], delta_next: list[float]) -> list[float]:
+    """``(w^{l+1})^T delta^{l+1}``: entry k is ``sum_j w^{l+1}_jk delta^{l+1}_j``."""
+    return [math.fsum(w_next[j][k] * delta_next[j] for j in range(len(w_next)))
+            for k in range(len(w_next[0]))]
+
+
+def backprop(
+    network: Network | MLP, x: Sequence[float], y: object, cost: str = "quadratic"
+) -> Backprop:
+    """BP1-BP4 for one example ``(x, y)``: the closed form of every gradient.
+
+    ``network`` is a `Network` or an MLP (read, never changed). ``y`` is a
+    list of targets; for ``"log-likelihood"`` a class index or a one-hot list.
+
+        >>> net = Network.from_lists([[[0.5, -1.0]]], [[0.0]], "linear")
+        >>> backprop(net, [2.0, 1.0], [1.0]).nabla_w   # (a - y) * x
+        [[[-2.0, -1.0]]]
+    """
+    _check_name(cost, COSTS, "cost")
+    net = network if isinstance(network, Network) else Network.from_mlp(network)
+    z, a = feedforward(net, x)
+    target = _target(y, cost, net.sizes[-1])
+    L = len(z)  # the book's number of layers
+    delta: list[list[float]] = [[] for _ in range(L)]
+    # BP1 at the output layer...
+    delta[L - 1] = _output_error(cost, net.activations[-1], z[L - 1], a[L - 1], target)
+    # ...then BP2 back through the hidden layers l = L-1, ..., 2.
+    for l in range(L - 1, 1, -1):  # noqa: E741 - the book's layer number
+        w_next = net.weights[l - 1]  # w^{l+1}
+        back = _transpose_times(w_next, delta[l])
+        act = net.activations[l - 2]
+        delta[l - 1] = [s * sigma_prime(act, zj) for s, zj in zip(back, z[l - 1], strict=True)]
+    # BP3 and BP4.
+    nabla_b = [list(delta_l) for delta_l in delta[1:]]
+    nabla_w = [[[a_k * d_j for a_k in a_prev] for d_j in delta_l]
+               for a_prev, delta_l in zip(a[:-1], delta[1:], strict=True)]
+    nabla_x = _transpose_times(net.weights[0], delta[1])
+    return Backprop(z, a, delta, nabla_b, nabla_w, nabla_x, cost_value(cost, a[L - 1], target))
+
+
+def mini_batch_gradients(
+    network: Network | MLP,
+    batch: Sequence[tuple[Sequence[float], object]],
+    cost: str = "quadratic",
+    lmbda: float = 0.0,
+    n: int | None = None,
+) -> tuple[list[list[float]], list[list[list[float]]]]:
+    """``(nabla_b, nabla_w)`` of ``C = 1/m sum_x C_x + lmbda/(2n) sum_w w^2``.
+
+    The average over the ``m`` examples of ``batch`` (pairs ``(x, y)``), as
+    in the book's ``update_mini_batch``; L2 regularisation adds
+    ``lmbda/n * w`` to each weight's gradient and nothing to the biases'.
+    ``n`` is the size of the whole training set (default: ``m``).
+    """
+    net = network if isinstance(network, Network) else Network.from_mlp(network)
+    m = len(batch)
+    if m == 0:
+        raise ValueError("batch is empty; a mini-batch needs at least one (x, y) example")
+    n = m if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n (the training set's size) must be a positive int, got {n!r}")
+    results = [backprop(net, x, y, cost) for x, y in batch]
+    nabla_b = [[math.fsum(r.nabla_b[i][j] for r in results) / m for j in range(len(b_l))]
+               for i, b_l in enumerate(net.biases)]
+    nabla_w = [[[math.fsum(r.nabla_w[i][j][k] for r in results) / m + lmbda / n * w_jk
+                 for k, w_jk in enumerate(w_j)]
+                for j, w_j in enumerate(w_l)]
+               for i, w_l in enumerate(net.weights)]
+    return nabla_b, nabla_w
+
+
+def update_mini_batch(
+    network: Network | MLP,
+    batch: Sequence[tuple[Sequence[float], object]],
+    eta: float,
+    cost: str = "quadratic",
+    lmbda: float = 0.0,
+    n: int | None = None,
+) -> Network:
+    """One step of gradient descent, the book's rule; returns the new `Network`.
+
+        w^l -> (1 - eta lmbda/n) w^l - (eta/m) sum_x delta^{x,l} (a^{x,l-1})^T
+        b^l -> b^l - (eta/m) sum_x delta^{x,l}
+
+    ``network`` itself is not changed.
+    """
+    net = network if isinstance(network, Network) else Network.from_mlp(network)
+    m = len(batch)
+    if m == 0:
+        raise ValueError("batch is empty; a mini-batch needs at least one (x, y) example")
+    n = m if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n (the training set's size) must be a positive int, got {n!r}")
+    results = [backprop(net, x, y, cost) for x, y in batch]
+    decay = 1.0 - eta * lmbda / n
+    weights = [[[decay * w_jk - (eta / m) * math.fsum(r.nabla_w[i][j][k] for r in results)
+                 for k, w_jk in enumerate(w_j)]
+                for j, w_j in enumerate(w_l)]
+               for i, w_l in enumerate(net.weights)]
+    biases = [[b_j - (eta / m) * math.fsum(r.nabla_b[i][j] for r in results)
+               for j, b_j in enumerate(b_l)]
+              for i, b_l in enumerate(net.biases)]
+    return Network(weights, biases, list(net.activations))
+
+
+# -- the comparison report ----------------------------------------------------
+
+EQUATIONS = ("BP1", "BP2", "BP3", "BP4")
+
+
+@dataclass
+class Agreement:
+    """How far apart two computations of one equation's numbers are."""
+
+    equation: str
+    entries: int = 0
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    ok: bool = True
+
+    def add(self, autodiff: float, closed: float, rtol: float, atol: float) -> None:
+        """Fold in one pair of numbers (autodiff, closed form)."""
+        self.entries += 1
+        diff = abs(autodiff - closed)
+        scale = max(abs(autodiff), abs(closed))
+        if not diff <= atol + rtol * scale:  # also catches NaN
+            self.ok = False
+        if diff > self.max_abs or diff != diff:
+            self.max_abs = diff
+        # Below the absolute floor a relative difference is rounding noise.
+        if scale > atol and (diff / scale > self.max_rel or diff != diff):
+            self.max_rel = diff / scale
+
+
+@dataclass
+class LayerReport:
+    """One layer ``l``: the engine's numbers beside the closed form's."""
+
+    l: int  # noqa: E741 - the book's layer number
+    equation: str  # which equation gives this layer's delta: BP1 (output) or BP2
+    delta_autodiff: list[float]  # z^l_j.grad
+    delta_closed: list[float]  # delta^l_j from BP1/BP2
+    b_grad: list[float]  # b^l_j.grad
+    bp3: list[float]  # BP3: delta^l_j
+    w_grad: list[list[float]]  # w^l_jk.grad
+    bp4: list[list[float]]  # BP4: a^{l-1}_k delta^l_j
+
+    def as_dict(self) -> dict[str, Any]:
+        """The layer as JSON-able data."""
+        return {
+            "l": self.l,
+            "delta": {"equation": self.equation, "autodiff": self.delta_autodiff,
+                      "closed_form": self.delta_closed},
+            "b": {"equation": "BP3", "autodiff": self.b_grad, "closed_form": self.bp3},
+            "w": {"equation": "BP4", "autodiff": self.w_grad, "closed_form": self.bp4},
+        }
+
+
+@dataclass
+class Report:
+    """The engine's gradients beside BP1-BP4's, layer by layer; from `compare`.
+
+    ``ok`` is True when every number agrees within ``atol + rtol * scale``
+    (``scale`` the larger magnitude of the pair). ``str(report)`` is a table;
+    `as_dict` and `to_json` give the same as data.
+    """
+
+    sizes: list[int]
+    activations: list[str]
+    cost: str
+    x: list[float]
+    y: list[float]
+    cost_autodiff: float
+    cost_closed: float
+    layers: list[LayerReport]
+    agreement: dict[str, Agreement]
+    rtol: float
+    atol: float
+    ok: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ok = all(a.ok for a in self.agreement.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything in the report as JSON-able Python data."""
+        return {
+            "sizes": self.sizes,
+            "activations": self.activations,
+            "cost": self.cost,
+            "x": self.x,
+            "y": self.y,
+            "cost_value": {"autodiff": self.cost_autodiff, "closed_form": self.cost_closed},
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "ok": self.ok,
+            "equations": {
+                name: {"entries": a.entries, "max_abs": a.max_abs, "max_rel": a.max_rel,
+                       "ok": a.ok}
+                for name, a in self.agreement.items()
+            },
+            "layers": [layer.as_dict() for layer in self.layers],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """`as_dict` as a JSON string."""
+        return json.dumps(self.as_dict(), indent=indent)
+
+    def __str__(self) -> str:
+        lines = [
+            f"network {','.join(map(str, self.sizes))}  "
+            f"activations {','.join(self.activations)}  cost {self.cost}",
+            f"x = {_fmt_list(self.x)}   y = {_fmt_list(self.y)}",
+            f"C_x: autodiff {self.cost_autodiff:.12g}   closed form {self.cost_closed:.12g}",
+        ]
+        for layer in reversed(self.layers):  # backprop order: output first
+            l = layer.l  # noqa: E741
+            lines += [
+                "",
+                f"layer l={l}" + (" (output)" if layer.equation == "BP1" else ""),
+                f"  {'j':>3}  {f'z^{l}_j.grad':>19}  {'delta ' + layer.equation:>19}"
+                f"  {f'b^{l}_j.grad':>19}  {'BP3 delta^l_j':>19}",
+            ]
+            for j, row in enumerate(zip(layer.delta_autodiff, layer.delta_closed,
+                                        layer.b_grad, layer.bp3, strict=True)):
+                lines.append(f"  {j:>3}  " + "  ".join(f"{v:>19.12g}" for v in row))
+            lines.append(f"  {'j':>3} {'k':>2}  {f'w^{l}_jk.grad':>19}  {'BP4 a_k delta_j':>19}")
+            for j, (row_auto, row_closed) in enumerate(zip(layer.w_grad, layer.bp4, strict=True)):
+                for k, (wa, wc) in enumerate(zip(row_auto, row_closed, strict=True)):
+                    lines.append(f"  {j:>3} {k:>2}  {wa:>19.12g}  {wc:>19.12g}")
+        lines += [
+            "",
+            f"{'equation':<9}{'entries':>8}{'max |diff|':>14}{'max rel diff':>14}  agree",
+        ]
+        for name, a in self.agreement.items():
+            lines.append(f"{name:<9}{a.entries:>8}{a.max_abs:>14.3g}{a.max_rel:>14.3g}  "
+                         f"{'yes' if a.ok else 'NO'}")
+        verdict = "all four equations agree" if self.ok else "DISAGREEMENT"
+        lines.append(f"{verdict} (rtol={self.rtol:g}, atol={self.atol:g})")
+        return "\n".join(lines)
+
+
+def _fmt_list(xs: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{v:.6g}" for v in xs) + "]"
+
+
+def compare(
+    net: MLP,
+    x: Sequence[float],
+    y: object,
+    cost: str = "quadratic",
+    *,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+) -> Report:
+    """Run the engine and the closed form on one example; report how well they agree.
+
+    The engine side is ``trace = net.trace(x)``, the cost from
+    `microgrid.losses` on ``trace.output``, and ``C.backward()``; its
+    ``z``-node grads (``trace.delta``) are set beside BP1/BP2's ``delta``,
+    ``b.grad`` beside BP3 and ``w.grad`` beside BP4. The network's
+    gradients are left as they were before the call.
+
+    ``cost`` is one of `COSTS`; ``y`` a list of targets, or for
+    ``"log-likelihood"`` a class index or one-hot list. The default
+    tolerance allows for float rounding only: both sides compute the same
+    sums, in different orders.
+    """
+    from microgrid import losses  # the engine side; the closed form above never needs it
+
+    _check_name(cost, COSTS, "cost")
+    if not (rtol >= 0.0 and atol >= 0.0):
+        raise ValueError(f"rtol and atol must be non-negative numbers, got {rtol!r}, {atol!r}")
+    closed = backprop(net, x, y, cost)
+    target = _target(y, cost, net.sizes[-1])
+
+    params = net.parameters()
+    saved = [p.grad for p in params]
+    try:
+        net.zero_grad()
+        trace = net.trace(list(closed.a[0]))
+        cost_fn = {"quadratic": losses.quadratic, "cross-entropy": losses.cross_entropy,
+                   "log-likelihood": losses.log_likelihood}[cost]
+        c = cost_fn(trace.output, target)
+        c.backward()
+        delta_autodiff = trace.delta
+        b_grads = [[n.b.grad for n in layer.neurons] for layer in net.layers]
+        w_grads = [[[wk.grad for wk in n.w] for n in layer.neurons] for layer in net.layers]
+        cost_autodiff = c.data
+    finally:
+        for p, g in zip(params, saved, strict=True):
+            p.grad = g
+
+    agreement = {name: Agreement(name) for name in EQUATIONS}
+    layers = []
+    L = len(closed.z)
+    for l in range(2, L + 1):  # noqa: E741
+        equation = "BP1" if l == L else "BP2"
+        i = l - 2
+        layer = LayerReport(
+            l=l, equation=equation,
+            delta_autodiff=delta_autodiff[l - 1], delta_closed=closed.delta[l - 1],
+            b_grad=b_grads[i], bp3=closed.nabla_b[i], w_grad=w_grads[i], bp4=closed.nabla_w[i],
+        )
+        for auto, ref in zip(layer.delta_autodiff, layer.delta_closed, strict=True):
+            agreement[equation].add(auto, ref, rtol, atol)
+        for auto, ref in zip(layer.b_grad, layer.bp3, strict=True):
+            agreement["BP3"].add(auto, ref, rtol, atol)
+        for row_auto, row_ref in zip(layer.w_grad, layer.bp4, strict=True):
+            for auto, ref in zip(row_auto, row_ref, strict=True):
+                agreement["BP4"].add(auto, ref, rtol, atol)
+        layers.append(layer)
+    return Report(
+        sizes=list(net.sizes),
+        activations=[str(layer.activation) for layer in net.layers],
+        cost=cost, x=list(closed.a[0]), y=target,
+        cost_autodiff=cost_autodiff, cost_closed=closed.cost,
+        layers=layers, agreement=agreement, rtol=rtol, atol=atol,
+    )
