@@ -29,21 +29,21 @@ from operator import mul as _mul
 from typing import Union
 
 __all__ = [
-    "Value",
     "Scalar",
-    "no_grad",
-    "is_grad_enabled",
-    "record_operands",
-    "topological_order",
-    "linear",
-    "sum_of",
-    "exp",
-    "log",
-    "tanh",
-    "sigmoid",
-    "relu",
-    "sqrt",
+    "Value",
     "abs",
+    "exp",
+    "is_grad_enabled",
+    "linear",
+    "log",
+    "no_grad",
+    "record_operands",
+    "relu",
+    "sigmoid",
+    "sqrt",
+    "sum_of",
+    "tanh",
+    "topological_order",
 ]
 
 Scalar = Union["Value", float, int]
@@ -111,9 +111,7 @@ def record_operands() -> Iterator[dict[Value, tuple[object, ...]]]:
 
 def _as_float(x: object, op: str) -> float:
     """Convert a user-supplied number to float, or raise a TypeError naming it."""
-    if type(x) is float:
-        return x  # type: ignore[return-value]
-    if isinstance(x, numbers.Real) and not isinstance(x, Value):
+    if isinstance(x, numbers.Real):
         return float(x)
     raise TypeError(
         f"{op}: expected a Value or a real number, got {type(x).__name__} {x!r}"
@@ -201,7 +199,8 @@ class Value:
     label: str
 
     def __init__(self, data: float, label: str = "") -> None:
-        if isinstance(data, Value):
+        raw: object = data
+        if type(raw) is Value:
             raise TypeError(
                 "Value: data must be a real number, got a Value; "
                 "use the Value itself, or Value(v.data) for a detached copy"
@@ -228,13 +227,13 @@ class Value:
             if not -_INF < r < _INF:
                 _fail_non_finite("add", r, a, b)
             return _node(r, (self, other), _ONE_ONE, "+")
-        b = _operand(other)
-        if b is None:
+        c = _operand(other)
+        if c is None:
             return NotImplemented
-        r = a + b
+        r = a + c
         if not -_INF < r < _INF:
-            _fail_non_finite("add", r, a, b)
-        return _node(r, (self,), _ONE, "+", (self, b))
+            _fail_non_finite("add", r, a, c)
+        return _node(r, (self,), _ONE, "+", (self, c))
 
     __radd__ = __add__
 
@@ -246,13 +245,13 @@ class Value:
             if not -_INF < r < _INF:
                 _fail_non_finite("sub", r, a, b)
             return _node(r, (self, other), _ONE_MINUS_ONE, "-")
-        b = _operand(other)
-        if b is None:
+        c = _operand(other)
+        if c is None:
             return NotImplemented
-        r = a - b
+        r = a - c
         if not -_INF < r < _INF:
-            _fail_non_finite("sub", r, a, b)
-        return _node(r, (self,), _ONE, "-", (self, b))
+            _fail_non_finite("sub", r, a, c)
+        return _node(r, (self,), _ONE, "-", (self, c))
 
     def __rsub__(self, other: Scalar) -> Value:
         b = self.data
@@ -272,31 +271,39 @@ class Value:
             if not -_INF < r < _INF:
                 _fail_non_finite("mul", r, a, b)
             return _node(r, (self, other), (b, a), "*")
-        b = _operand(other)
-        if b is None:
+        c = _operand(other)
+        if c is None:
+            raw: object = other
+            if isinstance(raw, (str, bytes, list, tuple)):
+                # else Python tries sequence repetition and blames the Value
+                raise TypeError(f"mul: expected a Value or a number, got {type(raw).__name__}")
             return NotImplemented
-        r = a * b
+        r = a * c
         if not -_INF < r < _INF:
-            _fail_non_finite("mul", r, a, b)
-        return _node(r, (self,), (b,), "*", (self, b))
+            _fail_non_finite("mul", r, a, c)
+        return _node(r, (self,), (c,), "*", (self, c))
 
     __rmul__ = __mul__
 
     def __truediv__(self, other: Scalar) -> Value:
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         a = self.data
-        is_value = type(other) is Value
-        b = other.data if is_value else _operand(other)  # type: ignore[union-attr]
-        if b is None:
-            return NotImplemented
+        if type(other) is Value:
+            b = other.data
+            parents: tuple[Value, ...] = (self, other)
+        else:
+            c = _operand(other)
+            if c is None:
+                return NotImplemented
+            b, parents = c, (self,)
         if b == 0.0:
             raise ZeroDivisionError(f"div: {a!r} / {b!r} divides by zero")
         r = a / b
         if not -_INF < r < _INF:
             _fail_non_finite("div", r, a, b)
-        if is_value:
-            return _node(r, (self, other), (1.0 / b, -r / b), "/")  # type: ignore[arg-type]
-        return _node(r, (self,), (1.0 / b,), "/", (self, b))
+        if len(parents) == 2:
+            return _node(r, parents, (1.0 / b, -r / b), "/")
+        return _node(r, parents, (1.0 / b,), "/", (self, b))
 
     def __rtruediv__(self, other: Scalar) -> Value:
         # d(c/x)/dx = -c/x^2
@@ -316,8 +323,8 @@ class Value:
         # d(x^y)/dy = x^y ln x (0 at x == 0 with y >= 0, as in PyTorch)
         x = self.data
         if type(exponent) is Value:
-            n = exponent.data
-            r = _power(x, n)
+            y = exponent.data
+            r = _power(x, y)
             if x > 0.0:
                 d_exponent = r * math.log(x)
             elif x == 0.0:
@@ -325,9 +332,9 @@ class Value:
             else:
                 raise ValueError(
                     f"pow: base {x!r} is negative, so x**y has no derivative "
-                    f"with respect to the exponent y={n!r}; use a number as the exponent"
+                    f"with respect to the exponent y={y!r}; use a number as the exponent"
                 )
-            return _node(r, (self, exponent), (_power_slope(x, n), d_exponent), "**")
+            return _node(r, (self, exponent), (_power_slope(x, y), d_exponent), "**")
         n = _operand(exponent)
         if n is None:
             return NotImplemented
@@ -435,7 +442,7 @@ class Value:
         self.grad += seed
         for node in reversed(order):
             g = node.grad
-            for parent, local in zip(node.parents, node.local_grads):
+            for parent, local in zip(node.parents, node.local_grads):  # noqa: B905
                 parent.grad += local * g
 
     def zero_grad(self) -> None:
@@ -455,19 +462,19 @@ class Value:
         return self.data
 
     def __lt__(self, other: Scalar) -> bool:
-        b = other.data if type(other) is Value else _operand(other)  # type: ignore[union-attr]
+        b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data < b
 
     def __le__(self, other: Scalar) -> bool:
-        b = other.data if type(other) is Value else _operand(other)  # type: ignore[union-attr]
+        b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data <= b
 
     def __gt__(self, other: Scalar) -> bool:
-        b = other.data if type(other) is Value else _operand(other)  # type: ignore[union-attr]
+        b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data > b
 
     def __ge__(self, other: Scalar) -> bool:
-        b = other.data if type(other) is Value else _operand(other)  # type: ignore[union-attr]
+        b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data >= b
 
     # == and hash stay those of object: a node is identified by identity, so
@@ -488,10 +495,8 @@ def _operand(x: object) -> float | None:
     naming both types (or lets the other operand's reflected method try).
     """
     if type(x) is float:
-        return x  # type: ignore[return-value]
-    if type(x) is int:
-        return float(x)
-    if isinstance(x, numbers.Real) and not isinstance(x, Value):
+        return x
+    if type(x) is int or isinstance(x, numbers.Real):
         return float(x)
     return None
 
@@ -525,7 +530,8 @@ def _power_slope(x: float, n: float) -> float:
             return _INF  # 0 < n < 1: the slope is vertical at 0
         return n if n == 1.0 else 0.0
     try:
-        return n * x ** (n - 1.0)
+        slope: float = n * x ** (n - 1.0)
+        return slope
     except OverflowError:
         # |slope| exceeds the largest float; keep its sign
         negative = (n < 0.0) != (x < 0.0 and (n - 1.0) % 2.0 == 1.0)
@@ -575,7 +581,7 @@ def _number(x: object, op: str) -> float:
 
 
 def _data(xs: Sequence[Scalar], op: str) -> list[float]:
-    return [x.data if type(x) is Value else _number(x, op) for x in xs]  # type: ignore[union-attr]
+    return [x.data if type(x) is Value else _number(x, op) for x in xs]
 
 
 def sum_of(terms: Iterable[Scalar]) -> Value:
@@ -614,26 +620,25 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
         )
     w_data = _data(weights, "linear")
     x_data = _data(inputs, "linear")
-    bias_is_value = type(bias) is Value
-    b = bias.data if bias_is_value else _number(bias, "linear")  # type: ignore[union-attr]
+    b = bias.data if type(bias) is Value else _number(bias, "linear")
     total = sum(map(_mul, w_data, x_data), 0.0) + b
     parents = [w for w in weights if type(w) is Value]
     local = x_data if len(parents) == len(weights) else [
-        xd for w, xd in zip(weights, x_data) if type(w) is Value
+        xd for w, xd in zip(weights, x_data, strict=True) if type(w) is Value
     ]
     x_values = [x for x in inputs if type(x) is Value]
     if x_values:
         parents += x_values
         local = local + (w_data if len(x_values) == len(inputs) else [
-            wd for x, wd in zip(inputs, w_data) if type(x) is Value
+            wd for x, wd in zip(inputs, w_data, strict=True) if type(x) is Value
         ])
-    if bias_is_value:
-        parents.append(bias)  # type: ignore[arg-type]
-        local = local + [1.0]
+    if type(bias) is Value:
+        parents.append(bias)
+        local = [*local, 1.0]
     if not -_INF < total < _INF:
         _fail_non_finite("linear", total, *(p.data for p in parents))
     operands = None
-    if not bias_is_value or len(parents) != 2 * len(weights) + 1:
+    if len(parents) != 2 * len(weights) + 1:
         operands = (tuple(weights), tuple(inputs), bias)
     return _node(total, tuple(parents), tuple(local), "linear", operands)
 
@@ -677,6 +682,6 @@ def sqrt(x: Scalar) -> Value:
     return _lift(x, "sqrt").sqrt()
 
 
-def abs(x: Scalar) -> Value:  # noqa: A001 - mirrors math-style naming on purpose
+def abs(x: Scalar) -> Value:
     """Absolute value of a Value or a number; derivative 0 at 0."""
     return _lift(x, "abs").abs()

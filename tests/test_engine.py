@@ -1,0 +1,460 @@
+"""Specification of microgrid.engine: Value, its operations, backward, no_grad."""
+
+from __future__ import annotations
+
+import gc
+import math
+import threading
+import tracemalloc
+from fractions import Fraction
+
+import pytest
+
+import microgrid
+from microgrid import Value, linear, no_grad, sum_of, topological_order
+from microgrid.engine import is_grad_enabled, record_operands
+
+# -- construction ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", [3, 3.0, True, Fraction(3, 1)])
+def test_data_is_always_a_python_float(number: object) -> None:
+    v = Value(number)  # type: ignore[arg-type]
+    assert type(v.data) is float
+    assert v.data == float(number)  # type: ignore[arg-type]
+    assert v.grad == 0.0 and v.parents == () and v.op == "" and v.label == ""
+
+
+@pytest.mark.parametrize("bad", ["3", None, 1j, [1.0], b"1"])
+def test_non_numbers_are_rejected_with_a_type_error_naming_the_type(bad: object) -> None:
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(bad)  # type: ignore[arg-type]
+
+
+def test_a_value_cannot_wrap_a_value() -> None:
+    with pytest.raises(TypeError, match="got a Value"):
+        Value(Value(1.0))  # type: ignore[arg-type]
+
+
+def test_nan_data_is_rejected() -> None:
+    with pytest.raises(ValueError, match="nan"):
+        Value(math.nan)
+
+
+def test_infinite_data_is_allowed_and_propagates() -> None:
+    assert (Value(math.inf) + 1).data == math.inf
+
+
+def test_label_must_be_a_string() -> None:
+    assert Value(1.0, label="x").label == "x"
+    with pytest.raises(TypeError, match="label"):
+        Value(1.0, label=3)  # type: ignore[arg-type]
+
+
+# -- every operation: value and local derivative against hand calculus --------
+
+
+def grads_of(f, *xs: float) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
+    leaves = [Value(x) for x in xs]
+    out = f(*leaves)
+    out.backward()
+    return out.data, [leaf.grad for leaf in leaves]
+
+
+@pytest.mark.parametrize(
+    ("f", "xs", "value", "grads"),
+    [
+        (lambda a, b: a + b, (2.0, -3.0), -1.0, [1.0, 1.0]),
+        (lambda a: a + 5, (2.0,), 7.0, [1.0]),
+        (lambda a: 5 + a, (2.0,), 7.0, [1.0]),
+        (lambda a, b: a - b, (2.0, -3.0), 5.0, [1.0, -1.0]),
+        (lambda a: a - 5, (2.0,), -3.0, [1.0]),
+        (lambda a: 5 - a, (2.0,), 3.0, [-1.0]),
+        (lambda a, b: a * b, (2.0, -3.0), -6.0, [-3.0, 2.0]),
+        (lambda a: a * 4, (2.0,), 8.0, [4.0]),
+        (lambda a: 4 * a, (2.0,), 8.0, [4.0]),
+        (lambda a, b: a / b, (3.0, -2.0), -1.5, [-0.5, -0.75]),
+        (lambda a: a / 4, (2.0,), 0.5, [0.25]),
+        (lambda a: 4 / a, (2.0,), 2.0, [-1.0]),
+        (lambda a: a**3, (2.0,), 8.0, [12.0]),
+        (lambda a: a**-1, (2.0,), 0.5, [-0.25]),
+        (lambda a: a**0.5, (4.0,), 2.0, [0.25]),
+        (lambda a: (-2.0 + 0 * a) ** 3 + a, (1.0,), -7.0, [1.0]),
+        (lambda a, b: a**b, (2.0, 3.0), 8.0, [12.0, 8.0 * math.log(2.0)]),
+        (lambda a: 2**a, (3.0,), 8.0, [8.0 * math.log(2.0)]),
+        (lambda a: -a, (2.0,), -2.0, [-1.0]),
+        (lambda a: a.exp(), (1.0,), math.e, [math.e]),
+        (lambda a: a.log(), (2.0,), math.log(2.0), [0.5]),
+        (lambda a: a.tanh(), (0.5,), math.tanh(0.5), [1 - math.tanh(0.5) ** 2]),
+        (lambda a: a.sigmoid(), (0.0,), 0.5, [0.25]),
+        (lambda a: a.relu(), (2.0,), 2.0, [1.0]),
+        (lambda a: a.relu(), (-2.0,), 0.0, [0.0]),
+        (lambda a: a.sqrt(), (4.0,), 2.0, [0.25]),
+        (lambda a: a.abs(), (-2.0,), 2.0, [-1.0]),
+        (lambda a: abs(a), (2.0,), 2.0, [1.0]),
+    ],
+)
+def test_operation_value_and_gradient(f, xs, value, grads) -> None:  # type: ignore[no-untyped-def]
+    got_value, got_grads = grads_of(f, *xs)
+    assert got_value == pytest.approx(value, rel=1e-15)
+    assert got_grads == pytest.approx(grads, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("name", "x", "value", "grad"),
+    [
+        ("exp", 0.0, 1.0, 1.0),
+        ("log", 1.0, 0.0, 1.0),
+        ("tanh", 0.0, 0.0, 1.0),
+        ("sigmoid", 0.0, 0.5, 0.25),
+        ("relu", 3.0, 3.0, 1.0),
+        ("sqrt", 9.0, 3.0, 1 / 6),
+        ("abs", -3.0, 3.0, -1.0),
+    ],
+)
+def test_module_functions_accept_values_and_numbers(
+    name: str, x: float, value: float, grad: float
+) -> None:
+    fn = getattr(microgrid, name)
+    assert fn(x).data == pytest.approx(value)
+    leaf = Value(x)
+    out = fn(leaf)
+    out.backward()
+    assert out.data == pytest.approx(value) and leaf.grad == pytest.approx(grad)
+    with pytest.raises(TypeError, match="str"):
+        fn("1")
+
+
+def test_builtin_sum_over_values_works() -> None:
+    xs = [Value(1.0), Value(2.0), Value(3.5)]
+    s = sum(xs)
+    assert isinstance(s, Value) and s.data == 6.5
+    s.backward()
+    assert [x.grad for x in xs] == [1.0, 1.0, 1.0]
+
+
+def test_comparisons_and_conversions() -> None:
+    a, b = Value(1.0), Value(2.0)
+    assert a < b and a <= b and b > a and b >= a and a < 1.5 and b > 1
+    assert max([a, b]) is b and sorted([b, a]) == [a, b]
+    assert float(b) == 2.0 and int(Value(2.7)) == 2 and b.item() == 2.0
+    assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
+    assert repr(Value(2.0, label="x")) == "Value(data=2.0, grad=0.0, label='x')"
+    assert f"{Value(2.0):.2f}" == "2.00"
+    with pytest.raises(TypeError):
+        a < "b"  # noqa: B015
+
+
+def test_values_hash_and_compare_equal_by_identity() -> None:
+    a, b = Value(1.0), Value(1.0)
+    assert a != b and a == a
+    assert len({a, b, a}) == 2
+    assert {a: "a"}[a] == "a"
+
+
+# -- edges of the domains: defined as PyTorch defines them ---------------------
+
+
+def test_relu_derivative_at_zero_is_zero() -> None:
+    assert grads_of(lambda a: a.relu(), 0.0) == (0.0, [0.0])
+
+
+def test_abs_derivative_at_zero_is_zero() -> None:
+    assert grads_of(lambda a: a.abs(), 0.0) == (0.0, [0.0])
+
+
+@pytest.mark.parametrize("x", [0.0, 2.0, -3.0])
+def test_power_zero_has_derivative_zero_even_at_zero(x: float) -> None:
+    assert grads_of(lambda a: a**0, x) == (1.0, [0.0])
+
+
+def test_sqrt_of_zero_is_zero_with_infinite_derivative() -> None:
+    assert grads_of(lambda a: a.sqrt(), 0.0) == (0.0, [math.inf])
+    assert grads_of(lambda a: a**0.5, 0.0) == (0.0, [math.inf])
+
+
+def test_power_at_zero_base() -> None:
+    assert grads_of(lambda a: a**1, 0.0) == (0.0, [1.0])
+    assert grads_of(lambda a: a**2, 0.0) == (0.0, [0.0])
+    # d(x^y)/dy at x = 0 is 0 for y >= 0, as in PyTorch
+    assert grads_of(lambda a, b: a**b, 0.0, 2.0) == (0.0, [0.0, 0.0])
+
+
+def test_negative_base_with_integer_exponent_is_real() -> None:
+    assert grads_of(lambda a: a**3, -2.0) == (-8.0, [12.0])
+    assert grads_of(lambda a: a**-2, -2.0) == (0.25, [0.25])
+
+
+def test_sigmoid_is_stable_at_extremes() -> None:
+    assert microgrid.sigmoid(-1000).data == 0.0
+    assert microgrid.sigmoid(1000).data == 1.0
+    assert microgrid.sigmoid(-745.0).data > 0.0
+    assert grads_of(lambda a: a.sigmoid(), -1000.0) == (0.0, [0.0])
+
+
+def test_tanh_does_not_overflow() -> None:
+    assert microgrid.tanh(1000).data == 1.0
+    assert microgrid.tanh(-1000).data == -1.0
+
+
+# -- domain errors name the operation and the operand --------------------------
+
+
+@pytest.mark.parametrize(
+    ("f", "error", "message"),
+    [
+        (lambda: microgrid.log(0), ValueError, r"log\(0.0\)"),
+        (lambda: microgrid.log(-1), ValueError, r"log\(-1.0\)"),
+        (lambda: microgrid.sqrt(-1), ValueError, r"sqrt\(-1.0\)"),
+        (lambda: Value(-8.0) ** (1 / 3), ValueError, r"-8.0 \*\* 0.333"),
+        (lambda: Value(-8.0) ** Value(2.0), ValueError, "negative"),
+        (lambda: 2.0 ** Value(3.0) * 0 + (-2.0) ** Value(2.0), ValueError, "negative"),
+        (lambda: Value(0.0) ** -1, ZeroDivisionError, r"0.0 \*\* -1.0"),
+        (lambda: Value(1.0) / 0, ZeroDivisionError, r"1.0 / 0.0"),
+        (lambda: Value(1.0) / Value(0.0), ZeroDivisionError, r"1.0 / 0.0"),
+        (lambda: 1.0 / Value(0.0), ZeroDivisionError, r"1.0 / 0.0"),
+        (lambda: microgrid.exp(1000), OverflowError, r"exp\(1000.0\)"),
+        (lambda: Value(10.0) ** 400, OverflowError, r"10.0 \*\* 400.0"),
+        (lambda: Value(1e200) * 1e200, OverflowError, r"mul\(1e\+200, 1e\+200\)"),
+        (lambda: Value(1e308) + Value(1e308), OverflowError, "add"),
+        (lambda: Value(math.inf) - math.inf, ValueError, "nan"),
+        (lambda: Value(math.inf) * 0, ValueError, "nan"),
+    ],
+)
+def test_domain_errors_are_clear(f, error: type[Exception], message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=message):
+        f()
+
+
+@pytest.mark.parametrize("bad", ["a", None, 1j, [1.0]])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda v, b: v + b,
+        lambda v, b: b + v,
+        lambda v, b: v - b,
+        lambda v, b: b - v,
+        lambda v, b: v * b,
+        lambda v, b: b * v,
+        lambda v, b: v / b,
+        lambda v, b: b / v,
+        lambda v, b: v**b,
+        lambda v, b: b**v,
+    ],
+)
+def test_non_number_operands_raise_type_error_naming_the_type(op, bad: object) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TypeError, match=rf"\b{type(bad).__name__}\b"):
+        op(Value(2.0), bad)
+
+
+# -- backward -------------------------------------------------------------------
+
+
+def test_reused_node_gets_every_contribution() -> None:
+    a = Value(3.0)
+    b = a * a
+    assert b.parents == (a, a)
+    b.backward()
+    assert a.grad == 6.0
+
+
+def test_node_used_k_times_gets_k_contributions() -> None:
+    a = Value(1.5)
+    for k in range(1, 6):
+        a.grad = 0.0
+        sum_of([a] * k).backward()
+        assert a.grad == k
+
+
+def test_backward_resets_interior_grads_and_accumulates_into_leaves() -> None:
+    x = Value(2.0)
+    h = x * x
+    y = h * 3
+    y.backward()
+    assert (x.grad, h.grad, y.grad) == (12.0, 3.0, 1.0)
+    y.backward()
+    # interior grads are this pass's derivatives; the leaf's doubled
+    assert (x.grad, h.grad, y.grad) == (24.0, 3.0, 1.0)
+
+
+def test_backward_of_a_leaf_accumulates_one() -> None:
+    x = Value(2.0)
+    x.backward()
+    x.backward()
+    assert x.grad == 2.0
+
+
+def test_backward_seed_scales_every_gradient() -> None:
+    x = Value(2.0)
+    y = x * x
+    y.backward(0.5)
+    assert x.grad == 2.0
+    with pytest.raises(TypeError):
+        y.backward("1")  # type: ignore[arg-type]
+
+
+def test_zero_grad_clears_a_node() -> None:
+    x = Value(2.0)
+    (x * x).backward()
+    x.zero_grad()
+    assert x.grad == 0.0
+
+
+def test_topological_order_puts_parents_first_and_the_root_last() -> None:
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    e = d * c
+    order = topological_order(e)
+    assert order[-1] is e
+    assert len(order) == len({id(n) for n in order}) == 5
+    position = {id(n): i for i, n in enumerate(order)}
+    for node in order:
+        for parent in node.parents:
+            assert position[id(parent)] < position[id(node)]
+
+
+@pytest.mark.slow
+def test_a_graph_a_million_nodes_deep_runs_backward() -> None:
+    """No recursion anywhere: depth is bounded by memory only."""
+    x = Value(0.5)
+    y = x
+    for _ in range(1_000_000):
+        y = (y * 0.999 + 0.001).tanh()
+    y.backward()
+    assert math.isfinite(x.grad) and 0.0 <= x.grad < 1.0
+    assert len(topological_order(y)) == 3_000_001
+
+
+def test_a_deep_graph_is_freed_without_the_cyclic_collector() -> None:
+    """Nodes hold only their parents: no reference cycles, so refcounting frees a graph."""
+    gc.collect()
+    gc.disable()
+    try:
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        x = Value(0.5)
+        y = x
+        for _ in range(20_000):
+            y = (y * 0.5 + 0.25).tanh()
+        y.backward()
+        built = tracemalloc.get_traced_memory()[0]
+        del x, y
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        alive = sum(isinstance(o, Value) for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert alive == 0
+    # what stays is CPython's bounded free lists (about 2,000 cached tuples)
+    assert built - before > 20_000 * 3 * 100
+    assert after - before < 0.02 * (built - before)
+
+
+# -- n-ary nodes ------------------------------------------------------------------
+
+
+def test_sum_of_is_one_node_with_unit_local_gradients() -> None:
+    xs = [Value(1.0), Value(2.0)]
+    s = sum_of([xs[0], 3, xs[1], 0.5])
+    assert (s.data, s.op, s.parents, s.local_grads) == (6.5, "sum", (xs[0], xs[1]), (1.0, 1.0))
+    assert sum_of([]).data == 0.0
+    assert sum_of(iter(xs)).data == 3.0
+    with pytest.raises(TypeError, match="str"):
+        sum_of([xs[0], "a"])  # type: ignore[list-item]
+
+
+def test_linear_is_one_node_with_the_neuron_gradients() -> None:
+    w = [Value(2.0), Value(-1.0)]
+    x = [Value(3.0), Value(4.0)]
+    b = Value(0.5)
+    z = linear(w, x, b)
+    assert (z.data, z.op) == (2.5, "linear")
+    assert z.parents == (w[0], w[1], x[0], x[1], b)
+    assert z.local_grads == (3.0, 4.0, 2.0, -1.0, 1.0)
+    z.backward()
+    assert [v.grad for v in (*w, *x, b)] == [3.0, 4.0, 2.0, -1.0, 1.0]
+
+
+def test_linear_gives_numbers_no_parent_slot() -> None:
+    w = [Value(2.0), Value(-1.0)]
+    z = linear(w, [3.0, 4], 0.5)
+    assert z.data == 2.5 and z.parents == tuple(w) and z.local_grads == (3.0, 4.0)
+    z2 = linear([2.0, Value(-1.0)], [Value(3.0), 4.0])
+    assert z2.data == 2.0 and [p.data for p in z2.parents] == [-1.0, 3.0]
+    assert z2.local_grads == (4.0, 2.0)
+
+
+def test_linear_rejects_mismatched_lengths_and_non_numbers() -> None:
+    with pytest.raises(ValueError, match="2 weights but 3 inputs"):
+        linear([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="NoneType"):
+        linear([1.0], [None])  # type: ignore[list-item]
+
+
+def test_linear_overflow_is_an_error() -> None:
+    with pytest.raises(OverflowError, match="linear"):
+        linear([Value(1e200)], [1e200])
+
+
+# -- no_grad ----------------------------------------------------------------------------
+
+
+def test_no_grad_records_no_parents() -> None:
+    x = Value(2.0)
+    assert is_grad_enabled()
+    with no_grad():
+        assert not is_grad_enabled()
+        y = (x * x + 1).tanh()
+        z = linear([x], [x], x)
+        s = sum_of([x, y])
+    assert is_grad_enabled()
+    for v in (y, z, s):
+        assert v.parents == () and v.local_grads == ()
+    assert y.data == pytest.approx(math.tanh(5.0))
+
+
+def test_no_grad_restores_recording_after_an_exception() -> None:
+    with pytest.raises(RuntimeError), no_grad():
+        raise RuntimeError
+    assert (Value(1.0) * 2).parents != ()
+
+
+def test_no_grad_is_per_thread() -> None:
+    seen: list[tuple[Value, ...]] = []
+    entered, done = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        entered.wait()
+        seen.append((Value(1.0) * 2).parents)
+        done.set()
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    with no_grad():
+        entered.set()
+        done.wait()
+        inside = (Value(1.0) * 2).parents
+    t.join()
+    assert inside == () and len(seen[0]) == 1
+
+
+# -- record_operands -----------------------------------------------------------------
+
+
+def test_record_operands_keeps_the_constants_the_graph_leaves_out() -> None:
+    x = Value(2.0)
+    with record_operands() as operands:
+        a = x + 1.5
+        b = 3.0 / x
+        c = x**2
+        d = 2.0**x
+        e = x * x
+        s = sum_of([x, 4.0])
+    assert operands[a] == (x, 1.5)
+    assert operands[b] == (3.0, x)
+    assert operands[c] == (x, 2.0)
+    assert operands[d] == (2.0, x)
+    assert operands[s] == (x, 4.0)
+    assert e not in operands
+    assert (x + 1).parents == (x,)
