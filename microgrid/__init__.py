@@ -3,6 +3,7 @@
 The public face of the package: it only re-exports.
 """
 
+from microgrid.backprop import compare
 from microgrid.engine import (
     Scalar,
     Value,
@@ -19,6 +20,7 @@ from microgrid.engine import (
     tanh,
     topological_order,
 )
+from microgrid.gradcheck import gradcheck
 from microgrid.nn import MLP, Layer, Module, Neuron, Trace
 from microgrid.optim import SGD, Adam
 
@@ -36,7 +38,9 @@ __all__ = [
     "Value",
     "__version__",
     "abs",
+    "compare",
     "exp",
+    "gradcheck",
     "is_grad_enabled",
     "linear",
     "log",
