@@ -447,7 +447,7 @@ class MLP(Module):
             for i in range(len(widths))
         ]
 
-    def __call__(self, x: Sequence[Scalar]) -> list[Value]:
+    def __call__(self, x: Iterable[Scalar]) -> list[Value]:
         """The output layer's activations for input ``x`` (a list, even of one Value).
 
         ``x`` holds ``nin`` finite numbers or Values; a wrong length raises
@@ -458,7 +458,7 @@ class MLP(Module):
             out = layer(out)
         return out  # type: ignore[return-value]
 
-    def trace(self, x: Sequence[Scalar]) -> Trace:
+    def trace(self, x: Iterable[Scalar]) -> Trace:
         """The forward pass with every layer's ``z`` and ``a`` nodes, labelled as in the book.
 
         Numbers in ``x`` become new leaf Values ``a^1_k`` (so ``∂C/∂x`` is
