@@ -436,14 +436,23 @@ class Value:
         """
         seed = _as_float(grad, "backward")
         order = topological_order(self)
+        # As in PyTorch, a pass sums its contributions to a leaf first and
+        # then accumulates them into what the leaf held: so a second pass
+        # gives exactly twice the first, not that up to rounding.
+        earlier: list[tuple[Value, float]] = []
         for node in order:
             if node.parents:
                 node.grad = 0.0
-        self.grad += seed
+            elif node.grad != 0.0:
+                earlier.append((node, node.grad))
+                node.grad = 0.0
+        self.grad = seed
         for node in reversed(order):
             g = node.grad
             for parent, local in zip(node.parents, node.local_grads):  # noqa: B905
                 parent.grad += local * g
+        for leaf, held in earlier:
+            leaf.grad += held
 
     def zero_grad(self) -> None:
         """Set this node's grad to 0.0."""
