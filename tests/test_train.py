@@ -1,0 +1,498 @@
+"""Specification of microgrid.train: `fit` learns, reports, and stops cleanly.
+
+- `fit` with micrograd's settings is micrograd's training loop, step for step.
+- An MLP learns XOR and two-moons (seeds fixed) to >= 97% training accuracy.
+- Mini-batches are shuffled by ``seed`` and cover every example once per epoch;
+  the history's per-epoch figures are the batch-size-weighted means of the steps.
+- Ctrl-C returns the history so far with ``interrupted=True`` and parameters
+  exactly as some completed step left them.
+- Bad arguments raise ValueError naming them, before any parameter changes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+
+import pytest
+
+from microgrid import MLP, SGD, Adam, Value, is_grad_enabled, sum_of
+from microgrid.datasets import circles, moons, xor
+from microgrid.losses import batch_cost, l2_weight_penalty, quadratic
+from microgrid.train import (
+    DEFAULT_LR,
+    Evaluation,
+    History,
+    argmax_accuracy,
+    evaluate,
+    fit,
+    sign_accuracy,
+    threshold_accuracy,
+)
+
+
+def micrograd_schedule(k: int, steps: int) -> float:
+    return 1.0 - 0.9 * k / steps
+
+
+def micrograd_loop(net, X, y, steps, alpha):
+    """micrograd's demo.ipynb training loop, written out by hand."""
+    params = net.parameters()
+    losses, accuracies = [], []
+    for k in range(steps):
+        scores = [net(x) for x in X]
+        data_loss = sum_of(
+            [(1.0 - s[0] * yi).relu() for s, yi in zip(scores, y, strict=True)]
+        ) * (1.0 / len(X))
+        reg_loss = sum_of([p * p for p in params]) * alpha
+        total = data_loss + reg_loss
+        for p in params:
+            p.grad = 0.0
+        total.backward()
+        lr = micrograd_schedule(k, steps)
+        for p in params:
+            p.data -= lr * p.grad
+        losses.append(total.data)
+        right = [(yi > 0) == (s[0].data > 0) for s, yi in zip(scores, y, strict=True)]
+        accuracies.append(sum(right) / len(right))
+    return losses, accuracies
+
+
+# -- fit is the textbook loop ---------------------------------------------------
+
+
+def test_fit_with_micrograds_settings_is_micrograds_loop_exactly():
+    """hinge + alpha * sum p^2, full batch, SGD with lr = 1 - 0.9 k/steps: same numbers."""
+    X, y = moons(20, noise=0.1, seed=0, signed=True)
+    by_hand, by_fit = MLP(2, [4, 4, 1], seed=0), MLP(2, [4, 4, 1], seed=0)
+    losses, accuracies = micrograd_loop(by_hand, X, y, steps=5, alpha=1e-4)
+    history = fit(by_fit, X, y, loss="hinge", l2=1e-4, epochs=5,
+                  lr_schedule=micrograd_schedule, progress=False)
+    assert by_fit.state_dict() == by_hand.state_dict()
+    assert history.loss == history.step_loss == losses
+    assert history.accuracy == history.step_accuracy == accuracies
+    assert history.lr == [micrograd_schedule(k, 5) for k in range(5)]
+    assert (history.epochs, history.steps, history.interrupted) == (5, 5, False)
+
+
+def test_one_backward_pass_per_step(monkeypatch):
+    """The batch's costs are summed into one graph: one backward() per optimiser step."""
+    calls = []
+    original = Value.backward
+    monkeypatch.setattr(Value, "backward", lambda self, *a: calls.append(1) or original(self, *a))
+    X, y = xor(12, seed=0)
+    history = fit(MLP(2, [3, 1], seed=0), X, y, batch_size=5, epochs=2, progress=False)
+    assert history.steps == 6
+    assert len(calls) == 6
+
+
+def test_nielsens_penalty_is_added_to_every_batch_cost():
+    """penalty=lambda: lambda/(2n) sum w^2 appears in the reported cost."""
+    X, y = xor(8, seed=0)
+    net = MLP(2, [3, 1], output_activation="sigmoid", seed=0)
+    expected = (
+        batch_cost(quadratic, [net(x) for x in X], y).data
+        + l2_weight_penalty(net, 5.0, len(X)).data
+    )
+    history = fit(net, X, y, epochs=1, penalty=lambda: l2_weight_penalty(net, 5.0, len(X)),
+                  progress=False)
+    assert history.step_loss[0] == pytest.approx(expected)
+
+
+# -- it learns ------------------------------------------------------------------------
+
+
+def test_an_mlp_learns_xor_with_cross_entropy():
+    """tanh hidden layer, sigmoid output, cross-entropy, plain SGD: all 40 points right."""
+    X, y = xor(40, noise=0.1, seed=0)
+    net = MLP(2, [4, 1], activation="tanh", output_activation="sigmoid", seed=0)
+    history = fit(net, X, y, loss="cross_entropy", lr=1.0, epochs=60, progress=False)
+    assert history.accuracy[-1] >= 0.97
+    assert evaluate(net, X, y, loss="cross_entropy").accuracy == 1.0
+    assert history.loss[-1] < history.loss[0] / 5
+
+
+def test_an_mlp_learns_the_xor_truth_table_with_shuffled_mini_batches():
+    """Nielsen's setting: sigmoid everywhere, quadratic cost, batches of 2, eta = 3."""
+    X, y = xor(4, noise=0.0)
+    net = MLP(2, [4, 1], activation="sigmoid", output_activation="sigmoid", init="normal",
+              seed=1)
+    history = fit(net, X, y, loss="quadratic", lr=3.0, batch_size=2, epochs=400,
+                  progress=False)
+    assert history.steps == 800
+    assert evaluate(net, X, y, loss="quadratic").accuracy == 1.0
+
+
+def test_an_mlp_learns_two_moons_to_97_percent():
+    """A small ReLU net, micrograd's loss and schedule, 60 steps."""
+    X, y = moons(100, noise=0.1, seed=0, signed=True)
+    net = MLP(2, [8, 8, 1], seed=0)
+    fit(net, X, y, loss="hinge", l2=1e-4, epochs=60, lr_schedule=micrograd_schedule,
+        progress=False)
+    assert evaluate(net, X, y, loss="hinge").accuracy >= 0.97
+
+
+@pytest.mark.slow
+def test_micrograds_moons_demo_reaches_100_percent():
+    """micrograd's demo exactly: [2, 16, 16, 1] ReLU, hinge + 1e-4 L2, 100 decaying SGD steps."""
+    X, y = moons(100, noise=0.1, seed=0, signed=True)
+    net = MLP(2, [16, 16, 1], activation="relu", seed=0)
+    history = fit(net, X, y, loss="hinge", l2=1e-4, epochs=100,
+                  lr_schedule=micrograd_schedule, progress=False)
+    assert history.accuracy[-1] >= 0.97  # measured before the last update
+    assert evaluate(net, X, y, loss="hinge").accuracy == 1.0
+
+
+def test_a_softmax_classifier_learns_circles_with_adam_and_mini_batches():
+    """Two logits, softmax_nll, class-index targets, argmax accuracy."""
+    X, y = circles(60, noise=0.05, seed=0)
+    net = MLP(2, [8, 2], seed=0)
+    history = fit(net, X, y, loss="softmax_nll", optimizer=Adam(net.parameters(), lr=0.05),
+                  batch_size=10, epochs=20, progress=False)
+    assert history.accuracy[-1] >= 0.97
+    assert evaluate(net, X, y, loss="softmax_nll").accuracy >= 0.97
+
+
+# -- batches, seeds and the history ------------------------------------------------
+
+
+class Recorder:
+    """A network that records which examples the training passes see."""
+
+    def __init__(self, net):
+        self.net, self.seen = net, []
+
+    def __call__(self, x):
+        if is_grad_enabled():  # not fit's up-front check, which runs under no_grad
+            self.seen.append(int(x[0]))
+        return self.net(x)
+
+    def parameters(self):
+        return self.net.parameters()
+
+
+def orders(seed, shuffle=True, n=10, batch_size=4, epochs=3):
+    X = [[float(i), 0.0] for i in range(n)]
+    rec = Recorder(MLP(2, [1], seed=0))
+    fit(rec, X, [0.0] * n, batch_size=batch_size, epochs=epochs, seed=seed,
+        shuffle=shuffle, lr=0.0, progress=False)
+    return [rec.seen[e * n:(e + 1) * n] for e in range(epochs)]
+
+
+def test_every_epoch_sees_every_example_once_in_a_seeded_shuffled_order():
+    first = orders(seed=0)
+    assert all(sorted(epoch) == list(range(10)) for epoch in first)
+    assert first[0] != first[1]  # reshuffled each epoch
+    assert orders(seed=0) == first
+    assert orders(seed=1) != first
+    assert orders(seed=0, shuffle=False) == [list(range(10))] * 3
+
+
+def test_same_seed_same_training_run():
+    X, y = xor(20, seed=0)
+
+    def run():
+        net = MLP(2, [3, 1], seed=0)
+        history = fit(net, X, y, batch_size=6, epochs=3, seed=5, progress=False)
+        return net.state_dict(), history.step_loss
+
+    assert run() == run()
+
+
+def test_epoch_figures_are_batch_size_weighted_means_of_the_steps():
+    """10 examples in batches of 4: steps of 4, 4 and 2 examples per epoch."""
+    X, y = xor(10, seed=0)
+    history = fit(MLP(2, [3, 1], seed=0), X, y, batch_size=4, epochs=2,
+                  accuracy=lambda a, t: a[0].data > 0, progress=False)
+    assert (history.steps, history.epochs) == (6, 2)
+    for e in range(2):
+        s = history.step_loss[3 * e:3 * e + 3]
+        acc = history.step_accuracy[3 * e:3 * e + 3]
+        assert history.loss[e] == pytest.approx((4 * s[0] + 4 * s[1] + 2 * s[2]) / 10)
+        assert history.accuracy[e] == pytest.approx((4 * acc[0] + 4 * acc[1] + 2 * acc[2]) / 10)
+
+
+def test_schedule_counts_steps_over_the_whole_run_and_big_batches_mean_full_batch():
+    X, y = xor(10, seed=0)
+    seen = []
+    history = fit(MLP(2, [3, 1], seed=0), X, y, batch_size=3, epochs=2,
+                  lr_schedule=lambda k, total: seen.append((k, total)) or 0.01, progress=False)
+    assert seen == [(k, 8) for k in range(8)]
+    assert history.lr == [0.01] * 8
+    assert fit(MLP(2, [3, 1], seed=0), X, y, batch_size=50, epochs=2,
+               progress=False).steps == 2
+
+
+def test_the_default_optimiser_is_sgd_with_the_default_or_given_lr():
+    X, y = xor(8, seed=0)
+    assert fit(MLP(2, [3, 1], seed=0), X, y, epochs=1, progress=False).lr == [DEFAULT_LR]
+    assert fit(MLP(2, [3, 1], seed=0), X, y, epochs=1, lr=0.5, progress=False).lr == [0.5]
+
+
+def test_a_custom_loss_tracks_accuracy_only_when_asked():
+    X, y = xor(8, seed=0, signed=True)
+
+    def squared(a, t):
+        return (a[0] - t) ** 2
+
+    plain = fit(MLP(2, [3, 1], seed=0), X, y, loss=squared, epochs=2, progress=False)
+    assert plain.accuracy == plain.step_accuracy == []
+    assert len(plain.loss) == 2
+    tracked = fit(MLP(2, [3, 1], seed=0), X, y, loss=squared, accuracy=sign_accuracy,
+                  epochs=2, progress=False)
+    assert len(tracked.accuracy) == 2
+    disabled = fit(MLP(2, [3, 1], seed=0), X, y, loss="hinge", accuracy=None, epochs=2,
+                   progress=False)
+    assert disabled.accuracy == []
+
+
+def test_accuracy_rules():
+    """Sign for -1/+1 labels, a threshold for one 0/1 output, the argmax for several."""
+    v = Value
+    assert sign_accuracy([v(0.3)], 1) and sign_accuracy([v(-0.3)], -1)
+    assert not sign_accuracy([v(0.3)], -1)
+    prob = threshold_accuracy(0.5)
+    assert prob([v(0.7)], 1) and prob([v(0.3)], 0) and not prob([v(0.3)], 1)
+    assert prob([v(0.7)], [1.0])
+    logit = threshold_accuracy(0.0)
+    assert logit([v(0.1)], 1) and logit([v(-0.1)], 0)
+    assert prob([v(0.1), v(0.6), v(0.3)], [0, 1, 0])  # several outputs: argmax
+    assert argmax_accuracy([v(0.1), v(0.6)], 1) and argmax_accuracy([v(0.1), v(0.6)], [0, 1])
+    assert not argmax_accuracy([v(0.9), v(0.6)], 1)
+
+
+def test_history_as_dict_is_a_json_ready_copy():
+    X, y = xor(8, seed=0)
+    history = fit(MLP(2, [3, 1], seed=0), X, y, epochs=2, progress=False)
+    d = history.as_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["loss"] == history.loss and d["epochs"] == 2 and d["steps"] == 2
+    assert d["interrupted"] is False and d["seconds"] > 0
+    d["loss"].append(0.0)
+    assert len(history.loss) == 2
+
+
+def test_evaluate_is_the_mean_cost_and_the_fraction_right():
+    X, y = xor(8, seed=0)
+    net = MLP(2, [3, 1], output_activation="sigmoid", seed=0)
+    result = evaluate(net, X, y, loss="quadratic")
+    outputs = [net(x) for x in X]
+    assert isinstance(result, Evaluation)
+    assert result.loss == pytest.approx(batch_cost(quadratic, outputs, y).data)
+    assert result.accuracy == sum((a[0].data > 0.5) == (t == 1) for a, t in
+                                  zip(outputs, y, strict=True)) / 8
+    assert evaluate(net, X, y, loss=quadratic, accuracy=None).accuracy is None
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------
+
+
+def test_ctrl_c_in_a_callback_returns_the_history_so_far():
+    """Interrupted after step 3 of 10: 3 epochs recorded, parameters as step 3 left them."""
+    X, y = xor(12, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    snapshots = []
+
+    def callback(history):
+        snapshots.append(net.state_dict())
+        if history.steps == 3:
+            raise KeyboardInterrupt
+
+    history = fit(net, X, y, epochs=10, callback=callback, progress=False)
+    assert history.interrupted
+    assert (history.steps, history.epochs, len(history.accuracy)) == (3, 3, 3)
+    assert net.state_dict() == snapshots[-1]
+
+
+def test_ctrl_c_during_a_forward_pass_abandons_the_batch():
+    """The parameters stay exactly as the last completed step left them; grads are cleared."""
+    X, y = xor(12, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    snapshots = []
+    calls = 0
+
+    def loss(a, t):
+        nonlocal calls
+        if a[0].parents:  # a training forward pass, not fit's up-front check
+            calls += 1
+            if calls == 3 * 5 + 2:  # inside the 4th batch of 5
+                raise KeyboardInterrupt
+        return quadratic(a, t)
+
+    history = fit(net, X, y, loss=loss, batch_size=5, epochs=10,
+                  callback=lambda h: snapshots.append(net.state_dict()), progress=False)
+    assert history.interrupted
+    assert history.steps == 3
+    assert history.epochs == 1  # 12 examples: batches of 5, 5, 2 per epoch
+    assert net.state_dict() == snapshots[-1]
+    assert all(p.grad == 0.0 for p in net.parameters())
+
+
+def trained(steps):
+    X, y = xor(12, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    fit(net, X, y, epochs=steps, progress=False)
+    return net.state_dict()
+
+
+def test_a_real_sigint_during_the_update_lets_the_step_finish(monkeypatch):
+    """SIGINT raised inside optimizer.step(): the step completes, then fit stops."""
+    X, y = xor(12, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    optimizer = SGD(net.parameters(), lr=DEFAULT_LR)
+    original = optimizer.step
+    calls = 0
+
+    def step():
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            signal.raise_signal(signal.SIGINT)  # arrives before any parameter changes
+        original()
+
+    monkeypatch.setattr(optimizer, "step", step)
+    history = fit(net, X, y, optimizer=optimizer, epochs=10, progress=False)
+    assert history.interrupted
+    assert history.steps == history.epochs == 3
+    assert net.state_dict() == trained(3)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_keyboard_interrupt_raised_by_the_step_itself_leaves_the_last_good_state(
+    monkeypatch,
+):
+    X, y = xor(12, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    optimizer = SGD(net.parameters(), lr=DEFAULT_LR)
+    original = optimizer.step
+    calls = 0
+
+    def step():
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        original()
+
+    monkeypatch.setattr(optimizer, "step", step)
+    history = fit(net, X, y, optimizer=optimizer, epochs=10, progress=False)
+    assert history.interrupted and history.steps == 2
+    assert net.state_dict() == trained(2)
+
+
+# -- the progress bar -----------------------------------------------------------------
+
+
+def test_no_bar_when_progress_is_false(capsys):
+    X, y = xor(8, seed=0)
+    fit(MLP(2, [3, 1], seed=0), X, y, epochs=3, progress=False)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_bar_shows_loss_and_accuracy(capsys):
+    X, y = xor(8, seed=0, signed=True)
+    fit(MLP(2, [3, 1], seed=0), X, y, loss="hinge", epochs=3, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "loss=" in err and "acc=" in err
+
+
+def test_without_tqdm_training_runs_silently(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now raises ImportError
+    X, y = xor(8, seed=0)
+    history = fit(MLP(2, [3, 1], seed=0), X, y, epochs=3, progress=True)
+    assert history.epochs == 3
+    assert capsys.readouterr() == ("", "")
+
+
+# -- bad arguments ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"epochs": 0}, r"epochs must be an int >= 1, got 0"),
+        ({"epochs": 2.5}, r"epochs must be an int >= 1, got 2\.5"),
+        ({"epochs": True}, r"epochs must be an int >= 1, got True"),
+        ({"batch_size": 0}, r"batch_size must be an int >= 1, got 0"),
+        ({"l2": -1e-4}, r"l2 must be finite and >= 0, got -0\.0001"),
+        ({"l2": math.nan}, r"l2 must be finite and >= 0, got nan"),
+        ({"lr": -0.1}, r"lr must be finite and >= 0, got -0\.1"),
+        ({"seed": "x"}, r"seed must be an int or None, got 'x'"),
+        ({"loss": "nope"}, r"unknown loss 'nope'; valid names: cross_entropy"),
+        ({"accuracy": "sign"}, r"accuracy must be a callable.*got 'sign'"),
+        ({"callback": 3}, r"callback must be callable or None, got 3"),
+        ({"lr_schedule": lambda k, n: -1.0}, r"lr_schedule\(0, 5\) returned -1\.0"),
+        ({"lr_schedule": lambda k, n: math.nan}, r"lr_schedule\(0, 5\) returned nan"),
+    ],
+)
+def test_bad_arguments_are_named_and_nothing_is_trained(kwargs, pattern):
+    X, y = xor(8, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    before = net.state_dict()
+    with pytest.raises(ValueError, match=pattern):
+        fit(net, X, y, epochs=kwargs.pop("epochs", 5), progress=False, **kwargs)
+    assert net.state_dict() == before
+
+
+@pytest.mark.parametrize(
+    ("X", "Y", "pattern"),
+    [
+        ([], [], r"X is empty"),
+        ([[0.0, 1.0]], [1.0, 0.0], r"X has 1 rows but Y has 2 targets"),
+        ([[0.0, 1.0], [0.0]], [1.0, 0.0], r"X\[1\] has 1 numbers but X\[0\] has 2"),
+        ([[0.0, math.nan]], [1.0], r"X\[0\]\[1\] is nan; inputs must be finite"),
+        ([[0.0, "1"]], [1.0], r"X\[0\]\[1\] is '1'"),
+        ("ab", [1.0], r"X must be a list of input rows"),
+        ([[0.0, 1.0, 2.0]], [1.0], r"expected 2 inputs, got 3"),
+    ],
+)
+def test_bad_data_is_refused_before_training(X, Y, pattern):
+    net = MLP(2, [3, 1], seed=0)
+    before = net.state_dict()
+    with pytest.raises(ValueError, match=pattern):
+        fit(net, X, Y, progress=False)
+    assert net.state_dict() == before
+
+
+def test_a_bad_target_anywhere_is_refused_before_any_step():
+    """The 0/1 label at the end of a hinge training set fails up front, naming it."""
+    X, y = moons(20, seed=0, signed=True)
+    y[-1] = 0
+    net = MLP(2, [3, 1], seed=0)
+    before = net.state_dict()
+    with pytest.raises(ValueError, match=r"Y\[19\] = 0 is not a valid target.*-1 or \+1"):
+        fit(net, X, y, loss="hinge", batch_size=4, progress=False)
+    assert net.state_dict() == before
+
+
+def test_optimizer_arguments_are_checked():
+    X, y = xor(8, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="set it on your optimizer"):
+        fit(net, X, y, optimizer=SGD(net.parameters(), lr=0.1), lr=0.1, progress=False)
+    other = MLP(2, [3, 1], seed=1)
+    with pytest.raises(ValueError, match="holds none of the network's parameters"):
+        fit(net, X, y, optimizer=SGD(other.parameters(), lr=0.1), progress=False)
+
+    class NoLr:
+        def __init__(self, params):
+            self.params = params
+
+        def step(self):
+            pass
+
+        def zero_grad(self):
+            pass
+
+    with pytest.raises(ValueError, match="lr_schedule needs an optimizer with an lr"):
+        fit(net, X, y, optimizer=NoLr(net.parameters()), lr_schedule=lambda k, n: 0.1,
+            progress=False)
+    history = fit(net, X, y, optimizer=NoLr(net.parameters()), epochs=2, progress=False)
+    assert history.lr == [] and history.steps == 2
+
+
+def test_history_defaults_are_empty():
+    h = History()
+    assert (h.epochs, h.steps, h.interrupted, h.loss) == (0, 0, False, [])
