@@ -23,6 +23,7 @@ from microgrid.engine import (
 from microgrid.gradcheck import gradcheck
 from microgrid.nn import MLP, Layer, Module, Neuron, Trace
 from microgrid.optim import SGD, Adam
+from microgrid.train import History, fit
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "MLP",
     "SGD",
     "Adam",
+    "History",
     "Layer",
     "Module",
     "Neuron",
@@ -40,6 +42,7 @@ __all__ = [
     "abs",
     "compare",
     "exp",
+    "fit",
     "gradcheck",
     "is_grad_enabled",
     "linear",
