@@ -138,12 +138,14 @@ def _node(
     parents: tuple[Value, ...],
     local_grads: tuple[float, ...],
     op: str,
-    operands: tuple[object, ...] | None = None,
+    left: object = None,
+    right: object = None,
 ) -> Value:
     """Make an operation's result node, recording what the current mode asks.
 
-    ``operands`` (the operands as written) is passed only by operations with
-    a plain-number operand, and kept only inside `record_operands`.
+    ``left`` and ``right`` (the operands as written) are passed only by
+    operations with a plain-number operand, and kept only inside
+    `record_operands` (passing two names costs less than building a tuple).
     """
     v = _new_value(Value)
     v.data = data
@@ -158,14 +160,21 @@ def _node(
     else:
         v.parents = parents
         v.local_grads = local_grads
-        if operands is not None:
-            mode[v] = operands  # type: ignore[index]
+        if left is not None:
+            mode[v] = (left, right)  # type: ignore[index]
     v.op = op
     v.label = ""
     return v
 
 
 _new_value = object.__new__
+
+
+def _remember_operands(v: Value, operands: tuple[object, ...]) -> None:
+    """Inside `record_operands`, keep an n-ary node's operands as written."""
+    mode = _current_mode()
+    if isinstance(mode, dict):
+        mode[v] = operands
 
 
 class Value:
@@ -200,15 +209,18 @@ class Value:
 
     def __init__(self, data: float, label: str = "") -> None:
         raw: object = data
-        if type(raw) is Value:
+        if type(raw) is float:
+            x = data
+        elif type(raw) is Value:
             raise TypeError(
                 "Value: data must be a real number, got a Value; "
                 "use the Value itself, or Value(v.data) for a detached copy"
             )
-        x = _as_float(data, "Value")
+        else:
+            x = _as_float(data, "Value")
         if x != x:
             raise ValueError("Value: data is nan; a Value holds a number")
-        if not isinstance(label, str):
+        if type(label) is not str:
             raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
         self.data = x
         self.grad = 0.0
@@ -227,13 +239,13 @@ class Value:
             if not -_INF < r < _INF:
                 _fail_non_finite("add", r, a, b)
             return _node(r, (self, other), _ONE_ONE, "+")
-        c = _operand(other)
+        c = other if type(other) is float else _operand(other)
         if c is None:
             return NotImplemented
         r = a + c
         if not -_INF < r < _INF:
             _fail_non_finite("add", r, a, c)
-        return _node(r, (self,), _ONE, "+", (self, c))
+        return _node(r, (self,), _ONE, "+", self, c)
 
     __radd__ = __add__
 
@@ -245,23 +257,23 @@ class Value:
             if not -_INF < r < _INF:
                 _fail_non_finite("sub", r, a, b)
             return _node(r, (self, other), _ONE_MINUS_ONE, "-")
-        c = _operand(other)
+        c = other if type(other) is float else _operand(other)
         if c is None:
             return NotImplemented
         r = a - c
         if not -_INF < r < _INF:
             _fail_non_finite("sub", r, a, c)
-        return _node(r, (self,), _ONE, "-", (self, c))
+        return _node(r, (self,), _ONE, "-", self, c)
 
     def __rsub__(self, other: Scalar) -> Value:
         b = self.data
-        a = _operand(other)
+        a = other if type(other) is float else _operand(other)
         if a is None:
             return NotImplemented
         r = a - b
         if not -_INF < r < _INF:
             _fail_non_finite("sub", r, a, b)
-        return _node(r, (self,), _MINUS_ONE, "-", (a, self))
+        return _node(r, (self,), _MINUS_ONE, "-", a, self)
 
     def __mul__(self, other: Scalar) -> Value:
         a = self.data
@@ -271,7 +283,7 @@ class Value:
             if not -_INF < r < _INF:
                 _fail_non_finite("mul", r, a, b)
             return _node(r, (self, other), (b, a), "*")
-        c = _operand(other)
+        c = other if type(other) is float else _operand(other)
         if c is None:
             raw: object = other
             if isinstance(raw, (str, bytes, list, tuple)):
@@ -281,7 +293,7 @@ class Value:
         r = a * c
         if not -_INF < r < _INF:
             _fail_non_finite("mul", r, a, c)
-        return _node(r, (self,), (c,), "*", (self, c))
+        return _node(r, (self,), (c,), "*", self, c)
 
     __rmul__ = __mul__
 
@@ -303,12 +315,12 @@ class Value:
             _fail_non_finite("div", r, a, b)
         if len(parents) == 2:
             return _node(r, parents, (1.0 / b, -r / b), "/")
-        return _node(r, parents, (1.0 / b,), "/", (self, b))
+        return _node(r, parents, (1.0 / b,), "/", self, b)
 
     def __rtruediv__(self, other: Scalar) -> Value:
         # d(c/x)/dx = -c/x^2
         b = self.data
-        a = _operand(other)
+        a = other if type(other) is float else _operand(other)
         if a is None:
             return NotImplemented
         if b == 0.0:
@@ -316,7 +328,7 @@ class Value:
         r = a / b
         if not -_INF < r < _INF:
             _fail_non_finite("div", r, a, b)
-        return _node(r, (self,), (-r / b,), "/", (a, self))
+        return _node(r, (self,), (-r / b,), "/", a, self)
 
     def __pow__(self, exponent: Scalar) -> Value:
         # d(x^n)/dx = n x^(n-1) (0 when n == 0, even at x = 0);
@@ -335,11 +347,11 @@ class Value:
                     f"with respect to the exponent y={y!r}; use a number as the exponent"
                 )
             return _node(r, (self, exponent), (_power_slope(x, y), d_exponent), "**")
-        n = _operand(exponent)
+        n = exponent if type(exponent) is float else _operand(exponent)
         if n is None:
             return NotImplemented
         r = _power(x, n)
-        return _node(r, (self,), (_power_slope(x, n),), "**", (self, n))
+        return _node(r, (self,), (_power_slope(x, n),), "**", self, n)
 
     def __rpow__(self, base: Scalar) -> Value:
         # d(c^y)/dy = c^y ln c
@@ -357,7 +369,7 @@ class Value:
                 f"pow: base {c!r} is negative, so c**y has no derivative "
                 f"with respect to the exponent y={y!r}"
             )
-        return _node(r, (self,), (d_exponent,), "**", (c, self))
+        return _node(r, (self,), (d_exponent,), "**", c, self)
 
     def __neg__(self) -> Value:
         return _node(-self.data, (self,), _MINUS_ONE, "neg")
@@ -554,27 +566,19 @@ def topological_order(root: Value) -> list[Value]:
     stack, so a graph of any depth works. Drawing and tracing reuse it.
     """
     order: list[Value] = []
-    visited: set[Value] = {root}
-    # Each stack entry is a node and the index of its next parent to visit.
-    nodes: list[Value] = [root]
-    positions: list[int] = [0]
-    while nodes:
-        node = nodes[-1]
-        parents = node.parents
-        i = positions[-1]
-        while i < len(parents):
-            parent = parents[i]
-            i += 1
+    visited = {root}
+    # Each stack entry: a node, and an iterator over its parents still to visit.
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
             if parent not in visited:
                 visited.add(parent)
-                positions[-1] = i
-                nodes.append(parent)
-                positions.append(0)
+                stack.append((parent, iter(parent.parents)))
                 break
         else:
+            stack.pop()
             order.append(node)
-            nodes.pop()
-            positions.pop()
     return order
 
 
@@ -590,7 +594,9 @@ def _number(x: object, op: str) -> float:
 
 
 def _data(xs: Sequence[Scalar], op: str) -> list[float]:
-    return [x.data if type(x) is Value else _number(x, op) for x in xs]
+    return [
+        x.data if type(x) is Value else x if type(x) is float else _number(x, op) for x in xs
+    ]
 
 
 def sum_of(terms: Iterable[Scalar]) -> Value:
@@ -607,8 +613,10 @@ def sum_of(terms: Iterable[Scalar]) -> Value:
     total = sum(_data(terms, "sum_of"), 0.0)
     if not -_INF < total < _INF:
         _fail_non_finite("sum_of", total, *(p.data for p in parents))
-    operands = None if len(parents) == len(terms) else tuple(terms)
-    return _node(total, parents, (1.0,) * len(parents), "sum", operands)
+    v = _node(total, parents, (1.0,) * len(parents), "sum")
+    if len(parents) != len(terms):
+        _remember_operands(v, tuple(terms))
+    return v
 
 
 def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0.0) -> Value:
@@ -623,33 +631,34 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
         >>> linear(w, x, Value(0.5)).data
         2.5
     """
-    if len(weights) != len(inputs):
-        raise ValueError(
-            f"linear: {len(weights)} weights but {len(inputs)} inputs; they must match"
-        )
-    w_data = _data(weights, "linear")
-    x_data = _data(inputs, "linear")
+    n = len(weights)
+    if n != len(inputs):
+        raise ValueError(f"linear: {n} weights but {len(inputs)} inputs; they must match")
+    w_values = [w for w in weights if type(w) is Value]
+    x_values = [x for x in inputs if type(x) is Value]
+    # A neuron's weights are all Values, its inputs all Values or all numbers:
+    # those cases read .data directly; mixed ones check each item.
+    w_data = [w.data for w in w_values] if len(w_values) == n else _data(weights, "linear")
+    x_data = [x.data for x in x_values] if len(x_values) == n else _data(inputs, "linear")
     b = bias.data if type(bias) is Value else _number(bias, "linear")
-    total = sum(map(_mul, w_data, x_data), 0.0) + b
-    parents = [w for w in weights if type(w) is Value]
-    local = x_data if len(parents) == len(weights) else [
+    total = sum(map(_mul, w_data, x_data), b)
+    if not -_INF < total < _INF:
+        _fail_non_finite("linear", total, *w_data, *x_data, b)
+    parents: list[Value] = w_values + x_values
+    local = x_data if len(w_values) == n else [
         xd for w, xd in zip(weights, x_data, strict=True) if type(w) is Value
     ]
-    x_values = [x for x in inputs if type(x) is Value]
     if x_values:
-        parents += x_values
-        local = local + (w_data if len(x_values) == len(inputs) else [
+        local = local + (w_data if len(x_values) == n else [
             wd for x, wd in zip(inputs, w_data, strict=True) if type(x) is Value
         ])
     if type(bias) is Value:
         parents.append(bias)
         local = [*local, 1.0]
-    if not -_INF < total < _INF:
-        _fail_non_finite("linear", total, *(p.data for p in parents))
-    operands = None
-    if len(parents) != 2 * len(weights) + 1:
-        operands = (tuple(weights), tuple(inputs), bias)
-    return _node(total, tuple(parents), tuple(local), "linear", operands)
+    v = _node(total, tuple(parents), tuple(local), "linear")
+    if len(parents) != 2 * n + 1:
+        _remember_operands(v, (tuple(weights), tuple(inputs), bias))
+    return v
 
 
 # -- module-level functions: accept a Value or a number ---------------------
