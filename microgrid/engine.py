@@ -461,7 +461,7 @@ class Value:
         self.grad = seed
         for node in reversed(order):
             g = node.grad
-            for parent, local in zip(node.parents, node.local_grads):  # noqa: B905
+            for parent, local in zip(node.parents, node.local_grads):
                 parent.grad += local * g
         for leaf, held in earlier:
             leaf.grad += held

@@ -1,0 +1,298 @@
+"""microgrid's eager engine against micrograd, on the same workloads, in one run.
+
+    python benchmarks/engine.py            # full run (about a minute or two)
+    python benchmarks/engine.py --quick    # fewer repeats, chain up to 10^5
+    python benchmarks/engine.py --json     # the figures as JSON
+
+Workloads (medians of repeated runs; ratios are micrograd / microgrid):
+
+1. ``values``: one training step of a [2, 16, 16, 1] ReLU MLP (linear output)
+   on 100 two-moons points, max-margin loss + 1e-4 L2, SGD update, written
+   with the same ``+``, ``*`` and ``relu`` on each library's Value (no nn).
+2. ``api``: the same step through each library's own API: micrograd's
+   ``nn.MLP(2, [16, 16, 1])`` and microgrid's ``MLP(2, [16, 16, 1])`` (one
+   ``linear`` node per neuron, ``sum_of`` for the sums, ``SGD``), with the
+   cyclic garbage collector on (as shipped) and off.
+3. ``chain``: ``y = (y * 0.999 + 0.001).relu()`` repeated n times (3n
+   nodes), forward + backward, n = 10^3 ... 10^6 (micrograd 0.1.0 has no
+   ``tanh``; microgrid's ``tanh`` chain is timed too). micrograd's recursive
+   topological sort raises RecursionError on deep graphs.
+4. ``memory``: bytes per graph node (tracemalloc): what a built graph holds,
+   and the peak during its backward pass.
+5. ``gc``: the share of a training step's time spent in Python's cyclic
+   garbage collector (``gc.callbacks``).
+
+micrograd is ``micrograd==0.1.0`` from PyPI (``pip install -e ".[bench]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import microgrid
+from microgrid import MLP, SGD, Value, sum_of
+from microgrid.datasets import moons
+from microgrid.losses import hinge
+
+try:
+    import micrograd.engine as mg_engine
+    import micrograd.nn as mg_nn
+except ImportError:  # pragma: no cover - the bench extra is missing
+    sys.exit('benchmarks/engine.py needs micrograd: pip install -e ".[bench]"')
+
+SIZES = [2, 16, 16, 1]
+ALPHA = 1e-4
+X, Y = moons(100, noise=0.1, seed=0, signed=True)
+
+
+def median_seconds(run: Callable[[], object], repeats: int, gc_enabled: bool = True) -> float:
+    """Median wall time of ``run()``; the collector is emptied before each run."""
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        if not gc_enabled:
+            gc.disable()
+        try:
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        finally:
+            gc.enable()
+    return statistics.median(times)
+
+
+# -- 1. the moons step written with each library's Value --------------------------
+
+
+def raw_parameters(value_type: Any, seed: int = 0) -> list[list[tuple[list[Any], Any]]]:
+    """[layer][neuron] -> (weights, bias), micrograd's uniform(-1, 1) init."""
+    rng = random.Random(seed)
+    return [
+        [
+            ([value_type(rng.uniform(-1, 1)) for _ in range(nin)], value_type(0.0))
+            for _ in range(nout)
+        ]
+        for nin, nout in itertools.pairwise(SIZES)
+    ]
+
+
+def raw_step(value_type: Any, layers: list[list[tuple[list[Any], Any]]]) -> float:
+    """Forward over all points, max-margin loss + L2, backward, SGD: operators only."""
+    params = [p for layer in layers for w, b in layer for p in (*w, b)]
+    losses = []
+    for x, y in zip(X, Y):
+        a: list[Any] = [value_type(xk) for xk in x]
+        for i, layer in enumerate(layers):
+            z = [sum((wk * ak for wk, ak in zip(w, a)), b) for w, b in layer]
+            a = z if i == len(layers) - 1 else [zj.relu() for zj in z]
+        losses.append((1 + -y * a[0]).relu())
+    data_loss = sum(losses) * (1.0 / len(losses))
+    reg_loss = ALPHA * sum(p * p for p in params)
+    total = data_loss + reg_loss
+    for p in params:
+        p.grad = 0.0
+    total.backward()
+    for p in params:
+        p.data -= 0.1 * p.grad
+    return float(total.data)
+
+
+# -- 2. the moons step through each library's own API -----------------------------
+
+
+def micrograd_api_step(model: Any) -> float:
+    """micrograd's demo step, as in its README notebook."""
+    inputs = [list(map(mg_engine.Value, x)) for x in X]
+    scores = list(map(model, inputs))
+    losses = [(1 + -y * score).relu() for y, score in zip(Y, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    reg_loss = ALPHA * sum(p * p for p in model.parameters())
+    total = data_loss + reg_loss
+    model.zero_grad()
+    total.backward()
+    for p in model.parameters():
+        p.data -= 0.1 * p.grad
+    return float(total.data)
+
+
+def microgrid_api_step(model: MLP, optimizer: SGD) -> float:
+    """The same step with microgrid's MLP, losses and optimiser."""
+    params = optimizer.params
+    data_loss = sum_of([hinge(model(x)[0], y) for x, y in zip(X, Y)]) * (1.0 / len(X))
+    reg_loss = ALPHA * sum_of([p * p for p in params])
+    total = data_loss + reg_loss
+    optimizer.zero_grad()
+    total.backward()
+    optimizer.step()
+    return total.data
+
+
+# -- 3. the deep chain ----------------------------------------------------------------
+
+
+def chain(value_type: Any, n: int, activation: str = "relu") -> tuple[Any, Any]:
+    x = value_type(0.5)
+    y = x
+    for _ in range(n):
+        y = getattr(y * 0.999 + 0.001, activation)()
+    return x, y
+
+
+def chain_seconds(value_type: Any, n: int, activation: str = "relu") -> float | str:
+    limit = sys.getrecursionlimit()
+    try:
+        start = time.perf_counter()
+        _x, y = chain(value_type, n, activation)
+        y.backward()
+        return time.perf_counter() - start
+    except RecursionError:
+        return "RecursionError"
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+# -- 4. memory per node ---------------------------------------------------------------
+
+
+def memory_per_node(value_type: Any, n: int = 30_000) -> dict[str, float]:
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    _x, y = chain(value_type, n)
+    built = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.reset_peak()
+    try:
+        y.backward()
+        peak: float = tracemalloc.get_traced_memory()[1] - base
+    except RecursionError:
+        peak = float("nan")
+    tracemalloc.stop()
+    nodes = 3 * n + 1
+    return {"graph_bytes_per_node": built / nodes, "backward_peak_bytes_per_node": peak / nodes}
+
+
+# -- 5. time in the cyclic garbage collector -----------------------------------------------
+
+
+def gc_share(step: Callable[[], object], repeats: int) -> dict[str, float]:
+    spent = 0.0
+    collections = 0
+    started = 0.0
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        nonlocal spent, started, collections
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            spent += time.perf_counter() - started
+            collections += 1
+
+    gc.collect()
+    gc.callbacks.append(callback)
+    try:
+        start = time.perf_counter()
+        for _ in range(repeats):
+            step()
+        total = time.perf_counter() - start
+    finally:
+        gc.callbacks.remove(callback)
+    return {"share": spent / total, "collections_per_step": collections / repeats}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, chain up to 10^5")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 7
+    fast_repeats = 3 * repeats
+    out: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "microgrid": microgrid.__version__,
+        "repeats": repeats,
+    }
+    say = (lambda *a: None) if args.json else print
+
+    say(f"Python {out['python']}, microgrid {out['microgrid']}, micrograd 0.1.0; medians of "
+        f"{repeats} (micrograd) and {fast_repeats} (microgrid) runs\n")
+
+    # 1. written with Values
+    mg_layers = raw_parameters(mg_engine.Value)
+    our_layers = raw_parameters(Value)
+    mg = median_seconds(lambda: raw_step(mg_engine.Value, mg_layers), repeats)
+    ours = median_seconds(lambda: raw_step(Value, our_layers), fast_repeats)
+    out["values_step"] = {"micrograd_ms": mg * 1e3, "microgrid_ms": ours * 1e3, "ratio": mg / ours}
+    say("1. moons step [2,16,16,1], 100 points, written with + * relu on Values")
+    say(f"   micrograd {mg * 1e3:9.1f} ms   microgrid {ours * 1e3:7.1f} ms   "
+        f"ratio {mg / ours:5.1f}x")
+
+    # 2. each library's own API, GC on and off
+    random.seed(0)
+    mg_model = mg_nn.MLP(2, [16, 16, 1])
+    our_model = MLP(2, [16, 16, 1], activation="relu", output_activation="linear", seed=0)
+    optimizer = SGD(our_model.parameters(), lr=0.1)
+    say("\n2. moons step through each library's API (MLP, max-margin + 1e-4 L2, SGD)")
+    for gc_on in (True, False):
+        mg = median_seconds(lambda: micrograd_api_step(mg_model), repeats, gc_on)
+        ours = median_seconds(lambda: microgrid_api_step(our_model, optimizer), fast_repeats,
+                              gc_on)
+        key = "api_step_gc_on" if gc_on else "api_step_gc_off"
+        out[key] = {"micrograd_ms": mg * 1e3, "microgrid_ms": ours * 1e3, "ratio": mg / ours}
+        say(f"   GC {'on ' if gc_on else 'off'}: micrograd {mg * 1e3:9.1f} ms   "
+            f"microgrid {ours * 1e3:7.1f} ms   ratio {mg / ours:5.1f}x")
+
+    # 3. deep chains
+    say("\n3. chain of n relu links (3n nodes), forward + backward, one run each")
+    out["chain"] = []
+    depths = [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
+    micrograd_failed = False
+    for n in depths:
+        ours_s = chain_seconds(Value, n)
+        tanh_s = chain_seconds(Value, n, "tanh")
+        mg_s: float | str = "not run (failed at a smaller n)" if micrograd_failed else \
+            chain_seconds(mg_engine.Value, n)
+        micrograd_failed = micrograd_failed or isinstance(mg_s, str)
+        out["chain"].append(
+            {"n": n, "microgrid_s": ours_s, "microgrid_tanh_s": tanh_s, "micrograd_s": mg_s}
+        )
+        mg_text = f"{mg_s:8.3f} s" if isinstance(mg_s, float) else mg_s
+        say(f"   n = {n:>9,}: microgrid {ours_s:7.3f} s (tanh {tanh_s:7.3f} s)   "
+            f"micrograd {mg_text}")
+
+    # 4. memory
+    say("\n4. memory per graph node (chain of 30,000 links)")
+    out["memory"] = {"microgrid": memory_per_node(Value), "micrograd": memory_per_node(
+        mg_engine.Value, n=300)}
+    for name, figures in out["memory"].items():
+        say(f"   {name:9}: graph {figures['graph_bytes_per_node']:6.0f} B/node, "
+            f"backward peak {figures['backward_peak_bytes_per_node']:6.0f} B/node")
+    mem_ratio = (out["memory"]["micrograd"]["graph_bytes_per_node"]
+                 / out["memory"]["microgrid"]["graph_bytes_per_node"])
+    say(f"   ratio (graph): {mem_ratio:.1f}x")
+
+    # 5. GC share
+    out["gc"] = {
+        "microgrid": gc_share(lambda: microgrid_api_step(our_model, optimizer), fast_repeats),
+        "micrograd": gc_share(lambda: micrograd_api_step(mg_model), repeats),
+    }
+    say("\n5. share of a training step's time in the cyclic garbage collector")
+    for name, figures in out["gc"].items():
+        say(f"   {name:9}: {100 * figures['share']:5.1f}% "
+            f"({figures['collections_per_step']:.1f} collections per step)")
+
+    if args.json:
+        print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
