@@ -9,9 +9,14 @@ and checks `compare`, its report and the ``microgrid bp`` command.
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import math
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -416,3 +421,31 @@ def test_cli_bp_bad_arguments_exit_2_with_a_message(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+# -- the docs and the example --------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_backprop_chapter_runs_as_written() -> None:
+    """Every >>> line of docs/backprop.md prints what the page says (its numbers are real)."""
+    result = doctest.testfile(str(ROOT / "docs" / "backprop.md"), module_relative=False,
+                              optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 40 and result.failed == 0
+
+
+def test_the_module_docstring_examples_run() -> None:
+    # (microgrid.gradcheck is the re-exported function; the module is imported by name)
+    for module in (bp, importlib.import_module("microgrid.gradcheck")):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_the_example_prints_the_report_and_exits_0() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "bp_compare.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "all four equations agree" in done.stdout
+    summaries = [line for line in done.stdout.splitlines() if "closed form| =" in line]
+    assert len(summaries) == 3 and all(line.endswith("  agree") for line in summaries)
