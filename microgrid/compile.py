@@ -513,8 +513,17 @@ class _Binary(_Instruction):
 
     def _operands(self, V: Array, U: Array) -> tuple[Array, Array]:
         if self.batched:
-            return self.left.get_b(V, U), self.right.get_b(V, U)
-        return self.left.get(V, U), self.right.get(V, U)
+            x, n = self.left.get_b(V, U), self.right.get_b(V, U)
+        else:
+            x, n = self.left.get(V, U), self.right.get(V, U)
+        if self.op == "**" and n.shape != x.shape:
+            # numpy's power takes shortcuts for a repeated exponent (x*x, sqrt,
+            # 1/x) that round differently from C's pow, which the engine calls;
+            # an exponent per element gets pow itself.
+            full = np.empty(np.broadcast_shapes(x.shape, n.shape))
+            full[...] = n
+            n = full
+        return x, n
 
     def forward(self, V: Array, U: Array) -> bool:
         x, n = self._operands(V, U)
@@ -555,7 +564,7 @@ class _Binary(_Instruction):
             return
         # "**": d(x^n)/dx = n x^(n-1), d(x^n)/dn = x^n ln x, with the engine's edges
         if left.needs_grad:
-            slope = n * np.power(x, n - 1.0)
+            slope = n * np.power(x, n - 1.0)  # n is per element: C's pow, as in the engine
             at_zero = np.where(n < 1.0, np.inf, np.where(n == 1.0, n, 0.0))
             slope = np.where(n == 0.0, 0.0, np.where(x == 0.0, at_zero, slope))
             left.add(GV, GU, g * slope)
@@ -1087,7 +1096,7 @@ def _as_matrix(A: ArrayLike, name: str) -> Array:
         raise TypeError(f"compile: {name} must be an array of numbers ({e})") from None
     if not np.isfinite(M).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(M))[0])
-        raise ValueError(f"compile: {name}{list(bad)} is {M[bad]!r}; batches must be finite")
+        raise ValueError(f"compile: {name}{list(bad)} is {float(M[bad])!r}; batches must be finite")
     return M.astype(np.float64, copy=False) if name == "X" else M
 
 
@@ -1115,7 +1124,7 @@ def compile(
         >>> w = Value(0.5)
         >>> step = compile(lambda x, y: (w * x[0] - y) ** 2, [1.0], 0.0, params=[w])
         >>> step([[1.0], [2.0]], [0.0, 1.0])
-        (0.25, [-1.0])
+        (0.25, [1.0])
 
     ``static_y=True`` passes each target to ``fn`` as the plain number
     (or list) it is, as JAX's static arguments: one tape is recorded per

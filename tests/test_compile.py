@@ -1,0 +1,571 @@
+"""Specification of `microgrid.compile`: a recorded scalar graph replayed over a batch.
+
+The contract: for any function built from engine operations, the compiled
+loss and every parameter gradient equal what the eager engine accumulates
+by running the function on each example and calling ``backward()``.
+
+Tolerance: the compiled path adds the same terms as the eager engine in
+another order (matrix products, pairwise sums, the penalty's gradient added
+to the data term's in one go), so the two results may differ by the
+rounding of a reordered float sum: a few ulps of the sum of the MAGNITUDES
+of the terms, which can be far larger than the result when terms cancel.
+`rounding_scales` computes those magnitudes (the first-order rounding-error
+bound of reverse mode: a backward pass on absolute values), and every
+comparison allows ``1e-12`` times them: far above rounding, far below any
+missing or wrong term.
+
+One more difference is not the replay's: numpy's ``tanh`` and the C
+library's ``math.tanh`` (the engine's) may differ by an ulp or two, and near
+saturation ``tanh' = 1 - t^2`` magnifies that. The equality tests give the
+engine numpy's ``tanh`` (`numpy_tanh`), so that they check the replay
+exactly; `test_tanh_differs_from_the_engines_by_at_most_two_ulps` states the
+difference itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import random
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from microgrid import losses
+from microgrid.compile import Compiled, TracingError, compile
+from microgrid.engine import Value, linear, sum_of, topological_order
+from microgrid.nn import MLP
+from microgrid.optim import SGD
+
+compile_module = importlib.import_module("microgrid.compile")
+engine_module = importlib.import_module("microgrid.engine")
+
+
+class _MathWithNumpyTanh:
+    """The math module, except that tanh is numpy's (see the module docstring)."""
+
+    tanh = staticmethod(lambda x: float(np.tanh(x)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(math, name)
+
+
+def numpy_tanh() -> Any:
+    """Within this context the engine computes tanh with numpy, as the replay does."""
+    return mock.patch.object(engine_module, "math", _MathWithNumpyTanh())
+
+REL = 1e-12
+
+# -- the eager reference ------------------------------------------------------------
+
+
+def rounding_scales(cost: Value, params: Sequence[Value]) -> tuple[float, list[float]]:
+    """The magnitudes of what is summed into the cost and into each ``∂cost/∂p``.
+
+    ``m(node)`` is a backward pass on absolute values: ``m(cost) = 1`` and
+    ``m(parent) += |local| m(node)``, the sum of the magnitudes of the terms
+    that make up ``∂cost/∂parent``. The cost's scale weighs each node's
+    own magnitude (all of its terms, for sums) by ``m(node)``.
+    """
+    order = topological_order(cost)
+    m = dict.fromkeys(order, 0.0)
+    m[cost] = 1.0
+    loss_scale = 0.0
+    for node in reversed(order):
+        terms = sum(abs(local * p.data) for p, local in zip(node.parents, node.local_grads,
+                                                             strict=True))
+        loss_scale += m[node] * (abs(node.data) + (terms if node.op in ("sum", "linear") else 0))
+        for parent, local in zip(node.parents, node.local_grads, strict=True):
+            m[parent] += abs(local) * m[node]
+    return loss_scale, [m.get(p, 0.0) for p in params]
+
+
+def eager(
+    fn: Callable[..., Value],
+    params: Sequence[Value],
+    X: Sequence[Sequence[float]],
+    Y: Sequence[Any] | None,
+    as_values: bool = True,
+) -> tuple[float, list[float], float, list[float]]:
+    """Run ``fn`` example by example on the eager engine.
+
+    Returns the summed cost, the summed gradients, and their rounding
+    scales (see `rounding_scales`) summed over the examples.
+    """
+    total = loss_scale = 0.0
+    grads = [0.0] * len(params)
+    grad_scales = [0.0] * len(params)
+    for i, row in enumerate(X):
+        x = [Value(float(v)) for v in row]
+        if Y is None:
+            cost = fn(x)
+        else:
+            y = Y[i]
+            if as_values:
+                y = [Value(float(v)) for v in y] if isinstance(y, list) else Value(float(y))
+            cost = fn(x, y)
+        for p in params:
+            p.grad = 0.0
+        cost.backward()
+        total += cost.data
+        scale, scales = rounding_scales(cost, params)
+        loss_scale += scale
+        for j, p in enumerate(params):
+            grads[j] += p.grad
+            grad_scales[j] += scales[j]
+    for p in params:
+        p.grad = 0.0
+    return total, grads, loss_scale, grad_scales
+
+
+def assert_matches(
+    compiled: tuple[float, list[float]],
+    reference: tuple[float, list[float], float, list[float]],
+    scale: float = 1.0,
+) -> None:
+    """Compiled loss and gradients equal ``scale`` times the eager sums (see the tolerance)."""
+    loss, grads = compiled
+    e_loss, e_grads, loss_scale, grad_scales = reference
+    assert abs(loss - scale * e_loss) <= REL * scale * loss_scale, (loss, scale * e_loss)
+    assert len(grads) == len(e_grads)
+    for i, (g, e, m) in enumerate(zip(grads, e_grads, grad_scales, strict=True)):
+        assert abs(g - scale * e) <= REL * scale * m, (i, g, scale * e)
+
+
+def hinge_l2(net: MLP, alpha: float = 1e-4) -> Callable[[list[Value], Any], Value]:
+    params = net.parameters()
+
+    def cost(x: list[Value], y: Any) -> Value:
+        return losses.hinge(net(x), y) + losses.l2_penalty(params, alpha)
+
+    return cost
+
+
+# -- random networks and batches --------------------------------------------------
+
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "linear"]
+
+
+@st.composite
+def networks_and_batches(draw: st.DrawFn) -> tuple[MLP, list[list[float]], int]:
+    nin = draw(st.integers(1, 4))
+    widths = draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))
+    net = MLP(nin, widths, activation=draw(st.sampled_from(ACTIVATIONS)),
+              output_activation=draw(st.sampled_from(ACTIVATIONS)),
+              init=draw(st.sampled_from(["uniform", "normal", "he"])),
+              seed=draw(st.integers(0, 2**32 - 1)))
+    batch = draw(st.integers(1, 7))
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    X = [[rng.uniform(-3, 3) for _ in range(nin)] for _ in range(batch)]
+    return net, X, widths[-1]
+
+
+@given(networks_and_batches(), st.integers(0, 2**32 - 1), st.sampled_from(["sum", "mean"]))
+def test_random_networks_quadratic_cost_matches_the_eager_engine(
+    case: tuple[MLP, list[list[float]], int], seed: int, reduction: str
+) -> None:
+    """Nielsen's quadratic cost + L2 with Value targets: loss and every gradient as eager."""
+    net, X, nout = case
+    rng = random.Random(seed)
+    Y = [[rng.uniform(-1, 1) for _ in range(nout)] for _ in X]
+    params = net.parameters()
+
+    def cost(x: list[Value], y: list[Value]) -> Value:
+        a = net(x)
+        return 0.5 * sum_of([(yj - aj) ** 2 for aj, yj in zip(a, y, strict=True)]) \
+            + losses.l2_penalty(params, 1e-3)
+
+    scale = 1.0 / len(X) if reduction == "mean" else 1.0
+    with numpy_tanh():
+        step = compile(cost, X[0], Y[0], params=params, reduction=reduction)
+        assert_matches(step(X, Y), eager(cost, params, X, Y), scale)
+
+
+@given(networks_and_batches(), st.integers(0, 2**32 - 1))
+def test_random_networks_static_labels_match_the_eager_engine(
+    case: tuple[MLP, list[list[float]], int], seed: int
+) -> None:
+    """losses.hinge with -1/+1 labels (static targets, one tape per label) as eager."""
+    net, X, _ = case
+    net.layers[-1].neurons[1:] = []  # one score
+    rng = random.Random(seed)
+    Y = [rng.choice([-1, 1]) for _ in X]
+    cost = hinge_l2(net)
+    params = net.parameters()
+    with numpy_tanh():
+        step = compile(cost, X[0], Y[0], params=params, static_y=True)
+        assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
+
+
+# -- random expressions over every engine operation ---------------------------------
+
+SAFE_UNARY: list[Callable[[Value], Value]] = [
+    Value.tanh, Value.sigmoid, Value.relu, Value.abs, lambda v: -v,
+    lambda v: v.tanh().exp(), lambda v: (v * v + 1.0).log(), lambda v: (v * v + 0.5).sqrt(),
+    lambda v: v ** 2, lambda v: v ** 3, lambda v: 2.0 ** v.tanh(), lambda v: 1.5 - v,
+    lambda v: 3.0 / (v * v + 1.0), lambda v: v / 4.0, lambda v: v * -0.5, lambda v: 0.25 + v,
+]
+SAFE_BINARY: list[Callable[[Value, Value], Value]] = [
+    lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b,
+    lambda a, b: a / (b * b + 1.0), lambda a, b: (a * a + 1.0) ** b.tanh(),
+    lambda a, b: sum_of([a, 2.0, b, a]), lambda a, b: linear([a, 0.5], [b, a], bias=-1.0),
+]
+
+
+@st.composite
+def expressions(draw: st.DrawFn) -> list[tuple[str, int, int, int]]:
+    n = draw(st.integers(1, 12))
+    return [(draw(st.sampled_from(["unary", "binary", "sum", "linear"])),
+             draw(st.integers(0, 10**6)), draw(st.integers(0, 10**6)),
+             draw(st.integers(0, 10**6))) for _ in range(n)]
+
+
+def interpret(
+    program: list[tuple[str, int, int, int]], params: list[Value]
+) -> Callable[[list[Value], Value], Value]:
+    """A cost function built from a random program over inputs, target and params."""
+
+    def cost(x: list[Value], y: Value) -> Value:
+        pool = [*x, y, *params]
+        for kind, a, b, c in program:
+            u, v = pool[a % len(pool)], pool[b % len(pool)]
+            if kind == "unary":
+                pool.append(SAFE_UNARY[c % len(SAFE_UNARY)](u))
+            elif kind == "binary":
+                pool.append(SAFE_BINARY[c % len(SAFE_BINARY)](u, v))
+            elif kind == "sum":
+                pool.append(sum_of([u, v, 1.0, pool[c % len(pool)]]))
+            else:
+                w = pool[c % len(pool)]
+                pool.append(linear([u, w], [v, u], bias=w if c % 2 else 0.5).tanh())
+        return sum_of(pool[-3:]) * pool[-1]
+
+    return cost
+
+
+@given(expressions(), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_random_expressions_over_every_operation_match_the_eager_engine(
+    program: list[tuple[str, int, int, int]], batch: int, seed: int
+) -> None:
+    """Every operation, constants on either side, sums and linear nodes with numbers."""
+    rng = random.Random(seed)
+    params = [Value(rng.uniform(-1.5, 1.5), f"p{i}") for i in range(3)]
+    X = [[rng.uniform(-2, 2) for _ in range(2)] for _ in range(batch)]
+    Y = [rng.uniform(-2, 2) for _ in range(batch)]
+    cost = interpret(program, params)
+    with numpy_tanh():
+        step = compile(cost, X[0], Y[0], params=params)
+        assert_matches(step(X, Y), eager(cost, params, X, Y))
+
+
+def test_tanh_differs_from_the_engines_by_at_most_two_ulps() -> None:
+    """The one elementary function where numpy and the C library round differently:
+    each is within an ulp of the true tanh, so they are within two of each other."""
+    xs = [i / 97.0 - 20.0 for i in range(4000)]
+    replayed = compile(lambda x: x[0].tanh(), [0.5]).forward([[x] for x in xs])
+    for x, t in zip(xs, replayed.tolist(), strict=True):
+        assert abs(t - math.tanh(x)) <= 2 * math.ulp(math.tanh(x))
+
+
+def test_powers_round_as_the_engines_do() -> None:
+    """Constant and Value exponents both go through C's pow, bit for bit."""
+    rng = random.Random(4)
+    X = [[rng.uniform(0.01, 5.0)] for _ in range(3000)]
+    for n in (2.0, 0.5, -1.0, 3.0, 1.7):
+        replayed = compile(lambda x, n=n: x[0] ** n, [1.0]).forward(X)
+        assert replayed.tolist() == [(row[0] ** n) for row in X]
+    replayed = compile(lambda x: 2.5 ** x[0], [1.0]).forward(X)
+    assert replayed.tolist() == [2.5 ** row[0] for row in X]
+
+
+# -- the API --------------------------------------------------------------------
+
+
+def test_the_docstring_example() -> None:
+    """``(w x - y)^2`` summed over two examples: loss 0.25, gradient ``2 (w x - y) x`` = 1."""
+    w = Value(0.5)
+    step = compile(lambda x, y: (w * x[0] - y) ** 2, [1.0], 0.0, params=[w])
+    assert step([[1.0], [2.0]], [0.0, 1.0]) == (0.25, [1.0])
+
+
+def test_backward_accumulates_into_grads_like_eager_backward() -> None:
+    """``step.backward`` adds into ``p.grad`` (leaves accumulate), and returns the loss."""
+    net = MLP(2, [3, 1], seed=0)
+    params = net.parameters()
+    X, Y = [[0.5, -1.0], [1.0, 2.0], [-0.3, 0.1]], [1, -1, 1]
+    step = compile(hinge_l2(net), X[0], Y[0], params=params, static_y=True)
+    loss, grads = step(X, Y)
+    assert all(p.grad == 0.0 for p in params)  # __call__ writes nothing
+    assert step.backward(X, Y) == loss
+    assert [p.grad for p in params] == grads
+    step.backward(X, Y)
+    assert [p.grad for p in params] == [2 * g for g in grads]
+
+
+def test_mean_reduction_is_the_sum_over_the_batch_size() -> None:
+    net = MLP(2, [4, 1], seed=3)
+    X = [[0.1 * i, -0.2 * i] for i in range(5)]
+    Y = [1 if i % 2 else -1 for i in range(5)]
+    kwargs: dict[str, Any] = {"params": net.parameters(), "static_y": True}
+    total, g_sum = compile(hinge_l2(net), X[0], Y[0], **kwargs)(X, Y)
+    mean, g_mean = compile(hinge_l2(net), X[0], Y[0], reduction="mean", **kwargs)(X, Y)
+    assert math.isclose(mean, total / 5, rel_tol=1e-15)
+    for a, b in zip(g_mean, g_sum, strict=True):
+        assert math.isclose(a, b / 5, rel_tol=1e-12, abs_tol=1e-300)
+
+
+def test_forward_gives_each_examples_value_and_several_outputs() -> None:
+    """``forward`` returns per-example results, ``(batch, k)`` for k returned Values."""
+    net = MLP(3, [4, 2], seed=5)
+    X = [[0.1, 0.2, 0.3], [-1.0, 0.5, 2.0], [0.0, 0.0, 1.0]]
+    outputs = compile(lambda x: net(x), X[0], params=net.parameters()).forward(X)
+    assert outputs.shape == (3, 2)
+    for row, out in zip(X, outputs, strict=True):
+        assert out.tolist() == pytest.approx([a.data for a in net(row)], rel=1e-13)
+    scores = compile(lambda x: net(x)[0], X[0]).forward(X)
+    assert scores.shape == (3,)
+
+
+def test_gradients_need_a_single_result() -> None:
+    net = MLP(2, [2], seed=0)
+    step = compile(lambda x: net(x), [0.0, 1.0], params=net.parameters())
+    with pytest.raises(TypeError, match="returned 2 Values"):
+        step([[0.0, 1.0]])
+
+
+def test_a_layers_linear_nodes_become_one_matrix_product_and_the_penalty_runs_once() -> None:
+    """DESIGN's speed rules: the moons step is a dozen numpy instructions, not 750 ops."""
+    net = MLP(2, [16, 16, 1], seed=1)
+    step = compile(hinge_l2(net), [0.5, 0.5], 1, params=net.parameters(), static_y=True)
+    text = step.describe()
+    lines = text.splitlines()[1:]
+    assert len(lines) <= 12
+    assert sum("linear[16x" in line and "matmul" in line for line in lines) == 2
+    assert any("sum[1x337]" in line and line.endswith("once") for line in lines)
+
+
+def test_the_recorded_graph_is_kept_for_drawing() -> None:
+    """``step.graph`` is the recorded example's result Value (draw it like any graph)."""
+    w = Value(2.0, "w")
+    step = compile(lambda x, y: (w * x[0] - y).relu(), [3.0], 1.0, params=[w])
+    assert isinstance(step.graph, Value)
+    assert step.graph.op == "relu" and step.graph.data == 5.0
+    assert isinstance(step, Compiled) and "instructions=" in repr(step)
+
+
+def test_leaves_other_than_params_are_read_live() -> None:
+    """A Value the function reads but does not differentiate is replayed with its .data now."""
+    w, scale = Value(1.0), Value(2.0)
+    step = compile(lambda x, y: scale * w * x[0], [1.0], 0.0, params=[w])
+    assert step([[1.0]], [0.0]) == (2.0, [2.0])
+    scale.data = 3.0
+    assert step([[1.0]], [0.0]) == (3.0, [3.0])
+
+
+def test_a_loss_independent_of_the_example_counts_once_per_example() -> None:
+    """A cost that reads no example is still summed over the batch, as eager would."""
+    w = Value(3.0)
+    step = compile(lambda x, y: w * w, [0.0], 0.0, params=[w])
+    assert step([[0.0], [1.0]], [0.0, 0.0]) == (18.0, [12.0])
+
+
+# -- training -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_training_with_the_compiled_step_reaches_the_eager_parameters(static: bool) -> None:
+    """30 SGD steps, compiled vs eager, from the same start: the same parameters."""
+    rng = random.Random(0)
+    X = [[rng.uniform(-2, 2), rng.uniform(-1, 1.5)] for _ in range(20)]
+    Y = [1 if x[1] > 0.5 * math.sin(2 * x[0]) else -1 for x in X]
+    nets = [MLP(2, [8, 8, 1], seed=7) for _ in range(2)]
+
+    def make_cost(net: MLP) -> Callable[[list[Value], Any], Value]:
+        if static:
+            return hinge_l2(net)
+        params = net.parameters()
+        return lambda x, y: (1.0 - y * net(x)[0]).relu() + losses.l2_penalty(params, 1e-4)
+
+    eager_net, compiled_net = nets
+    eager_cost, compiled_cost = make_cost(eager_net), make_cost(compiled_net)
+    eager_opt = SGD(eager_net.parameters(), lr=0.05, momentum=0.9)
+    compiled_opt = SGD(compiled_net.parameters(), lr=0.05, momentum=0.9)
+    step = compile(compiled_cost, X[0], Y[0], params=compiled_net.parameters(),
+                   reduction="mean", static_y=static)
+    for _ in range(30):
+        eager_opt.zero_grad()
+        costs = [eager_cost([Value(v) for v in x], y if static else Value(float(y)))
+                 for x, y in zip(X, Y, strict=True)]
+        (sum_of(costs) * (1.0 / len(X))).backward()
+        eager_opt.step()
+        compiled_opt.zero_grad()
+        step.backward(X, Y)
+        compiled_opt.step()
+    for a, b in zip(eager_net.parameters(), compiled_net.parameters(), strict=True):
+        assert math.isclose(a.data, b.data, rel_tol=1e-9, abs_tol=1e-12)
+
+
+# -- tracing rules --------------------------------------------------------------
+
+
+def test_python_control_flow_on_values_is_detected_on_the_first_batch() -> None:
+    """An ``if`` on a value records one branch; another example takes the other."""
+
+    def cost(x: list[Value], y: Value) -> Value:
+        return x[0] * 2.0 if x[0].data > 0 else x[0].tanh()
+
+    step = compile(cost, [1.0], 0.0)
+    with pytest.raises(TracingError, match="control flow"):
+        step([[1.0], [-1.0]], [0.0, 0.0])
+
+
+def test_a_constant_computed_from_an_examples_value_is_detected() -> None:
+    """``float(v)`` turns a Value into a number: it would be replayed frozen."""
+    step = compile(lambda x, y: x[0] * float(x[1]), [1.0, 2.0], 0.0)
+    with pytest.raises(TracingError, match=r"operands .*2\.0.* in one and .*5\.0"):
+        step([[1.0, 2.0], [1.0, 5.0]], [0.0, 0.0])
+
+
+def test_check_examines_every_example_of_a_batch() -> None:
+    step = compile(lambda x, y: x[0].relu() if x[0] < 5 else x[0], [1.0], 0.0, check=False)
+    step.check([[1.0], [2.0]], [0.0, 0.0])  # same graph: fine
+    with pytest.raises(TracingError, match="example 1 of the batch"):
+        step.check([[1.0], [7.0]], [0.0, 0.0])
+
+
+def test_a_random_function_is_refused() -> None:
+    rng = random.Random(0)
+    with pytest.raises(TracingError, match="random"):
+        compile(lambda x, y: x[0] * rng.random(), [1.0], 0.0)
+
+
+def test_a_node_built_outside_the_function_is_refused() -> None:
+    """Its constants were not recorded and it would not be recomputed."""
+    w = Value(1.0)
+    with_constant = w * 2.0 + 1.0
+    with pytest.raises(TracingError, match="outside"):
+        compile(lambda x, y: x[0] * with_constant, [1.0], 0.0, params=[w])
+    product = w * w
+    with pytest.raises(TracingError, match="outside"):
+        compile(lambda x, y: x[0] * product, [1.0], 0.0, params=[w])
+
+
+def test_softmax_outputs_are_refused_as_value_dependent() -> None:
+    """nn's softmax subtracts max(z.data), a number taken from the values."""
+    net = MLP(2, [3, 3], output_activation="softmax", seed=0)
+    step = compile(lambda x, y: losses.log_likelihood(net(x), y), [0.5, 0.5], 1,
+                   params=net.parameters(), static_y=True)
+    with pytest.raises(TracingError):
+        step([[0.5, 0.5], [-2.0, 3.0]], [1, 1])
+
+
+# -- errors --------------------------------------------------------------------
+
+
+def test_numpy_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compile_module, "np", None)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # makes `import numpy` fail
+    with pytest.raises(ImportError, match=r"microgrid-autodiff\[fast\]"):
+        compile(lambda x: x[0], [1.0])
+
+
+def test_importing_microgrid_does_not_import_numpy() -> None:
+    code = "import sys, microgrid; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.fixture
+def step() -> Compiled:
+    w = Value(1.0)
+    return compile(lambda x, y: w * x[0] + x[1] - y, [1.0, 2.0], 0.5, params=[w])
+
+
+@pytest.mark.parametrize(
+    ("X", "Y", "error", "message"),
+    [
+        ([[1.0, 2.0, 3.0]], [0.0], ValueError, r"shape \(batch, 2\)"),
+        ([1.0, 2.0], [0.0], ValueError, r"shape \(batch, 2\)"),
+        (np.zeros((0, 2)), [], ValueError, "batch >= 1"),
+        ([[1.0, 2.0]], [0.0, 1.0], ValueError, r"Y must have shape \(1,\)"),
+        ([[1.0, 2.0]], None, TypeError, "Y is missing"),
+        ([[1.0, math.nan]], [0.0], ValueError, r"X\[0, 1\] is nan"),
+        ([[1.0, 2.0]], [math.inf], ValueError, r"Y\[0\] is inf"),
+        ([["a", 2.0]], [0.0], TypeError, "array of numbers"),
+    ],
+)
+def test_bad_batches_are_refused_with_a_clear_error(
+    step: Compiled, X: Any, Y: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        step(X, Y)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"params": [Value(1.0) * 2]}, ValueError, "must be leaves"),
+        ({"params": [1.0]}, TypeError, r"params\[0\] is float"),
+        ({"params": Value(1.0)}, TypeError, "got one Value"),
+        ({"reduction": "max"}, ValueError, "reduction"),
+        ({"example_x": [1.0, math.inf]}, ValueError, r"example_x\[1\] is inf"),
+        ({"example_x": "ab"}, TypeError, "sequence of numbers"),
+        ({"fn": 3}, TypeError, "callable"),
+    ],
+)
+def test_bad_arguments_are_refused_with_a_clear_error(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    arguments: dict[str, Any] = {"fn": lambda x, y: x[0] * y, "example_x": [1.0, 2.0],
+                                 "example_y": 1.0}
+    arguments.update(kwargs)
+    fn, example_x, example_y = (arguments.pop(k) for k in ("fn", "example_x", "example_y"))
+    with pytest.raises(error, match=message):
+        compile(fn, example_x, example_y, **arguments)
+
+
+def test_a_duplicate_parameter_is_refused() -> None:
+    w = Value(1.0)
+    with pytest.raises(ValueError, match="more than once"):
+        compile(lambda x, y: w * x[0], [1.0], 0.0, params=[w, w])
+
+
+def test_the_function_must_return_values() -> None:
+    with pytest.raises(TypeError, match="must return a Value"):
+        compile(lambda x, y: 3.0, [1.0], 0.0)
+
+
+def test_a_domain_error_in_the_batch_raises_the_engines_error_naming_the_example() -> None:
+    """numpy would give nan for log(-1); the engine's ValueError is raised instead."""
+    step = compile(lambda x, y: (x[0] - y).log(), [2.0], 0.0)
+    with pytest.raises(ValueError, match=r"example 2 of the batch: log\(-1\.0\)"):
+        step([[2.0], [3.0], [1.0]], [0.0, 0.0, 2.0])
+
+
+def test_a_negative_base_with_a_value_exponent_is_refused_as_in_the_engine() -> None:
+    step = compile(lambda x, y: x[0] ** y, [2.0], 2.0)
+    assert step.forward([[3.0]], [2.0]).tolist() == [9.0]
+    with pytest.raises(ValueError, match="example 1 of the batch: pow"):
+        step([[3.0], [-3.0]], [2.0, 2.0])
+
+
+def test_static_targets_record_one_tape_per_distinct_target() -> None:
+    """Class indices reach the loss as ints; each class gets its own tape."""
+    net = MLP(2, [3], output_activation="sigmoid", seed=2)
+    params = net.parameters()
+
+    def cost(x: list[Value], y: int) -> Value:
+        return losses.cross_entropy(net(x), [1.0 if j == y else 0.0 for j in range(3)])
+
+    X = [[0.1, 0.2], [0.3, -0.1], [1.0, 1.0], [-0.5, 0.2]]
+    Y = [0, 2, 2, 1]
+    step = compile(cost, X[0], Y[0], params=params, static_y=True)
+    assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
+    assert "tapes=3" in repr(step)
