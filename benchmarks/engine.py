@@ -55,20 +55,28 @@ ALPHA = 1e-4
 X, Y = moons(100, noise=0.1, seed=0, signed=True)
 
 
-def median_seconds(run: Callable[[], object], repeats: int, gc_enabled: bool = True) -> float:
-    """Median wall time of ``run()``; the collector is emptied before each run."""
-    times = []
+def median_seconds(
+    runs: dict[str, Callable[[], object]], repeats: int, gc_enabled: bool = True
+) -> dict[str, float]:
+    """Median wall time of each run, interleaved so that all see the same load.
+
+    Shared machines are noisy: timing one contender after the other lets a
+    change in load land on one of them. Here every repetition runs each
+    contender once, the collector emptied before each.
+    """
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        gc.collect()
-        if not gc_enabled:
-            gc.disable()
-        try:
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return statistics.median(times)
+        for name, run in runs.items():
+            gc.collect()
+            if not gc_enabled:
+                gc.disable()
+            try:
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
+            finally:
+                gc.enable()
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 # -- 1. the moons step written with each library's Value --------------------------
@@ -214,8 +222,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats, chain up to 10^5")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    repeats = 3 if args.quick else 7
-    fast_repeats = 3 * repeats
+    repeats = 3 if args.quick else 9
     out: dict[str, Any] = {
         "python": sys.version.split()[0],
         "microgrid": microgrid.__version__,
@@ -223,14 +230,18 @@ def main() -> None:
     }
     say = (lambda *a: None) if args.json else print
 
-    say(f"Python {out['python']}, microgrid {out['microgrid']}, micrograd 0.1.0; medians of "
-        f"{repeats} (micrograd) and {fast_repeats} (microgrid) runs\n")
+    say(f"Python {out['python']}, microgrid {out['microgrid']}, micrograd 0.1.0; "
+        f"medians of {repeats} interleaved runs\n")
 
     # 1. written with Values
     mg_layers = raw_parameters(mg_engine.Value)
     our_layers = raw_parameters(Value)
-    mg = median_seconds(lambda: raw_step(mg_engine.Value, mg_layers), repeats)
-    ours = median_seconds(lambda: raw_step(Value, our_layers), fast_repeats)
+    medians = median_seconds(
+        {"micrograd": lambda: raw_step(mg_engine.Value, mg_layers),
+         "microgrid": lambda: raw_step(Value, our_layers)},
+        repeats,
+    )
+    mg, ours = medians["micrograd"], medians["microgrid"]
     out["values_step"] = {"micrograd_ms": mg * 1e3, "microgrid_ms": ours * 1e3, "ratio": mg / ours}
     say("1. moons step [2,16,16,1], 100 points, written with + * relu on Values")
     say(f"   micrograd {mg * 1e3:9.1f} ms   microgrid {ours * 1e3:7.1f} ms   "
@@ -243,9 +254,13 @@ def main() -> None:
     optimizer = SGD(our_model.parameters(), lr=0.1)
     say("\n2. moons step through each library's API (MLP, max-margin + 1e-4 L2, SGD)")
     for gc_on in (True, False):
-        mg = median_seconds(lambda: micrograd_api_step(mg_model), repeats, gc_on)
-        ours = median_seconds(lambda: microgrid_api_step(our_model, optimizer), fast_repeats,
-                              gc_on)
+        medians = median_seconds(
+            {"micrograd": lambda: micrograd_api_step(mg_model),
+             "microgrid": lambda: microgrid_api_step(our_model, optimizer)},
+            repeats,
+            gc_on,
+        )
+        mg, ours = medians["micrograd"], medians["microgrid"]
         key = "api_step_gc_on" if gc_on else "api_step_gc_off"
         out[key] = {"micrograd_ms": mg * 1e3, "microgrid_ms": ours * 1e3, "ratio": mg / ours}
         say(f"   GC {'on ' if gc_on else 'off'}: micrograd {mg * 1e3:9.1f} ms   "
@@ -282,7 +297,7 @@ def main() -> None:
 
     # 5. GC share
     out["gc"] = {
-        "microgrid": gc_share(lambda: microgrid_api_step(our_model, optimizer), fast_repeats),
+        "microgrid": gc_share(lambda: microgrid_api_step(our_model, optimizer), 3 * repeats),
         "micrograd": gc_share(lambda: micrograd_api_step(mg_model), repeats),
     }
     say("\n5. share of a training step's time in the cyclic garbage collector")

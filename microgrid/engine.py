@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from operator import mul as _mul
-from typing import Union
+from typing import Union, cast
 
 __all__ = [
     "Scalar",
@@ -509,6 +509,9 @@ class Value:
         return format(self.data, spec) if spec else repr(self)
 
 
+_ONLY_VALUES = frozenset({Value})
+
+
 def _operand(x: object) -> float | None:
     """The float value of a number operand; None for a type we don't handle.
 
@@ -634,6 +637,16 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
     n = len(weights)
     if n != len(inputs):
         raise ValueError(f"linear: {n} weights but {len(inputs)} inputs; they must match")
+    if type(bias) is Value and {*map(type, weights), *map(type, inputs)} == _ONLY_VALUES:
+        # A hidden neuron: every operand a Value (checked above in C, not item by item).
+        w_nodes = cast("Sequence[Value]", weights)
+        x_nodes = cast("Sequence[Value]", inputs)
+        w_data = [w.data for w in w_nodes]
+        x_data = [x.data for x in x_nodes]
+        total = sum(map(_mul, w_data, x_data), bias.data)
+        if not -_INF < total < _INF:
+            _fail_non_finite("linear", total, *w_data, *x_data, bias.data)
+        return _node(total, (*w_nodes, *x_nodes, bias), (*x_data, *w_data, 1.0), "linear")
     w_values = [w for w in weights if type(w) is Value]
     x_values = [x for x in inputs if type(x) is Value]
     # A neuron's weights are all Values, its inputs all Values or all numbers:

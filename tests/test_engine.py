@@ -331,6 +331,7 @@ def test_a_deep_graph_is_freed_without_the_cyclic_collector() -> None:
     gc.collect()
     gc.disable()
     try:
+        alive_before = sum(isinstance(o, Value) for o in gc.get_objects())
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         x = Value(0.5)
@@ -345,7 +346,7 @@ def test_a_deep_graph_is_freed_without_the_cyclic_collector() -> None:
         alive = sum(isinstance(o, Value) for o in gc.get_objects())
     finally:
         gc.enable()
-    assert alive == 0
+    assert alive == alive_before
     # what stays is CPython's bounded free lists (about 2,000 cached tuples)
     assert built - before > 20_000 * 3 * 100
     assert after - before < 0.02 * (built - before)
