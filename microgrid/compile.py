@@ -233,96 +233,124 @@ def _name(node: Value) -> str:
 
 # -- comparing two recordings --------------------------------------------------
 
+Path = Union[tuple[int, ...], None]  # noqa: UP007
+"""Where a constant sits in a node's `_arguments` (None: a leaf's own data)."""
 
-def _signature(
-    rec: _Recording, params: dict[Value, int]
-) -> tuple[list[tuple[Any, ...]], dict[Value, int]]:
-    """The recording as data that two recordings of the same program share.
-
-    Nodes become their position in topological order; leaves their role;
-    constants their value.
-    """
-    position: dict[Value, int] = {}
-    roles: dict[Value, tuple[Any, ...]] = {}
-    for k, v in enumerate(rec.inputs):
-        roles[v] = ("input", k)
-    for j, v in enumerate(rec.targets):
-        roles[v] = ("target", j)
-    for p, i in params.items():
-        roles[p] = ("param", i)
-    entries: list[tuple[Any, ...]] = []
-
-    def encode(a: object) -> Any:
-        if type(a) is Value:
-            return position[a]
-        if isinstance(a, tuple):
-            return tuple(encode(b) for b in a)
-        return ("const", a, math.copysign(1.0, a))  # type: ignore[arg-type]
-
-    for node in rec.order:
-        position[node] = len(entries)
-        if not node.parents:
-            role = roles.get(node)
-            entries.append(role if role is not None else ("leaf", node.op, node.data))
-        else:
-            entries.append((node.op, encode(_arguments(node, rec.operands))))
-    entries.append(("roots", tuple(position[r] for r in rec.roots)))
-    return entries, position
+_RULE = (
+    "A compiled graph replays the operations recorded for one example; Python control "
+    "flow that depends on values (if v > 0, comparisons, float(v), v.data) cannot be "
+    "replayed. Keep the computation on Values (e.g. relu instead of an if), or use the "
+    "eager engine."
+)
 
 
-def _compare(
-    first: _Recording, second: _Recording, params: dict[Value, int], between: str
-) -> None:
-    """Raise TracingError if the two recordings differ, saying where and how."""
-    a, where_a = _signature(first, params)
-    b, where_b = _signature(second, params)
-    shared = [n for n in where_b if n.parents and n in where_a]
+@dataclass
+class _Difference:
+    """How two recordings of the function differ: in shape, or only in constants."""
+
+    structure: str | None
+    constants: list[tuple[int, Path, float, float]]  # node index, path, value in a, in b
+
+
+def _roles(rec: _Recording, params: dict[Value, int]) -> dict[Value, tuple[Any, ...]]:
+    roles: dict[Value, tuple[Any, ...]] = {p: ("param", i) for p, i in params.items()}
+    roles.update((v, ("input", k)) for k, v in enumerate(rec.inputs))
+    roles.update((v, ("target", j)) for j, v in enumerate(rec.targets))
+    return roles
+
+
+def _same(u: float, v: float) -> bool:
+    return u == v and math.copysign(1.0, u) == math.copysign(1.0, v)
+
+
+def _differences(a: _Recording, b: _Recording, params: dict[Value, int]) -> _Difference:
+    """Walk two recordings side by side, node by node in topological order."""
+    if len(a.order) != len(b.order):
+        return _Difference(f"one graph has {len(a.order)} nodes, the other {len(b.order)}", [])
+    roles_a, roles_b = _roles(a, params), _roles(b, params)
+    index_a: dict[Value, int] = {}
+    index_b: dict[Value, int] = {}
+    constants: list[tuple[int, Path, float, float]] = []
+    for i, (na, nb) in enumerate(zip(a.order, b.order, strict=True)):
+        index_a[na] = index_b[nb] = i
+        differs = f"node {i} is {_name(na)} in one and {_name(nb)} in the other"
+        if not na.parents and not nb.parents:
+            role = roles_a.get(na, ("leaf",))
+            if role != roles_b.get(nb, ("leaf",)):
+                return _Difference(differs, [])
+            # the same leaf object in both is read live; leaves made inside fn compare by data
+            if role == ("leaf",) and na is not nb and not _same(na.data, nb.data):
+                constants.append((i, None, na.data, nb.data))
+            continue
+        if na.op != nb.op or not na.parents or not nb.parents:
+            return _Difference(differs, [])
+        stack: list[tuple[tuple[int, ...], Any, Any]] = [
+            ((), _arguments(na, a.operands), _arguments(nb, b.operands))
+        ]
+        while stack:
+            path, u, v = stack.pop()
+            if isinstance(u, tuple) and isinstance(v, tuple) and len(u) == len(v):
+                stack.extend(((*path, k), uk, vk) for k, (uk, vk) in enumerate(zip(u, v)))
+            elif type(u) is Value and type(v) is Value:
+                if index_a[u] != index_b[v]:
+                    return _Difference(f"{_name(na)} (node {i}) reads other operands", [])
+            elif type(u) is float and type(v) is float:
+                if not _same(u, v):
+                    constants.append((i, path, u, v))
+            else:
+                return _Difference(f"{_name(na)} (node {i}) has other operands", [])
+    if [index_a[r] for r in a.roots] != [index_b[r] for r in b.roots]:
+        return _Difference("the function returned other nodes", [])
+    return _Difference(None, sorted(constants, key=lambda c: (c[0], c[1] or ())))
+
+
+def _compare(a: _Recording, b: _Recording, params: dict[Value, int], between: str) -> None:
+    """Raise TracingError unless the two recordings are the same program, constants included."""
+    seen = set(a.order)
+    shared = [n for n in b.order if n.parents and n in seen]
     if shared:
         raise TracingError(_outside(shared[0]))
-    if a == b:
-        return
-    nodes_a, nodes_b = first.order, second.order
-    for i, (ea, eb) in enumerate(zip(a, b, strict=False)):
-        if ea == eb:
-            continue
-        if i >= len(nodes_a) or i >= len(nodes_b):
-            break
-        na, nb = nodes_a[i], nodes_b[i]
-        if ea[0] == eb[0] == "leaf":
-            detail = (
-                f"a leaf Value made inside the function holds {na.data!r} in one and "
-                f"{nb.data!r} in the other (was it made from an example's numbers, "
-                "e.g. Value(v.data)?)"
-            )
-        elif na.op == nb.op and na.parents and nb.parents:
-            detail = (
-                f"{_name(na)} has operands {_show(ea[1])} in one and {_show(eb[1])} in "
-                "the other; a constant that changes with the example was computed from "
-                "Values (float(v), v.data, max(...)) and would be replayed frozen"
-            )
-        else:
-            detail = f"node {i} is {_name(na)} in one and {_name(nb)} in the other"
+    d = _differences(a, b, params)
+    if d.structure is not None:
+        raise TracingError(f"compile: the function built different graphs {between}: "
+                           f"{d.structure}. {_RULE}")
+    if d.constants:
+        i, path, u, v = d.constants[0]
+        node = a.order[i]
+        what = ("a leaf Value made inside the function" if path is None
+                else f"a constant operand of {_name(node)} (node {i})")
         raise TracingError(
-            f"compile: the function built different graphs {between}: {detail}. "
-            "A compiled graph replays the operations recorded for one example; Python "
-            "control flow that depends on values (if v > 0, comparisons, float(v)) "
-            "cannot be replayed. Keep the computation on Values (e.g. relu instead "
-            "of an if), or use the eager engine."
+            f"compile: the function built different graphs {between}: {what} is {u!r} in "
+            f"one and {v!r} in the other, so it was computed from the example's values "
+            f"and would be replayed frozen. {_RULE}"
         )
-    raise TracingError(
-        f"compile: the function built different graphs {between}: one has "
-        f"{len(nodes_a)} nodes, the other {len(nodes_b)}. Python control flow that "
-        "depends on values cannot be replayed; keep the computation on Values, or "
-        "use the eager engine."
-    )
 
 
-def _show(encoded: Any) -> str:
-    if isinstance(encoded, tuple) and encoded and encoded[0] == "const":
-        return repr(encoded[1])
-    if isinstance(encoded, tuple):
-        return "(" + ", ".join(_show(e) for e in encoded) + ")"
-    return f"node {encoded}"
+def _value_at(rec: _Recording, i: int, path: Path) -> float:
+    """The constant at ``path`` of node ``i`` of a recording."""
+    node = rec.order[i]
+    if path is None:
+        return node.data
+    found: Any = _arguments(node, rec.operands)
+    for k in path:
+        found = found[k]
+    return float(found)
+
+
+def _replace(args: tuple[Any, ...], path: tuple[int, ...], value: Value) -> tuple[Any, ...]:
+    k = path[0]
+    inner = value if len(path) == 1 else _replace(args[k], path[1:], value)
+    return (*args[:k], inner, *args[k + 1 :])
+
+
+def _values_in(args: tuple[Any, ...]) -> list[Value]:
+    found: list[Value] = []
+    for a in args:
+        if type(a) is Value:
+            found.append(a)
+        elif isinstance(a, tuple):
+            found.extend(v for v in a if type(v) is Value)
+    return found
 
 
 # -- operands of instructions --------------------------------------------------
@@ -677,16 +705,35 @@ class _Program:
     free: list[Value]
     roots: list[tuple[str, int]]
     n_nodes: int
+    lift_start: int  # V rows [lift_start, lift_stop) hold lifted constants
+    lift_stop: int
 
 
-def _build(rec: _Recording, params: list[Value]) -> _Program:
+def _build(
+    rec: _Recording, params: list[Value], lifted: Sequence[tuple[int, Path]] = ()
+) -> _Program:
+    """Pack a recording into instructions over the V and U stores.
+
+    ``lifted`` names constants (node index, path) that become per-example
+    rows after the inputs and targets: constants that change with a static
+    target, filled per example by the caller.
+    """
     param_index = {p: i for i, p in enumerate(params)}
-    special = set(rec.inputs) | set(rec.targets)
     order = rec.order
+    lifted_rows: list[Value] = []
+    substitutions: dict[Value, list[tuple[tuple[int, ...], Value]]] = {}
+    for i, path in lifted:
+        if path is None:
+            lifted_rows.append(order[i])
+        else:
+            stand_in = Value(_value_at(rec, i, path), "lifted constant")
+            substitutions.setdefault(order[i], []).append((path, stand_in))
+            lifted_rows.append(stand_in)
+    special = set(rec.inputs) | set(rec.targets) | set(lifted_rows)
     arguments: dict[Value, tuple[Any, ...]] = {}
-    batched: dict[Value, bool] = {}
-    level: dict[Value, int] = {}
-    needs_grad: dict[Value, bool] = {}
+    level = dict.fromkeys(lifted_rows, 0)
+    batched = dict.fromkeys(lifted_rows, True)
+    needs_grad = dict.fromkeys(lifted_rows, False)
     free: list[Value] = list(params)
     for node in order:
         if not node.parents:
@@ -696,11 +743,14 @@ def _build(rec: _Recording, params: list[Value]) -> _Program:
             if node not in special and node not in param_index:
                 free.append(node)
             continue
-        arguments[node] = _arguments(node, rec.operands)
-        parents = node.parents
-        level[node] = 1 + max(level[p] for p in parents)
-        batched[node] = any(batched[p] for p in parents)
-        needs_grad[node] = any(needs_grad[p] for p in parents)
+        written = _arguments(node, rec.operands)
+        for path, stand_in in substitutions.get(node, ()):
+            written = _replace(written, path, stand_in)
+        arguments[node] = written
+        atoms = _values_in(written)
+        level[node] = 1 + max(level[a] for a in atoms)
+        batched[node] = any(batched[a] for a in atoms)
+        needs_grad[node] = any(needs_grad[a] for a in atoms)
 
     def key(node: Value) -> tuple[Any, ...]:
         args = arguments[node]
@@ -727,6 +777,9 @@ def _build(rec: _Recording, params: list[Value]) -> _Program:
     for j, v in enumerate(rec.targets):
         rows[v] = len(rec.inputs) + j
     n_V = len(rec.inputs) + len(rec.targets)
+    for v in lifted_rows:
+        rows[v] = n_V
+        n_V += 1
     for i, v in enumerate(free):
         rows[v] = i
     n_U = len(free)
@@ -768,7 +821,9 @@ def _build(rec: _Recording, params: list[Value]) -> _Program:
 
     U_template = np.zeros(n_U, dtype=np.float64)
     roots = [("V" if batched[r] else "U", rows[r]) for r in rec.roots]
-    return _Program(instructions, n_V, U_template, len(free), free, roots, len(order))
+    lift_start = len(rec.inputs) + len(rec.targets)
+    return _Program(instructions, n_V, U_template, len(free), free, roots, len(order),
+                    lift_start, lift_start + len(lifted_rows))
 
 
 def _columns_by_kind(
@@ -810,23 +865,51 @@ def _linear(
 # -- the compiled function ------------------------------------------------------
 
 
-class _Tape:
-    """One recording of the function, its program, and the example it was recorded on."""
+class _Family:
+    """Recordings that differ at most in constants, replayed by one program.
 
-    def __init__(self, owner: Compiled, x: list[float], y: object) -> None:
-        first = _record(owner.fn, x, y, owner.static_y)
-        again = _record(owner.fn, x, y, owner.static_y)
-        owner._compare(first, again, "when recorded twice on the same example "
-                       "(is the function random, or does it keep state?)")
+    Without static targets there is one family. With them, each distinct
+    target is recorded (on the compiled example's ``x``); a recording that
+    differs from the family's first only in constants joins it, and those
+    constants (the label in ``score * y``) are lifted into per-example rows
+    filled from ``table``, one row of constants per target.
+    """
+
+    def __init__(self, owner: Compiled, key: object, recording: _Recording) -> None:
         self.owner = owner
-        self.recording = first
-        self.program = _build(first, owner.params)
-        self.x = x
-        self.y = y
+        self.base = recording
+        self.lifted: list[tuple[int, Path]] = []
+        self.keys: dict[object, int] = {key: 0}  # target key -> row of table
+        self.references = {key: recording}  # what each target's examples must record
+        self.table = np.zeros((1, 0))
+        self.program = _build(recording, owner.params)
         self.pending_check = owner.check_first_batch
 
-    def forward(self, X: Array, T: Array | None, rows: Rows | None) -> tuple[Array, Array]:
-        """Replay the tape on the batch ``X`` (targets ``T``); return the stores V, U."""
+    def admit(self, key: object, recording: _Recording) -> bool:
+        """Take the target ``key`` in if its recording differs only in constants."""
+        d = _differences(self.base, recording, self.owner._param_index)
+        if d.structure is not None:
+            return False
+        new = [(i, path) for i, path, _, _ in d.constants if (i, path) not in self.lifted]
+        if new:
+            self.lifted += new
+            base_values = np.array([[_value_at(self.base, i, path) for i, path in new]])
+            self.table = np.hstack([self.table, np.repeat(base_values, len(self.table), axis=0)])
+            self.program = _build(self.base, self.owner.params, self.lifted)
+        row = np.array([[_value_at(recording, i, path) for i, path in self.lifted]])
+        self.keys[key] = len(self.table)
+        self.table = np.vstack([self.table, row])
+        self.references[key] = recording
+        return True
+
+    def forward(
+        self, X: Array, T: Array | None, rows: Rows | None, table_rows: Rows | None
+    ) -> tuple[Array, Array]:
+        """Replay the program on the examples ``X`` (targets ``T``); return the stores V, U.
+
+        ``rows`` are the examples' positions in the whole batch (None: all of
+        it), ``table_rows`` each example's row of lifted constants.
+        """
         if self.pending_check:
             self._check_first_batch(X, T)
         p = self.program
@@ -835,6 +918,8 @@ class _Tape:
         V[:nin] = X.T
         if T is not None and not self.owner.static_y:
             V[nin : nin + (1 if T.ndim == 1 else T.shape[1])] = T.T
+        if p.lift_stop > p.lift_start:
+            V[p.lift_start : p.lift_stop] = self.table[table_rows].T
         U = p.U_template.copy()
         U[: p.n_free] = [v.data for v in p.free]
         ok = True
@@ -846,13 +931,13 @@ class _Tape:
         return V, U
 
     def values(self, V: Array, U: Array) -> list[Array]:
-        """The function's result(s) for every example of the batch."""
+        """The function's result(s) for every example replayed."""
         batch = V.shape[1]
         return [V[row] if kind == "V" else np.full(batch, U[row])
                 for kind, row in self.program.roots]
 
     def gradients(self, V: Array, U: Array, seed: float) -> Array:
-        """``seed * sum over the batch of ∂result/∂params`` (one root)."""
+        """``seed * sum over the examples of ∂result/∂params`` (one result)."""
         GV = np.zeros_like(V)
         GU = np.zeros_like(U)
         kind, row = self.program.roots[0]
@@ -867,14 +952,13 @@ class _Tape:
         return GU[: len(self.owner.params)]
 
     def _check_first_batch(self, X: Array, T: Array | None) -> None:
-        """Record one example of the first batch that differs from the recorded one."""
+        """Record one example whose x differs from the recorded one, and compare."""
+        x0 = self.owner._x
         for i in range(X.shape[0]):
             x = X[i].tolist()
-            y = None if T is None else T[i].tolist()
-            if x != self.x or y != self.y:
-                self.owner._compare(
-                    self.recording, _record(self.owner.fn, x, y, self.owner.static_y),
-                    f"for the examples x={self.x!r} and x={x!r}")
+            if x != x0:
+                self.owner._verify(x, None if T is None else T[i].tolist(),
+                                   f"for the examples x={x0!r} and x={x!r}")
                 self.pending_check = False  # only once a check has run and passed
                 return
 
@@ -882,21 +966,19 @@ class _Tape:
         """A value left the engine's domain: find the example and raise the engine's error.
 
         numpy turns what the engine refuses (log of a negative number, an
-        overflow) into nan or inf, so the batch's examples are rerun eagerly
-        to raise the engine's own error. If none raises and each graph is
-        the recorded one, the non-finite values are the engine's too.
+        overflow) into nan or inf, so the examples are rerun eagerly to raise
+        the engine's own error. If none raises and each graph is the recorded
+        one, the non-finite values are the engine's too.
         """
-        owner = self.owner
         for i in range(X.shape[0]):
             where = i if rows is None else int(rows[i])
-            x = X[i].tolist()
             try:
-                recording = _record(owner.fn, x, None if T is None else T[i].tolist(),
-                                    owner.static_y)
+                self.owner._verify(X[i].tolist(), None if T is None else T[i].tolist(),
+                                   f"for the recorded example and example {where} of the batch")
             except (ValueError, ZeroDivisionError, OverflowError) as e:
+                if isinstance(e, TracingError):
+                    raise
                 raise type(e)(f"example {where} of the batch: {e}") from e
-            owner._compare(self.recording, recording,
-                           f"for the recorded example and example {where} of the batch")
 
 
 class Compiled:
@@ -908,8 +990,7 @@ class Compiled:
             ``draw(step.graph)``.
         params: the parameters whose gradients are computed, in order.
         reduction: ``"sum"`` or ``"mean"``: how a batch's costs combine.
-        static_y: whether targets are passed as plain numbers, one tape per
-            distinct target.
+        static_y: whether targets reach the function as plain numbers.
     """
 
     def __init__(
@@ -928,10 +1009,11 @@ class Compiled:
         self.static_y = static_y
         self.check_first_batch = check
         self._param_index = {p: i for i, p in enumerate(params)}
-        self._nin = len(x)
+        self._x = x
         self._y_width = None if y is None else (len(y) if isinstance(y, list) else 0)
-        self._tapes: dict[object, _Tape] = {}
-        roots = self._tape(x, y).recording.roots
+        self._families: list[_Family] = []
+        self._targets: dict[object, tuple[_Family, int]] = {}
+        roots = self._target(y)[0].base.roots
         self.graph: Value | list[Value] = roots[0] if len(roots) == 1 else roots
         self._n_roots = len(roots)
 
@@ -964,33 +1046,30 @@ class Compiled:
         ``(batch, k)`` when the function returned k Values."""
         Xa, T = self._batch(X, Y)
         out = np.empty((Xa.shape[0], self._n_roots))
-        for tape, rows in self._split(Xa, T):
+        for family, rows, table_rows in self._split(Xa, T):
             Xg, Tg = _rows(Xa, T, rows)
-            V, U = tape.forward(Xg, Tg, rows)
-            out[slice(None) if rows is None else rows] = np.stack(tape.values(V, U), axis=1)
+            V, U = family.forward(Xg, Tg, rows, table_rows)
+            out[slice(None) if rows is None else rows] = np.stack(family.values(V, U), axis=1)
         return out[:, 0] if self._n_roots == 1 else out
 
     def check(self, X: ArrayLike, Y: ArrayLike | None = None) -> None:
         """Record the function on every example of a batch, eagerly, and raise
         `TracingError` at the first whose graph differs from the compiled one."""
         Xa, T = self._batch(X, Y)
-        for tape, rows in self._split(Xa, T):
-            Xg, Tg = _rows(Xa, T, rows)
-            for i in range(Xg.shape[0]):
-                where = i if rows is None else int(rows[i])
-                y = None if Tg is None else Tg[i].tolist()
-                self._compare(tape.recording, _record(self.fn, Xg[i].tolist(), y, self.static_y),
-                              f"for the recorded example and example {where} of the batch")
+        for i in range(Xa.shape[0]):
+            self._verify(Xa[i].tolist(), None if T is None else T[i].tolist(),
+                         f"for the recorded example and example {i} of the batch")
 
     def describe(self) -> str:
-        """The tape(s), one instruction per line: how the graph was packed."""
+        """The program(s), one instruction per line: how the graph was packed."""
         lines = []
-        for tape in self._tapes.values():
-            p = tape.program
-            target = f" (target {tape.y!r})" if self.static_y else ""
+        for family in self._families:
+            p = family.program
+            targets = f" (targets {len(family.keys)})" if self.static_y else ""
             lines.append(
-                f"{p.n_nodes} nodes -> {len(p.instructions)} instructions{target}: "
-                f"{p.n_V} per-example rows, {len(p.U_template)} batch-independent rows"
+                f"{p.n_nodes} nodes -> {len(p.instructions)} instructions{targets}: "
+                f"{p.n_V} per-example rows ({p.lift_stop - p.lift_start} lifted constants), "
+                f"{len(p.U_template)} batch-independent rows"
             )
             for ins in p.instructions:
                 where = "per example" if ins.batched else "once"
@@ -998,29 +1077,46 @@ class Compiled:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        tape = next(iter(self._tapes.values()))
-        p = tape.program
+        p = self._families[0].program
         return (f"Compiled(nodes={p.n_nodes}, instructions={len(p.instructions)}, "
                 f"params={len(self.params)}, reduction={self.reduction!r}, "
-                f"static_y={self.static_y}, tapes={len(self._tapes)})")
+                f"static_y={self.static_y}, programs={len(self._families)}, "
+                f"targets={len(self._targets)})")
+
+    # -- recording targets ----------------------------------------------------
+
+    def _target(self, y: object) -> tuple[_Family, int]:
+        """The family and table row for a target, recording it the first time."""
+        key = _static_key(y) if self.static_y else None
+        found = self._targets.get(key)
+        if found is None:
+            # on the compiled example's x: only what depends on y may differ
+            first = _record(self.fn, self._x, y, self.static_y)
+            again = _record(self.fn, self._x, y, self.static_y)
+            _compare(first, again, self._param_index, "when recorded twice on the same "
+                     "example (is the function random, or does it keep state?)")
+            for family in self._families:
+                if family.admit(key, first):
+                    break
+            else:
+                family = _Family(self, key, first)
+                self._families.append(family)
+            found = self._targets[key] = (family, family.keys[key])
+        return found
+
+    def _verify(self, x: list[float], y: object, between: str) -> None:
+        """Record an example and raise TracingError if it is not what its target replays."""
+        family, _ = self._target(y)
+        reference = family.references[_static_key(y) if self.static_y else None]
+        _compare(reference, _record(self.fn, x, y, self.static_y), self._param_index, between)
 
     # -- the replay -----------------------------------------------------------
 
-    def _tape(self, x: list[float], y: object) -> _Tape:
-        key = _static_key(y) if self.static_y else None
-        tape = self._tapes.get(key)
-        if tape is None:
-            tape = self._tapes[key] = _Tape(self, x, y)
-        return tape
-
-    def _compare(self, first: _Recording, second: _Recording, between: str) -> None:
-        _compare(first, second, self._param_index, between)
-
     def _batch(self, X: ArrayLike, Y: ArrayLike | None) -> tuple[Array, Array | None]:
         Xa = _as_matrix(X, "X")
-        if Xa.ndim != 2 or Xa.shape[1] != self._nin or Xa.shape[0] == 0:
+        if Xa.ndim != 2 or Xa.shape[1] != len(self._x) or Xa.shape[0] == 0:
             raise ValueError(
-                f"compile: X must have shape (batch, {self._nin}) with batch >= 1, "
+                f"compile: X must have shape (batch, {len(self._x)}) with batch >= 1, "
                 f"got shape {Xa.shape}"
             )
         batch = Xa.shape[0]
@@ -1036,18 +1132,26 @@ class Compiled:
             raise ValueError(f"compile: Y must have shape {expected} for this X, got {T.shape}")
         return Xa, T
 
-    def _split(self, X: Array, T: Array | None) -> list[tuple[_Tape, Rows | None]]:
-        """The tape for each part of the batch: one, or one per distinct static target."""
+    def _split(
+        self, X: Array, T: Array | None
+    ) -> list[tuple[_Family, Rows | None, Rows | None]]:
+        """Each family's examples (None: all) and their rows of lifted constants."""
         if not self.static_y or T is None:
-            return [(next(iter(self._tapes.values())), None)]
-        distinct, which = np.unique(T, axis=0, return_inverse=True)
-        which = which.reshape(-1)
-        if len(distinct) == 1:
-            return [(self._tape(X[0].tolist(), distinct[0].tolist()), None)]
-        parts: list[tuple[_Tape, Rows | None]] = []
-        for g, target in enumerate(distinct):
-            rows = np.flatnonzero(which == g)
-            parts.append((self._tape(X[rows[0]].tolist(), target.tolist()), rows))
+            return [(self._families[0], None, None)]
+        if T.ndim == 1:
+            distinct, which = np.unique(T, return_inverse=True)
+        else:
+            distinct, which = np.unique(T, axis=0, return_inverse=True)
+        entries = [self._target(target.tolist()) for target in distinct]
+        families = list({id(f): f for f, _ in entries}.values())
+        table_rows = np.array([row for _, row in entries])[which.reshape(-1)]
+        if len(families) == 1:
+            return [(families[0], None, table_rows)]
+        family_of = np.array([families.index(f) for f, _ in entries])[which.reshape(-1)]
+        parts: list[tuple[_Family, Rows | None, Rows | None]] = []
+        for k, family in enumerate(families):
+            rows = np.flatnonzero(family_of == k)
+            parts.append((family, rows, table_rows[rows]))
         return parts
 
     def _run(self, X: ArrayLike, Y: ArrayLike | None) -> tuple[float, Array]:
@@ -1062,11 +1166,11 @@ class Compiled:
         seed = 1.0 / batch if mean else 1.0
         loss = 0.0
         grads = None
-        for tape, rows in self._split(Xa, T):
+        for family, rows, table_rows in self._split(Xa, T):
             Xg, Tg = _rows(Xa, T, rows)
-            V, U = tape.forward(Xg, Tg, rows)
-            loss += float(tape.values(V, U)[0].sum())
-            g = tape.gradients(V, U, seed)
+            V, U = family.forward(Xg, Tg, rows, table_rows)
+            loss += float(family.values(V, U)[0].sum())
+            g = family.gradients(V, U, seed)
             grads = g if grads is None else grads + g
         assert grads is not None  # _split gives at least one part
         return (loss / batch if mean else loss), grads

@@ -188,17 +188,38 @@ def test_random_networks_quadratic_cost_matches_the_eager_engine(
         assert_matches(step(X, Y), eager(cost, params, X, Y), scale)
 
 
-@given(networks_and_batches(), st.integers(0, 2**32 - 1))
-def test_random_networks_static_labels_match_the_eager_engine(
-    case: tuple[MLP, list[list[float]], int], seed: int
+@given(networks_and_batches(), st.integers(0, 2**32 - 1),
+       st.sampled_from(["hinge", "quadratic", "cross_entropy"]))
+def test_random_networks_static_targets_match_the_eager_engine(
+    case: tuple[MLP, list[list[float]], int], seed: int, loss: str
 ) -> None:
-    """losses.hinge with -1/+1 labels (static targets, one tape per label) as eager."""
-    net, X, _ = case
-    net.layers[-1].neurons[1:] = []  # one score
+    """The library's costs with static targets (plain numbers) as eager.
+
+    hinge with -1/+1 labels and quadratic with targets from a small set
+    differ between targets only in constants (one program, the constants
+    lifted per example); cross-entropy's terms depend on the 0/1 targets
+    (one program per target pattern).
+    """
+    net, X, nout = case
     rng = random.Random(seed)
-    Y = [rng.choice([-1, 1]) for _ in X]
-    cost = hinge_l2(net)
     params = net.parameters()
+    cost: Callable[[list[Value], Any], Value]
+    if loss == "hinge":
+        Y: list[Any] = [rng.choice([-1, 1]) for _ in X]
+
+        def cost(x: list[Value], y: Any) -> Value:
+            return losses.hinge(net(x)[0], y) + losses.l2_penalty(params, 1e-4)
+    elif loss == "quadratic":
+        Y = [[rng.choice([0.0, 0.5, 1.0]) for _ in range(nout)] for _ in X]
+
+        def cost(x: list[Value], y: Any) -> Value:
+            return losses.quadratic(net(x), y)
+    else:
+        Y = [[float(rng.random() < 0.5) for _ in range(nout)] for _ in X]
+
+        def cost(x: list[Value], y: Any) -> Value:
+            return losses.cross_entropy([a.sigmoid() for a in net(x)], y)
+
     with numpy_tanh():
         step = compile(cost, X[0], Y[0], params=params, static_y=True)
         assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
@@ -369,6 +390,15 @@ def test_leaves_other_than_params_are_read_live() -> None:
     assert step([[1.0]], [0.0]) == (3.0, [3.0])
 
 
+def test_a_leaf_read_live_is_not_taken_for_a_target_constant() -> None:
+    """A captured leaf changed between two targets' recordings stays live, not lifted."""
+    w, scale = Value(1.0), Value(2.0)
+    step = compile(lambda x, y: scale * w * x[0] * y, [1.0], 1, params=[w], static_y=True)
+    scale.data = 3.0
+    assert step([[1.0], [1.0]], [1, 2]) == (9.0, [9.0])  # scale 3 for both targets
+    assert "programs=1" in repr(step) and "1 lifted constants" in step.describe()  # y only
+
+
 def test_a_loss_independent_of_the_example_counts_once_per_example() -> None:
     """A cost that reads no example is still summed over the batch, as eager would."""
     w = Value(3.0)
@@ -429,7 +459,7 @@ def test_python_control_flow_on_values_is_detected_on_the_first_batch() -> None:
 def test_a_constant_computed_from_an_examples_value_is_detected() -> None:
     """``float(v)`` turns a Value into a number: it would be replayed frozen."""
     step = compile(lambda x, y: x[0] * float(x[1]), [1.0, 2.0], 0.0)
-    with pytest.raises(TracingError, match=r"operands .*2\.0.* in one and .*5\.0"):
+    with pytest.raises(TracingError, match=r"constant operand .* is 2\.0 in one and 5\.0"):
         step([[1.0, 2.0], [1.0, 5.0]], [0.0, 0.0])
 
 
@@ -568,4 +598,24 @@ def test_static_targets_record_one_tape_per_distinct_target() -> None:
     Y = [0, 2, 2, 1]
     step = compile(cost, X[0], Y[0], params=params, static_y=True)
     assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
-    assert "tapes=3" in repr(step)
+    assert "programs=3, targets=3" in repr(step)  # each class's terms differ
+
+
+def test_static_targets_differing_only_in_constants_share_one_program() -> None:
+    """hinge's label is a constant of ``score * y``: both labels replay one program,
+    the label lifted into a per-example row; likewise a leaf made from the target."""
+    net = MLP(2, [4, 1], seed=6)
+    params = net.parameters()
+    X = [[0.1 * i, 1.0 - 0.2 * i] for i in range(6)]
+    step = compile(hinge_l2(net), X[0], 1, params=params, static_y=True)
+    step(X, [1, -1, 1, 1, -1, -1])
+    assert "programs=1, targets=2" in repr(step)
+    assert "1 lifted constants" in step.describe()
+
+    def cost(x: list[Value], y: float) -> Value:
+        return (net(x)[0] - Value(y)) ** 2
+
+    Y = [0.5 * i for i in range(6)]
+    step = compile(cost, X[0], Y[0], params=params, static_y=True)
+    assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
+    assert "programs=1, targets=6" in repr(step)
