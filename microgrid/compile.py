@@ -651,10 +651,18 @@ class _Linear(_Instruction):
 
     def forward(self, V: Array, U: Array) -> bool:
         out = self.out(V, U)
+        parts = self.parts
+        w, a = parts[0]
+        if len(parts) == 1 and w.kind != "V" and (a.kind == "V" or not self.batched):
+            # one layer's z = W a (+ b): the product goes straight into its rows
+            np.matmul(w.get(V, U), a.get(V, U), out=out)
+            if self.bias is not None:
+                out += self.bias.get_b(V, U) if self.batched else self.bias.get(V, U)
+            return True
         out[...] = 0.0 if self.bias is None else (
             self.bias.get_b(V, U) if self.batched else self.bias.get(V, U)
         )
-        for w, a in self.parts:
+        for w, a in parts:
             if w.kind == "V":
                 out += (w.get(V, U) * a.get_b(V, U)[None]).sum(axis=1)
                 continue

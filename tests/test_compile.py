@@ -24,12 +24,14 @@ difference itself.
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import math
 import random
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -494,6 +496,16 @@ def test_softmax_outputs_are_refused_as_value_dependent() -> None:
                    params=net.parameters(), static_y=True)
     with pytest.raises(TracingError):
         step([[0.5, 0.5], [-2.0, 3.0]], [1, 1])
+
+
+# -- the docs -------------------------------------------------------------------
+
+
+def test_the_compile_page_runs_as_written() -> None:
+    """Every >>> line of docs/compile.md prints what the page says."""
+    page = Path(__file__).resolve().parent.parent / "docs" / "compile.md"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 20 and result.failed == 0
 
 
 # -- errors --------------------------------------------------------------------
