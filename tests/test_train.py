@@ -496,3 +496,48 @@ def test_optimizer_arguments_are_checked():
 def test_history_defaults_are_empty():
     h = History()
     assert (h.epochs, h.steps, h.interrupted, h.loss) == (0, 0, False, [])
+
+
+# -- the compiled path -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("loss", "signed", "batch_size"), [("hinge", True, None), ("quadratic", False, 16)]
+)
+def test_compiled_training_reaches_the_eager_parameters(loss, signed, batch_size):
+    """fit(compiled=True) replays the same graph: same steps, same parameters, same history."""
+    pytest.importorskip("numpy")
+    X, y = moons(48, noise=0.1, seed=3, signed=signed)
+    if not signed:
+        y = [[float(label)] for label in y]
+    out = "linear" if signed else "sigmoid"
+    eager_net = MLP(2, [8, 8, 1], output_activation=out, seed=5)
+    compiled_net = MLP(2, [8, 8, 1], output_activation=out, seed=5)
+    settings = dict(loss=loss, l2=1e-4, epochs=15, batch_size=batch_size, lr=0.2,
+                    lr_schedule=lambda k, n: 0.2 - 0.1 * k / n, progress=False)
+    eager = fit(eager_net, X, y, **settings)
+    compiled = fit(compiled_net, X, y, compiled=True, **settings)
+    for p, q in zip(eager_net.parameters(), compiled_net.parameters(), strict=True):
+        assert q.data == pytest.approx(p.data, rel=1e-9, abs=1e-12)
+    assert compiled.step_loss == pytest.approx(eager.step_loss, rel=1e-9)
+    assert compiled.step_accuracy == eager.step_accuracy
+    assert compiled.lr == eager.lr
+
+
+def test_compiled_training_refuses_a_cost_that_branches_on_values():
+    """The tracing rule: a cost whose graph depends on the example's values cannot be replayed."""
+    pytest.importorskip("numpy")
+    from microgrid.compile import TracingError
+
+    def branching(outputs, target):
+        a = outputs[0]
+        return (a - target) ** 2 if a.data > 0 else (a - target).abs()
+
+    # the recorded example's output is < 0, the batch's next one's > 0: compile
+    # re-records that one and finds another graph
+    X = [[0.0, 1.0], [5.0, -5.0], [1.0, 0.0], [-5.0, 5.0]]
+    net = MLP(2, [4, 1], seed=0)
+    assert net(X[0])[0].data < 0 < net(X[1])[0].data
+    with pytest.raises(TracingError):
+        fit(net, X, [0.0, 1.0, 1.0, 0.0], loss=branching, epochs=2, compiled=True,
+            progress=False)
