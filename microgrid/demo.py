@@ -1,0 +1,439 @@
+"""``microgrid demo``: train a tiny network on a toy dataset and show everything about it.
+
+The defaults are micrograd's demo: an MLP ``[2, 16, 16, 1]`` with ReLU
+hidden layers, the max-margin (`hinge`) cost on -1/+1 labels plus
+micrograd's L2 penalty ``1e-4 * sum p^2``, full-batch SGD with the rate
+``1.0 - 0.9 k / steps`` for 100 steps, on 100 two-moons points with noise
+0.1. It trains through `microgrid.train.fit` (with a progress bar) and
+reaches 100% training accuracy with the default seed. Then it writes to
+the output folder (default ``./microgrid-demo/``):
+
+==========================  ==============================================  =======
+file                        what                                            needs
+==========================  ==============================================  =======
+``training_curves.png``     loss and accuracy at every step                 plot
+``decision_boundary.png``   the regions the network learned, with the data  plot
+``computation_graph.svg``   the graph of one example's cost, every grad     graph
+``network.svg``             the network with each neuron's ``delta``        graph
+``model.json``              the trained weights (``MLP.load`` reads it)     --
+==========================  ==============================================  =======
+
+The drawings are of the training example with the smallest margin
+``y * score`` (so the largest cost: the one the network is least sure of
+or gets wrong), after
+``cost.backward()`` on it alone, so the grads and ``delta`` shown are that
+example's (BP1-BP4). When every example lies beyond the margin (cost 0, as
+circles and xor end up), every grad in the drawings is 0, truthfully.
+
+Missing extras do not stop the demo: it trains, writes what it can (the
+DOT source of a drawing when SVG cannot be rendered) and names the extra
+to install. Exit status (`DemoResult.status`): 0 when every file was
+written or only skipped for a missing extra, 1 when a file could not be
+written for another reason. Files are written atomically (a temporary
+file renamed over the target), so an interrupted run never leaves half a
+file; the five names above are overwritten, nothing else in the folder is
+touched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from microgrid.datasets import DATASETS
+from microgrid.engine import no_grad
+from microgrid.losses import hinge
+from microgrid.nn import MLP
+from microgrid.train import History, evaluate, fit
+
+__all__ = ["ACTIVATIONS", "FILES", "PRESETS", "Artifact", "DemoOptions", "DemoResult",
+           "OutputFolderError", "Preset", "run", "summary"]
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+"""Hidden-layer activations the demo accepts."""
+
+L2 = 1e-4
+"""micrograd's ``alpha``: the cost gets ``L2 * sum p^2`` over all parameters."""
+
+
+LEARNING_RATE = 1.0
+"""micrograd's initial rate; the schedule takes it down to a tenth of it."""
+LINEAR_LEARNING_RATE = 0.1
+"""The initial rate for ``activation="linear"``: the network is then one linear
+map of the input, and 1.0 makes its weights grow without bound."""
+
+
+def learning_rate(k: int, steps: int, first: float = LEARNING_RATE) -> float:
+    """micrograd's schedule ``first * (1 - 0.9 k / steps)``: from ``first`` to ``first / 10``."""
+    return first * (1.0 - 0.9 * k / steps)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A dataset's defaults: its points and noise, and how long and wide to train."""
+
+    points: int
+    noise: float
+    steps: int
+    hidden: tuple[int, ...]
+    note: str
+
+
+PRESETS: dict[str, Preset] = {
+    "moons": Preset(100, 0.1, 100, (16, 16), "micrograd's demo; 100% with the default seed"),
+    "circles": Preset(100, 0.05, 100, (16, 16), "a ring around a disc; 100% in 100 steps"),
+    "xor": Preset(100, 0.1, 100, (16, 16), "four corners, no straight line works; 100% quickly"),
+    "spirals": Preset(
+        100, 0.05, 300, (16, 16),
+        "two arms a turn long: needs 3x the steps (about 99% after 100, 100% after 300)",
+    ),
+}
+"""The defaults of each ``--dataset``."""
+
+FILES: dict[str, str] = {
+    "training_curves.png": "loss and accuracy at every step",
+    "decision_boundary.png": "the regions the network learned, with the data",
+    "computation_graph.svg": "the graph of one example's cost, with every value and grad",
+    "network.svg": "the network with each neuron's delta for that example",
+    "model.json": "the trained network",
+}
+"""The files the demo writes, with what each shows."""
+
+_EXTRAS = {
+    "plot": 'pip install "microgrid-autodiff[plot]"',
+    "graph": 'pip install "microgrid-autodiff[graph]"',
+}
+
+
+class OutputFolderError(OSError):
+    """The output folder cannot be created."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What to train and where to write; ``None`` means the dataset's `Preset`."""
+
+    dataset: str = "moons"
+    steps: int | None = None
+    seed: int = 0
+    hidden: tuple[int, ...] | None = None
+    activation: str = "relu"
+    lr: float | None = None
+    """The initial learning rate (default `LEARNING_RATE`, `LINEAR_LEARNING_RATE` for linear)."""
+    out: str | os.PathLike[str] = "microgrid-demo"
+    quiet: bool = False
+
+    def check(self) -> None:
+        """Raise ValueError naming the first bad option."""
+        if self.dataset not in PRESETS:
+            raise ValueError(
+                f"unknown dataset {self.dataset!r}; valid: {', '.join(PRESETS)}"
+            )
+        if self.steps is not None and (
+            isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1
+        ):
+            raise ValueError(f"steps must be an int >= 1, got {self.steps!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an int, got {self.seed!r}")
+        if self.hidden is not None and (
+            not self.hidden
+            or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.hidden)
+        ):
+            raise ValueError(f"hidden must be one or more positive widths, got {self.hidden!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}"
+            )
+        if self.lr is not None and (
+            isinstance(self.lr, bool) or not isinstance(self.lr, (int, float))
+            or not (math.isfinite(self.lr) and self.lr > 0.0)
+        ):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        out = Path(self.out)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"the output folder {os.fspath(out)!r} exists and is a file")
+
+
+@dataclass
+class Artifact:
+    """One file of the demo: written (``path``), or why not (``skipped``/``failed``)."""
+
+    name: str
+    description: str
+    path: Path | None = None
+    skipped: str | None = None
+    """Why it was not written: a missing extra and the command that installs it."""
+    failed: str | None = None
+    """Why it could not be written for any other reason (the demo then exits 1)."""
+    note: str | None = None
+    """What was written instead, if anything (e.g. the DOT source of a drawing)."""
+
+
+@dataclass
+class DemoResult:
+    """What `run` trained, measured and wrote."""
+
+    options: DemoOptions
+    net: MLP
+    history: History
+    accuracy: float
+    """Training accuracy of the trained network (``evaluate`` after the last step)."""
+    loss: float
+    """Mean cost of the trained network on the training set (no penalty)."""
+    example: int
+    """The index of the training example the drawings show."""
+    example_cost: float
+    """Its cost ``C_x`` (the largest in the training set; 0 when every example is beyond
+    the margin, and then so is every grad in the drawings)."""
+    out: Path
+    artifacts: list[Artifact] = field(default_factory=list)
+    seconds: float = 0.0
+    """Wall time of the whole run: data, training, pictures, files."""
+
+    @property
+    def status(self) -> int:
+        """0 if every file was written or skipped for a missing extra, else 1."""
+        return 1 if any(a.failed for a in self.artifacts) else 0
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(temporary)`` next to ``path``, then rename it over ``path``."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def _plain_progress(stream: TextIO, total: int) -> Callable[[History], None]:
+    """A line every tenth of the run, for when tqdm is not installed."""
+    every = max(1, total // 10)
+
+    def report(history: History) -> None:
+        k = history.steps
+        if k % every == 0 or k == total:
+            acc = f", accuracy {history.step_accuracy[-1]:.0%}" if history.step_accuracy else ""
+            print(f"  step {k:>4}/{total}: loss {history.step_loss[-1]:.4g}{acc}", file=stream)
+
+    return report
+
+
+def _has_tqdm() -> bool:
+    return importlib.util.find_spec("tqdm") is not None
+
+
+def run(options: DemoOptions | None = None, *, stream: TextIO | None = None) -> DemoResult:
+    """Train per ``options``, write the files, print a summary; return the `DemoResult`.
+
+    ``stream`` receives the narration and the summary (default stdout; the
+    progress bar goes to stderr). With ``options.quiet`` only the summary
+    is printed.
+
+        >>> result = run(DemoOptions(steps=100, out="demo"))       # doctest: +SKIP
+        >>> result.accuracy                                        # doctest: +SKIP
+        1.0
+
+    Raises:
+        ValueError: a bad option (before anything is trained or written).
+        OutputFolderError: the output folder cannot be created (an OSError).
+        RuntimeError: training diverged (too large a learning rate).
+    """
+    options = options or DemoOptions()
+    options.check()
+    stream = stream or sys.stdout
+    start = time.perf_counter()
+    preset = PRESETS[options.dataset]
+    steps = options.steps or preset.steps
+    lr = options.lr or (LINEAR_LEARNING_RATE if options.activation == "linear" else LEARNING_RATE)
+    hidden = list(options.hidden or preset.hidden)
+    out = Path(options.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputFolderError(
+            f"cannot create the output folder {os.fspath(out)!r}: {e.strerror or e}"
+        ) from e
+
+    def say(text: str) -> None:
+        if not options.quiet:
+            print(text, file=stream, flush=True)
+
+    X, y = DATASETS[options.dataset](preset.points, noise=preset.noise, seed=options.seed,
+                                     signed=True)
+    net = MLP(2, [*hidden, 1], activation=options.activation, seed=options.seed)
+    say(f"Training an MLP {net.sizes} ({options.activation}, {net.num_parameters()} parameters) "
+        f"on {options.dataset} ({len(X)} points) for {steps} steps: hinge loss + L2 {L2:g}, "
+        f"SGD with the rate {lr:g} -> {lr / 10:g}")
+    tqdm_bar = not options.quiet and _has_tqdm()
+    show = None if options.quiet or tqdm_bar else _plain_progress(stream, steps)
+    done = [0]
+
+    def callback(history: History) -> None:
+        done[0] = history.steps
+        if show is not None:
+            show(history)
+
+    try:
+        history = fit(
+            net, X, y, loss="hinge", l2=L2, epochs=steps, progress=tqdm_bar, callback=callback,
+            lr_schedule=lambda k, total: learning_rate(k, total, lr),
+        )
+    except (ValueError, ArithmeticError) as e:
+        # SGD refuses non-finite grads and the engine non-finite values:
+        # the parameters blew up (they are left as the last good step left them).
+        problem = str(e) if len(str(e)) < 120 else str(e)[:117] + "..."
+        raise RuntimeError(
+            f"training diverged after {done[0]} of {steps} steps ({problem}); "
+            f"try a smaller --lr than {lr:g}"
+        ) from e
+    final = evaluate(net, X, y, loss="hinge")
+    accuracy = final.accuracy if final.accuracy is not None else math.nan
+
+    # The drawings show the example with the smallest margin y * score:
+    # the largest cost, so the most to backpropagate.
+    with no_grad():
+        margins = [t * net(x)[0].data for x, t in zip(X, y, strict=True)]
+    example = min(range(len(X)), key=margins.__getitem__)
+    result = DemoResult(options, net, history, accuracy, final.loss, example,
+                        max(0.0, 1.0 - margins[example]), out)
+
+    say(f"Writing pictures and the model to {os.fspath(out)}{os.sep}")
+    artifacts = {name: Artifact(name, text) for name, text in FILES.items()}
+    result.artifacts = list(artifacts.values())
+    _write_plots(result, X, y, artifacts)
+    _write_drawings(result, X[example], y[example], artifacts)
+    _write(artifacts["model.json"], out, lambda path: net.save(path))
+    result.seconds = time.perf_counter() - start
+    print(summary(result), file=stream, flush=True)
+    return result
+
+
+def _write(artifact: Artifact, out: Path, write: Callable[[Path], object]) -> None:
+    """Write one file, recording a missing extra or a failure instead of raising."""
+    path = out / artifact.name
+    try:
+        _write_atomically(path, write)
+    except ImportError as e:
+        artifact.skipped = str(e)
+    except (OSError, ValueError, RuntimeError, ArithmeticError) as e:
+        artifact.failed = f"{type(e).__name__}: {e}"
+    else:
+        artifact.path = path
+
+
+def _write_plots(result: DemoResult, X: list[list[float]], y: list[int],
+                 artifacts: dict[str, Artifact]) -> None:
+    try:
+        from microgrid import plot
+    except ImportError as e:  # pragma: no cover - plot.py imports matplotlib lazily
+        for name in ("training_curves.png", "decision_boundary.png"):
+            artifacts[name].skipped = str(e)
+        return
+    options = result.options
+    sizes = "-".join(str(n) for n in result.net.sizes)
+    title = (f"{options.dataset}, MLP {sizes} ({options.activation}), "
+             f"{result.history.steps} steps")
+    _write(artifacts["training_curves.png"], result.out,
+           lambda path: plot.plot_history(result.history, title=title, save=path))
+    _write(artifacts["decision_boundary.png"], result.out,
+           lambda path: plot.plot_decision_boundary(
+               result.net, X, y, save=path,
+               title=f"{options.dataset}: {round(result.accuracy * len(X))} of {len(X)} "
+                     f"training points right ({result.accuracy:.0%})"))
+
+
+def _write_drawings(result: DemoResult, x: list[float], target: int,
+                    artifacts: dict[str, Artifact]) -> None:
+    net = result.net
+    trace = net.trace(x)
+    cost = hinge(trace.output, target)
+    cost.label = "C_x"
+    where = (f"training example {result.example}: x = [{x[0]:.3g}, {x[1]:.3g}], "
+             f"y = {target:+d}")
+    net.zero_grad()  # so the parameters' grads are this example's alone
+    cost.backward()
+    try:
+        from microgrid.graph import draw, draw_network
+    except ImportError as e:
+        for name in ("computation_graph.svg", "network.svg"):
+            artifacts[name].skipped = _graph_hint(e)
+        return
+    drawings: dict[str, Callable[[], Any]] = {
+        "computation_graph.svg": lambda: draw(
+            cost, net=net, trace=trace, title=f"The hinge cost C_x of {where}"),
+        "network.svg": lambda: draw_network(
+            net, trace, title=f"The trained network on {where}: each neuron's a and delta"),
+    }
+    for name, make in drawings.items():
+        artifact = artifacts[name]
+        try:
+            drawing = make()
+        except ImportError as e:
+            artifact.skipped = _graph_hint(e)
+            continue
+        except (ValueError, RuntimeError) as e:
+            artifact.failed = f"{type(e).__name__}: {e}"
+            continue
+        _write(artifact, result.out, drawing.save)
+        if artifact.skipped is not None:  # no SVG renderer: keep the DOT source
+            artifact.skipped = _graph_hint(artifact.skipped)
+            dot = Artifact(Path(name).with_suffix(".dot").name, "")
+            _write(dot, result.out, _text_writer(drawing.source))
+            if dot.path is not None:
+                artifact.note = f"wrote its DOT source to {dot.name}"
+    net.zero_grad()
+
+
+def _text_writer(text: str) -> Callable[[Path], object]:
+    return lambda path: path.write_text(text, encoding="utf-8")
+
+
+def _graph_hint(problem: object) -> str:
+    text = str(problem)
+    return text if "microgrid-autodiff[graph]" in text else f"{text}; {_EXTRAS['graph']}"
+
+
+def summary(result: DemoResult) -> str:
+    """The few lines the demo prints at the end: what was trained, how well, which files."""
+    options = result.options
+    history = result.history
+    lines = [
+        f"microgrid demo: {options.dataset}, MLP {result.net.sizes} ({options.activation}), "
+        f"{history.steps} steps in {history.seconds:.1f} s"
+        + (" (interrupted by Ctrl-C)" if history.interrupted else ""),
+        f"  training accuracy {result.accuracy:.0%}, mean hinge loss {result.loss:.4f}",
+        f"  the drawings show training example {result.example}, the one with the largest "
+        f"cost ({result.example_cost:.4g}"
+        + ("; all are beyond the margin, so every grad is 0)" if result.example_cost == 0
+           else ")"),
+        f"  files in {os.fspath(result.out)}{os.sep}:",
+    ]
+    width = max(len(a.name) for a in result.artifacts)
+    for a in result.artifacts:
+        if a.path is not None:
+            lines.append(f"    {a.name:<{width}}  {a.description}")
+        elif a.skipped is not None:
+            extra = f" ({a.note})" if a.note else ""
+            lines.append(f"    {a.name:<{width}}  not written{extra}: {a.skipped}")
+        else:
+            lines.append(f"    {a.name:<{width}}  FAILED: {a.failed}")
+    model = next(a for a in result.artifacts if a.name == "model.json")
+    if model.path is not None:
+        lines.append(f"  load the model with: MLP.load({os.fspath(model.path)!r})")
+    lines.append(f"  total time {result.seconds:.1f} s")
+    return "\n".join(lines)

@@ -1,0 +1,436 @@
+"""Pictures of training: loss and accuracy curves, and decision boundaries.
+
+Needs matplotlib (the ``plot`` extra: ``pip install "microgrid-autodiff[plot]"``),
+imported only when a function here is called. Each function returns a
+matplotlib `~matplotlib.figure.Figure` and, given ``save="file.png"``,
+writes it there (any format matplotlib knows, by the suffix)::
+
+    from microgrid import MLP, fit
+    from microgrid.datasets import moons
+    from microgrid.plot import plot_decision_boundary, plot_history
+
+    X, y = moons(100, noise=0.1, seed=0, signed=True)
+    net = MLP(2, [16, 16, 1], seed=0)
+    history = fit(net, X, y, loss="hinge", l2=1e-4, epochs=100, lr=0.5)
+    plot_history(history, save="curves.png")
+    plot_decision_boundary(net, X, y, save="boundary.png")
+
+The figures are made without pyplot (``matplotlib.figure.Figure``), so
+saving needs no display and no backend, nothing accumulates in pyplot's
+list of open figures, and a notebook shows a returned figure once. To draw
+into your own pyplot figure instead, pass ``ax=`` (or ``axes=``) and call
+``plt.show()`` as usual.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from microgrid.engine import Value, no_grad
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from microgrid.train import History
+
+__all__ = ["INSTALL_HINT", "plot_decision_boundary", "plot_history"]
+
+INSTALL_HINT = 'pip install "microgrid-autodiff[plot]"'
+
+# Colour-blind-safe class colours (Okabe & Ito), then matplotlib's tab10 order.
+_CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
+                  "#D55E00", "#F0E442", "#000000")
+_LOSS_COLOUR = "#0072B2"
+_ACCURACY_COLOUR = "#009E73"
+_MAX_RESOLUTION = 1000
+
+
+def _matplotlib() -> Any:
+    """The matplotlib package, or an ImportError naming the extra to install."""
+    try:
+        import matplotlib
+        import matplotlib.colors
+        import matplotlib.figure
+        import matplotlib.lines
+    except ImportError:
+        raise ImportError(
+            f"microgrid.plot needs matplotlib; install the plot extra: {INSTALL_HINT}"
+        ) from None
+    return matplotlib
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    mpl = _matplotlib()
+    figure: Figure = mpl.figure.Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return figure
+
+
+def _save(figure: Figure, save: str | os.PathLike[str] | None) -> None:
+    if save is not None:
+        figure.savefig(os.fspath(save), dpi=150, facecolor="white")
+
+
+def _style(ax: Axes) -> None:
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+# -- loss and accuracy curves --------------------------------------------------
+
+
+def plot_history(
+    history: History,
+    *,
+    title: str | None = None,
+    log_loss: bool | None = None,
+    axes: Sequence[Axes] | None = None,
+    save: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """The loss and accuracy curves of a `fit` run, side by side.
+
+    Args:
+        history: what `microgrid.train.fit` returned.
+        title: a title over both panels (default none).
+        log_loss: a logarithmic loss axis; by default when every loss is
+            positive and they span more than a factor of 20.
+        axes: draw into these (one for the loss, a second for the accuracy)
+            instead of a new figure.
+        save: a path to write the figure to (``.png``, ``.svg``, ``.pdf``...).
+
+    With full-batch training (one step per epoch) the x axis counts steps;
+    with mini-batches it counts epochs and the individual steps are drawn
+    faintly behind the epoch averages. Without tracked accuracy there is
+    only the loss panel.
+
+    Raises:
+        ValueError: the history has no completed step.
+    """
+    losses = [float(v) for v in history.loss]
+    steps = [float(v) for v in history.step_loss]
+    if not steps:
+        raise ValueError("plot_history: the history has no completed step; nothing to plot")
+    accuracy = [float(v) for v in history.accuracy]
+    full_batch = len(steps) == len(losses)
+    unit = "step" if full_batch else "epoch"
+    panels = 2 if accuracy or history.step_accuracy else 1
+
+    if axes is None:
+        figure = _new_figure(4.6 * panels, 3.4)
+        made = figure.subplots(1, panels, squeeze=False)[0]
+        loss_ax, acc_ax = made[0], made[1] if panels == 2 else None
+    else:
+        if len(axes) < panels:
+            raise ValueError(f"plot_history: needs {panels} axes, got {len(axes)}")
+        loss_ax, acc_ax = axes[0], axes[1] if panels == 2 else None
+        figure = cast("Figure", loss_ax.figure)
+
+    per_epoch = len(steps) / max(len(losses), 1)
+    step_x = [(i + 1) / per_epoch for i in range(len(steps))]
+    epoch_x = list(range(1, len(losses) + 1))
+    if log_loss is None:
+        positive = [v for v in steps if v > 0.0]
+        log_loss = len(positive) == len(steps) and max(positive) > 20.0 * min(positive)
+
+    _style(loss_ax)
+    if not full_batch:
+        loss_ax.plot(step_x, steps, color=_LOSS_COLOUR, alpha=0.25, linewidth=0.8,
+                     label="each step")
+    if losses:
+        loss_ax.plot(epoch_x, losses, color=_LOSS_COLOUR, linewidth=2.0,
+                     label="epoch mean" if not full_batch else None)
+        loss_ax.annotate(f"{losses[-1]:.3g}", (epoch_x[-1], losses[-1]), xytext=(4, 4),
+                         textcoords="offset points", color=_LOSS_COLOUR, fontsize=9)
+    if log_loss:
+        loss_ax.set_yscale("log")
+    loss_ax.set_xlabel(unit)
+    loss_ax.set_ylabel("loss")
+    loss_ax.set_title("Loss", loc="left", fontsize=11)
+    if not full_batch:
+        loss_ax.legend(frameon=False, fontsize=9)
+
+    if acc_ax is not None:
+        _style(acc_ax)
+        if not full_batch and history.step_accuracy:
+            acc_ax.plot(step_x, [100.0 * a for a in history.step_accuracy],
+                        color=_ACCURACY_COLOUR, alpha=0.25, linewidth=0.8)
+        if accuracy:
+            acc_ax.plot(epoch_x, [100.0 * a for a in accuracy], color=_ACCURACY_COLOUR,
+                        linewidth=2.0)
+            acc_ax.annotate(f"{accuracy[-1]:.0%}", (epoch_x[-1], 100.0 * accuracy[-1]),
+                            xytext=(-8, -14), textcoords="offset points", ha="right",
+                            color=_ACCURACY_COLOUR, fontsize=9)
+        low = min([100.0 * a for a in accuracy + list(history.step_accuracy)] + [50.0])
+        acc_ax.set_ylim(max(0.0, low - 5.0), 101.0)
+        acc_ax.set_xlabel(unit)
+        acc_ax.set_ylabel("accuracy (%)")
+        acc_ax.set_title("Training accuracy", loc="left", fontsize=11)
+    if title is None and history.interrupted:
+        title = "interrupted (Ctrl-C)"
+    if title:
+        figure.suptitle(title, fontsize=12)
+    _save(figure, save)
+    return figure
+
+
+# -- decision boundaries ---------------------------------------------------------
+
+
+def _points(X: object) -> list[tuple[float, float]]:
+    if isinstance(X, (str, bytes)) or not isinstance(X, Sequence) or not X:
+        raise ValueError("plot_decision_boundary: X must be a non-empty list of points [x1, x2]")
+    points = []
+    for i, row in enumerate(X):
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != 2:
+            raise ValueError(
+                f"plot_decision_boundary: X[{i}] is {row!r}; expected a point [x1, x2] "
+                "(decision boundaries are drawn for 2-D inputs)"
+            )
+        for v in row:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+                raise ValueError(f"plot_decision_boundary: X[{i}] is {row!r}; need finite numbers")
+        points.append((float(row[0]), float(row[1])))
+    return points
+
+
+def _int_in(value: object, low: int, high: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(
+            f"plot_decision_boundary: {name} must be an int from {low} to {high}, got {value!r}"
+        )
+    return value
+
+
+def _finite(value: object, name: str, low: float = -math.inf) -> float:
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not (math.isfinite(value) and float(value) >= low)):
+        bound = f" and >= {low:g}" if low > -math.inf else ""
+        raise ValueError(
+            f"plot_decision_boundary: {name} must be a finite number{bound}, got {value!r}"
+        )
+    return float(value)
+
+
+def _class_index(label: object, i: int) -> int:
+    """A label as a class index: -1/+1 and 0/1 give 0/1, k gives k, one-hot its argmax."""
+    if isinstance(label, Sequence) and not isinstance(label, (str, bytes)):
+        if len(label) == 1:
+            return _class_index(label[0], i)
+        if label and all(isinstance(v, numbers.Real) for v in label):
+            return max(range(len(label)), key=lambda k: float(label[k]))
+    elif not isinstance(label, bool) and isinstance(label, numbers.Real):
+        v = float(label)
+        if v == -1.0:
+            return 0
+        if v >= 0.0 and v == int(v):
+            return int(v)
+    raise ValueError(
+        f"plot_decision_boundary: y[{i}] is {label!r}; expected a class label "
+        "(-1/+1, 0/1, a class index 0..k-1, or a one-hot list)"
+    )
+
+
+def _grid_scores(
+    net: Callable[[list[float]], Any], xs: list[float], ys: list[float]
+) -> tuple[list[list[float]], str]:
+    """The network's outputs at every grid point, and how they were computed.
+
+    The compiled path (numpy; one replay of the recorded graph for the whole
+    grid) is about 30x faster than one eager forward pass per point; it is
+    used when it can replay the network exactly, else the eager engine.
+    """
+    points = [[x, y] for y in ys for x in xs]
+    try:
+        import numpy as np
+
+        from microgrid.compile import TracingError
+        from microgrid.compile import compile as compile_graph
+
+        compiled = compile_graph(lambda x: net(x), points[0])
+        out = np.asarray(compiled.forward(np.asarray(points)), dtype=float)
+        if np.all(np.isfinite(out)):
+            return out.reshape(len(points), -1).tolist(), "compiled"
+    except (ImportError, TracingError, TypeError, ValueError, ArithmeticError):
+        pass  # e.g. control flow on values (softmax's max): the eager engine is exact
+    with no_grad():
+        return [[a.data for a in _outputs(net(p))] for p in points], "eager"
+
+
+def _outputs(result: object) -> list[Value]:
+    if isinstance(result, Value):
+        return [result]
+    if isinstance(result, list) and result and all(isinstance(a, Value) for a in result):
+        return result
+    raise ValueError(
+        "plot_decision_boundary: net(x) must return a Value or a list of Values, "
+        f"got {result!r:.80}"
+    )
+
+
+def _tint(colour: str, amount: float) -> tuple[float, float, float]:
+    """``colour`` mixed with white: amount 0 is white, 1 the colour itself."""
+    mpl = _matplotlib()
+    r, g, b = mpl.colors.to_rgb(colour)
+    return (1 - amount + amount * r, 1 - amount + amount * g, 1 - amount + amount * b)
+
+
+def plot_decision_boundary(
+    net: Callable[[list[float]], Any],
+    X: Sequence[Sequence[float]],
+    y: Sequence[Any],
+    *,
+    threshold: float | None = None,
+    resolution: int = 200,
+    padding: float = 0.4,
+    margins: bool | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+    save: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """A 2-D classifier's regions, its decision boundary, and the data points.
+
+    Args:
+        net: the classifier, e.g. an `MLP` with 2 inputs: ``net(x)`` returns
+            one score (two classes) or one output per class (argmax).
+        X: the points ``[x1, x2]``.
+        y: their labels: -1/+1 (`hinge`), 0/1, class indices, or one-hot lists.
+        threshold: one score's cut between the classes; default 0.5 for a
+            network whose ``output_activation`` is ``"sigmoid"``, else 0.
+        resolution: grid points per axis (the net runs ``resolution**2``
+            times; with numpy it is one compiled replay, a fraction of a second).
+        padding: space around the points, in data units.
+        margins: draw dashed lines where the score is ``threshold +- 1`` (the
+            `hinge` cost's margins); default on for one score and threshold 0.
+        title: default: how many points are classified right.
+        ax: draw into this matplotlib Axes instead of a new figure.
+        save: a path to write the figure to (``.png``, ``.svg``, ``.pdf``...).
+
+    The background shades each region by how sure the network is (its score
+    squashed into the colour range); points it gets wrong are crossed out.
+
+    Raises:
+        ValueError: points that are not 2-D, labels that are not classes,
+            mismatched lengths, a resolution outside ``2..1000``.
+    """
+    mpl = _matplotlib()
+    import numpy as np  # a dependency of matplotlib
+
+    points = _points(X)
+    if isinstance(y, (str, bytes)) or not isinstance(y, Sequence) or len(y) != len(points):
+        raise ValueError(
+            f"plot_decision_boundary: y must hold one label per point ({len(points)}), got "
+            f"{len(y) if isinstance(y, Sequence) else type(y).__name__}"
+        )
+    classes = [_class_index(label, i) for i, label in enumerate(y)]
+    signed = any(
+        not isinstance(label, bool) and isinstance(label, numbers.Real) and float(label) < 0
+        for label in y
+    )
+    grid = _int_in(resolution, 2, _MAX_RESOLUTION, "resolution")
+    pad = _finite(padding, "padding", low=0.0)
+    if not callable(net):
+        raise ValueError(f"plot_decision_boundary: net must be callable, got {net!r}")
+    if threshold is None:
+        cut = 0.5 if getattr(net, "output_activation", None) == "sigmoid" else 0.0
+    else:
+        cut = _finite(threshold, "threshold")
+
+    # Predictions at the data points, eagerly: what the network really says.
+    with no_grad():
+        outputs = [[a.data for a in _outputs(net(list(p)))] for p in points]
+    n_out = len(outputs[0])
+
+    def predicted(scores: Sequence[float]) -> int:
+        if n_out == 1:
+            return int(scores[0] > cut)
+        return max(range(n_out), key=lambda k: scores[k])
+
+    right = [predicted(o) == c for o, c in zip(outputs, classes, strict=True)]
+
+    x1 = [p[0] for p in points]
+    x2 = [p[1] for p in points]
+    xs = np.linspace(min(x1) - pad, max(x1) + pad, grid).tolist()
+    ys = np.linspace(min(x2) - pad, max(x2) + pad, grid).tolist()
+    scores, _ = _grid_scores(net, xs, ys)
+    S = np.asarray(scores, dtype=float).reshape(grid, grid, n_out)
+    XX, YY = np.meshgrid(xs, ys)
+
+    if ax is None:
+        # The axes keep the data's aspect ratio (a circle stays round), so
+        # the figure takes that shape too instead of framing it in white.
+        aspect = (ys[-1] - ys[0]) / (xs[-1] - xs[0])
+        width = 6.0 if aspect <= 1.0 else max(3.5, 5.0 / aspect)
+        height = min(max((width - 0.8) * aspect, 2.5), 7.0) + 1.2  # + labels, title, legend
+        figure = _new_figure(width, height)
+        ax = figure.subplots()
+    else:
+        figure = cast("Figure", ax.figure)
+    n_classes = max([*classes, *(range(n_out) if n_out > 1 else [1])]) + 1
+    colours = [_CLASS_COLOURS[k % len(_CLASS_COLOURS)] for k in range(n_classes)]
+    legend: list[tuple[Any, str]] = []
+
+    if n_out == 1:
+        score = S[:, :, 0] - cut
+        # Squash the score so the shading shows confidence near the boundary
+        # instead of being dominated by the far corners of the grid.
+        spread = float(np.percentile(np.abs(score), 90)) or 1.0
+        sure = np.tanh(2.0 * score / spread)
+        cmap = mpl.colors.LinearSegmentedColormap.from_list(
+            "microgrid", [_tint(colours[0], 0.55), (1.0, 1.0, 1.0), _tint(colours[1], 0.55)]
+        )
+        ax.contourf(XX, YY, sure, levels=np.linspace(-1.0, 1.0, 34), cmap=cmap)
+        if float(score.min()) < 0.0 < float(score.max()):
+            ax.contour(XX, YY, score, levels=[0.0], colors="#222222", linewidths=1.6)
+            legend.append((mpl.lines.Line2D([], [], color="#222222", linewidth=1.6),
+                           "decision boundary"))
+        if margins is None:
+            margins = cut == 0.0
+        if margins:
+            band = [v for v in (-1.0, 1.0) if float(score.min()) < v < float(score.max())]
+            if band:
+                ax.contour(XX, YY, score, levels=band, colors="#555555", linewidths=0.9,
+                           linestyles="dashed")
+                legend.append((mpl.lines.Line2D([], [], color="#555555", linewidth=0.9,
+                                                linestyle="dashed"), "margin (score = \u00b11)"))
+    else:
+        region = np.argmax(S, axis=2)
+        cmap = mpl.colors.ListedColormap([_tint(c, 0.3) for c in colours[:n_out]])
+        ax.contourf(XX, YY, region, levels=np.arange(-0.5, n_out), cmap=cmap)
+        ax.contour(XX, YY, region, levels=np.arange(0.5, n_out - 1), colors="#222222",
+                   linewidths=1.2)
+
+    points_legend: list[tuple[Any, str]] = []
+    for k in sorted(set(classes)):
+        mine = [i for i, c in enumerate(classes) if c == k]
+        handle = ax.scatter([x1[i] for i in mine], [x2[i] for i in mine], s=30,
+                            color=colours[k], edgecolors="white", linewidths=0.7, zorder=3)
+        points_legend.append(
+            (handle, ("y = \u22121" if k == 0 else "y = +1") if signed and k < 2 else f"class {k}")
+        )
+    wrong = [i for i, ok in enumerate(right) if not ok]
+    if wrong:
+        handle = ax.scatter([x1[i] for i in wrong], [x2[i] for i in wrong], s=70, marker="x",
+                            color="#CC0000", linewidths=1.6, zorder=4)
+        points_legend.append((handle, "misclassified"))
+    legend = points_legend + legend
+
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend([h for h, _ in legend], [t for _, t in legend], loc="upper center",
+              bbox_to_anchor=(0.5, -0.13), ncols=min(len(legend), 4), fontsize=8,
+              frameon=False, handletextpad=0.3, columnspacing=1.2)
+    if title is None:
+        share = sum(right) / len(right)
+        title = f"{sum(right)} of {len(right)} points classified right ({share:.0%})"
+    ax.set_title(title, fontsize=11)
+    _save(figure, save)
+    return figure

@@ -1,0 +1,268 @@
+"""Specification of ``microgrid demo`` (microgrid.demo and its command line).
+
+The demo trains micrograd's moons classifier through `fit` and writes five
+files; each must exist, be non-empty and valid (PNG signature, SVG that
+parses as XML, a model `MLP.load` reads back). Missing extras skip only the
+files that need them, naming the extra; bad options exit 2 with an
+argparse-style message and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from microgrid import MLP, no_grad
+from microgrid.cli import build_parser, main
+from microgrid.datasets import moons
+from microgrid.demo import FILES, PRESETS, DemoOptions, learning_rate, run
+from microgrid.train import evaluate
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HAS_PLOT = importlib.util.find_spec("matplotlib") is not None
+HAS_GRAPH = importlib.util.find_spec("graphviz") is not None
+
+
+def check_files(out: Path) -> None:
+    """Every promised file is there, non-empty and valid; nothing else was left behind."""
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)  # no temporary files
+    for name in FILES:
+        data = (out / name).read_bytes()
+        assert data, f"{name} is empty"
+        if name.endswith(".png"):
+            assert data.startswith(PNG_SIGNATURE), name
+        elif name.endswith(".svg"):
+            root = ET.fromstring(data)
+            assert root.tag.endswith("svg"), name
+            assert len(list(root.iter())) > 10, name
+    net = MLP.load(out / "model.json")
+    assert net.sizes == [2, 16, 16, 1]
+
+
+@pytest.mark.skipif(not (HAS_PLOT and HAS_GRAPH), reason="needs the plot and graph extras")
+def test_short_demo_writes_every_promised_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``microgrid demo --steps 20 --out TMP``: five valid files, and the summary names each."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--steps", "20", "--out", str(out), "--quiet"]) == 0
+    check_files(out)
+    printed = capsys.readouterr().out
+    for name in FILES:
+        assert name in printed
+    assert "not written" not in printed and "FAILED" not in printed
+    assert "training accuracy" in printed and "total time" in printed
+    assert "MLP.load(" in printed
+
+
+@pytest.mark.skipif(not (HAS_PLOT and HAS_GRAPH), reason="needs the plot and graph extras")
+def test_demo_drawings_are_of_the_example_with_the_largest_cost(tmp_path: Path) -> None:
+    """The drawings show the example with the smallest margin y*score (the largest cost),
+    with the grads of that example alone."""
+    result = run(DemoOptions(steps=5, out=tmp_path, quiet=True))
+    X, y = moons(100, noise=0.1, seed=0, signed=True)
+    with no_grad():
+        margins = [t * result.net(x)[0].data for x, t in zip(X, y, strict=True)]
+    assert result.example == margins.index(min(margins))
+    assert result.example_cost == pytest.approx(max(0.0, 1.0 - min(margins)))
+    graph = (tmp_path / "computation_graph.svg").read_text(encoding="utf-8")
+    assert f"training example {result.example}" in graph
+    assert all(p.grad == 0.0 for p in result.net.parameters())  # left clean after drawing
+
+
+def test_demo_trains_micrograds_setup_through_fit(tmp_path: Path) -> None:
+    """The defaults are micrograd's: [2,16,16,1] ReLU, 100 moons points with noise 0.1,
+    hinge + 1e-4 L2, lr 1.0 -> 0.1; the result's numbers match an evaluation."""
+    assert PRESETS["moons"].points == 100 and PRESETS["moons"].noise == 0.1
+    assert PRESETS["moons"].steps == 100 and PRESETS["moons"].hidden == (16, 16)
+    assert learning_rate(0, 100) == 1.0 and learning_rate(100, 100) == pytest.approx(0.1)
+    result = run(DemoOptions(steps=3, out=tmp_path, quiet=True))
+    assert result.net.sizes == [2, 16, 16, 1] and result.net.activation == "relu"
+    assert result.history.steps == 3
+    assert result.history.lr == pytest.approx([1.0, 0.7, 0.4])  # 1 - 0.9 k / 3
+    X, y = moons(100, noise=0.1, seed=0, signed=True)
+    final = evaluate(result.net, X, y, loss="hinge")
+    assert (result.accuracy, result.loss) == (final.accuracy, final.loss)
+    assert MLP.load(tmp_path / "model.json").state_dict() == result.net.state_dict()
+
+
+@pytest.mark.slow
+def test_default_demo_reaches_full_training_accuracy(tmp_path: Path) -> None:
+    """The default demo (100 steps on moons, seed 0) classifies every training point."""
+    result = run(DemoOptions(out=tmp_path, quiet=True))
+    assert result.history.steps == 100
+    assert result.accuracy == 1.0
+    assert result.status == 0
+
+
+@pytest.mark.slow
+def test_spirals_default_reaches_full_training_accuracy(tmp_path: Path) -> None:
+    """--dataset spirals trains 300 steps by default and classifies every point."""
+    result = run(DemoOptions(dataset="spirals", out=tmp_path, quiet=True))
+    assert result.history.steps == PRESETS["spirals"].steps == 300
+    assert result.accuracy == 1.0
+
+
+@pytest.mark.parametrize("dataset", ["circles", "xor"])
+def test_other_datasets_run(dataset: str, tmp_path: Path) -> None:
+    """Each dataset trains (one hidden layer of 16, 40 steps: 98-100% on this seed)."""
+    result = run(DemoOptions(dataset=dataset, steps=40, hidden=(16,), out=tmp_path, quiet=True))
+    assert result.net.sizes == [2, 16, 1]
+    assert result.accuracy >= 0.95
+    assert MLP.load(tmp_path / "model.json").sizes == [2, 16, 1]
+
+
+# -- options and errors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--hidden", "0,x"], "--hidden: expected hidden layer widths"),
+        (["--hidden", "16,0"], "--hidden"),
+        (["--hidden", ""], "--hidden"),
+        (["--steps", "0"], "--steps: expected a positive integer"),
+        (["--steps", "ten"], "--steps"),
+        (["--seed", "1.5"], "--seed"),
+        (["--dataset", "mnist"], "--dataset: invalid choice"),
+        (["--activation", "gelu"], "--activation: invalid choice"),
+        (["--lr", "-1"], "--lr: expected a positive number"),
+        (["--lr", "nan"], "--lr"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(argv: list[str], message: str) -> None:
+    """argparse-style: usage, ``microgrid demo: error: ...``, exit status 2, no traceback."""
+    proc = subprocess.run([sys.executable, "-m", "microgrid", "demo", *argv],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_out_that_is_a_file_exits_2_and_keeps_the_file(tmp_path: Path) -> None:
+    """--out naming an existing file: refused before training; the file is untouched."""
+    target = tmp_path / "notes.txt"
+    target.write_text("mine", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "microgrid", "demo", "--out", str(target)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "exists and is a file" in proc.stderr and "Traceback" not in proc.stderr
+    assert target.read_text(encoding="utf-8") == "mine"
+
+
+def test_out_that_cannot_be_created_exits_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--steps", "1", "--quiet", "--out", str(blocker / "sub")])
+    assert info.value.code == 2
+
+
+def test_diverging_training_exits_1_with_advice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A linear network with lr 5 blows up: exit 1, the step, and 'try a smaller --lr'."""
+    status = main(["demo", "--activation", "linear", "--lr", "5", "--quiet",
+                   "--out", str(tmp_path)])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "training diverged after" in err and "try a smaller --lr" in err
+
+
+def test_parser_choices_match_the_demo() -> None:
+    """The command line offers exactly the datasets and activations the demo knows."""
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    demo = subparsers.choices["demo"]
+    choices = {a.dest: a.choices for a in demo._actions if a.choices}
+    assert list(choices["dataset"]) == list(PRESETS)
+    from microgrid.demo import ACTIVATIONS
+
+    assert list(choices["activation"]) == list(ACTIVATIONS)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (DemoOptions(dataset="mnist"), "unknown dataset"),
+        (DemoOptions(steps=0), "steps"),
+        (DemoOptions(hidden=()), "hidden"),
+        (DemoOptions(hidden=(4, 0)), "hidden"),
+        (DemoOptions(activation="gelu"), "unknown activation"),
+        (DemoOptions(lr=math.inf), "lr"),
+        (DemoOptions(seed=True), "seed"),
+    ],
+)
+def test_options_are_checked_before_anything_happens(
+    options: DemoOptions, message: str, tmp_path: Path
+) -> None:
+    """The library refuses bad options with a ValueError naming them, and writes nothing."""
+    options = DemoOptions(**{**options.__dict__, "out": tmp_path / "never"})
+    with pytest.raises(ValueError, match=message):
+        run(options)
+    assert not (tmp_path / "never").exists()
+
+
+# -- missing extras ---------------------------------------------------------------------
+
+
+def test_without_matplotlib_the_demo_writes_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No matplotlib: exit 0, model (and drawings) written, PNGs skipped naming the extra."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["demo", "--steps", "2", "--quiet", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert not (tmp_path / "training_curves.png").exists()
+    assert not (tmp_path / "decision_boundary.png").exists()
+    assert MLP.load(tmp_path / "model.json").sizes == [2, 16, 16, 1]
+    lines = {line.split()[0]: line for line in printed.splitlines()[4:] if line.startswith("    ")}
+    for name in ("training_curves.png", "decision_boundary.png"):
+        assert 'not written: microgrid.plot needs matplotlib' in lines[name]
+        assert 'pip install "microgrid-autodiff[plot]"' in lines[name]
+    assert "not written" not in lines["model.json"]
+
+
+def test_without_the_graph_module_the_demo_writes_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No drawing support: exit 0, SVGs skipped naming the graph extra, the rest written."""
+    monkeypatch.setitem(sys.modules, "microgrid.graph", None)
+    assert main(["demo", "--steps", "2", "--quiet", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert not (tmp_path / "computation_graph.svg").exists()
+    assert not (tmp_path / "network.svg").exists()
+    assert MLP.load(tmp_path / "model.json").sizes == [2, 16, 16, 1]
+    skipped = [line for line in printed.splitlines() if "not written" in line]
+    assert len(skipped) == 2
+    assert all('pip install "microgrid-autodiff[graph]"' in line for line in skipped)
+
+
+@pytest.mark.skipif(not HAS_GRAPH, reason="needs the graph extra")
+def test_without_an_svg_renderer_the_demo_keeps_the_dot_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No renderer (no dot, no in-process Graphviz): the DOT text is written instead."""
+    import microgrid.render as render
+
+    def missing(*args: object, **kwargs: object) -> bytes:
+        raise render.MissingRendererError(f"no SVG renderer; {render.INSTALL_EXTRA}")
+
+    monkeypatch.setattr("microgrid.graph.render", missing)
+    assert main(["demo", "--steps", "2", "--quiet", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for name in ("computation_graph", "network"):
+        assert not (tmp_path / f"{name}.svg").exists()
+        assert (tmp_path / f"{name}.dot").read_text(encoding="utf-8").startswith("digraph")
+        assert f"wrote its DOT source to {name}.dot" in printed

@@ -1,0 +1,273 @@
+"""Specification of microgrid.plot: loss/accuracy curves and decision boundaries.
+
+Each function returns a matplotlib Figure and writes a valid image with
+``save=``; the decision boundary evaluates the network exactly (the
+compiled grid agrees with the eager engine); bad input is refused by name;
+without matplotlib the message names the extra to install.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")  # the plot extra; CI installs it (dev extra)
+
+from matplotlib.figure import Figure
+
+from microgrid import MLP, fit, no_grad
+from microgrid.datasets import moons
+from microgrid.plot import (
+    INSTALL_HINT,
+    _grid_scores,
+    plot_decision_boundary,
+    plot_history,
+)
+from microgrid.train import History
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[list[list[float]], list[int]]:
+    return moons(40, noise=0.1, seed=0, signed=True)
+
+
+@pytest.fixture(scope="module")
+def trained(data: tuple[list[list[float]], list[int]]) -> tuple[MLP, History]:
+    X, y = data
+    net = MLP(2, [8, 1], seed=0)
+    history = fit(net, X, y, loss="hinge", epochs=15, lr=0.3, progress=False)
+    return net, history
+
+
+def legend_texts(figure: Figure) -> list[str]:
+    return [t.get_text() for ax in figure.axes if ax.get_legend()
+            for t in ax.get_legend().get_texts()]
+
+
+# -- plot_history ------------------------------------------------------------
+
+
+def test_history_plot_has_loss_and_accuracy_panels_and_saves_a_png(
+    trained: tuple[MLP, History], tmp_path: Path
+) -> None:
+    """Full-batch history: two panels (loss, accuracy) over the steps; save= writes a PNG."""
+    _, history = trained
+    path = tmp_path / "curves.png"
+    figure = plot_history(history, save=path)
+    assert isinstance(figure, Figure)
+    loss_ax, acc_ax = figure.axes
+    assert loss_ax.get_ylabel() == "loss" and acc_ax.get_ylabel() == "accuracy (%)"
+    (line,) = loss_ax.get_lines()
+    assert list(line.get_ydata()) == history.loss
+    assert list(acc_ax.get_lines()[0].get_ydata()) == [100 * a for a in history.accuracy]
+    assert loss_ax.get_xlabel() == "step"
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_history_plot_with_mini_batches_shows_steps_behind_epochs(
+    data: tuple[list[list[float]], list[int]],
+) -> None:
+    """Mini-batches: each step drawn (faintly) and the epoch means, against epochs."""
+    X, y = data
+    history = fit(MLP(2, [4, 1], seed=0), X, y, loss="hinge", epochs=3, batch_size=10,
+                  progress=False)
+    figure = plot_history(history)
+    loss_ax = figure.axes[0]
+    steps_line, epochs_line = loss_ax.get_lines()
+    assert list(steps_line.get_ydata()) == history.step_loss  # 4 steps per epoch
+    assert list(epochs_line.get_ydata()) == history.loss
+    assert list(epochs_line.get_xdata()) == [1, 2, 3]
+    assert steps_line.get_xdata()[-1] == pytest.approx(3.0)
+    assert loss_ax.get_xlabel() == "epoch"
+    assert set(legend_texts(figure)) == {"each step", "epoch mean"}
+
+
+def test_history_without_accuracy_has_one_panel() -> None:
+    """A history without tracked accuracy gets only the loss panel."""
+    history = History(loss=[2.0, 1.0], step_loss=[2.0, 1.0])
+    assert len(plot_history(history).axes) == 1
+
+
+def test_history_log_scale_when_the_loss_spans_decades() -> None:
+    """The loss axis is logarithmic by default when positive losses span > 20x; linear else."""
+    wide = History(loss=[1.0, 0.01], step_loss=[1.0, 0.01])
+    narrow = History(loss=[1.0, 0.5], step_loss=[1.0, 0.5])
+    with_zero = History(loss=[1.0, 0.0], step_loss=[1.0, 0.0])
+    assert plot_history(wide).axes[0].get_yscale() == "log"
+    assert plot_history(narrow).axes[0].get_yscale() == "linear"
+    assert plot_history(with_zero).axes[0].get_yscale() == "linear"
+    assert plot_history(narrow, log_loss=True).axes[0].get_yscale() == "log"
+
+
+def test_history_into_given_axes() -> None:
+    """axes= draws into the caller's axes and returns their figure."""
+    figure = Figure()
+    axes = figure.subplots(1, 2)
+    history = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], step_loss=[1.0, 0.5],
+                      step_accuracy=[0.5, 1.0])
+    assert plot_history(history, axes=list(axes)) is figure
+    assert len(axes[0].get_lines()) == 1 and len(axes[1].get_lines()) == 1
+
+
+def test_empty_history_is_refused() -> None:
+    """Nothing trained, nothing to plot: a ValueError says so."""
+    with pytest.raises(ValueError, match="no completed step"):
+        plot_history(History())
+
+
+def test_interrupted_history_says_so_in_the_title() -> None:
+    history = History(loss=[1.0], step_loss=[1.0], interrupted=True)
+    assert "interrupted" in plot_history(history).get_suptitle()
+
+
+# -- plot_decision_boundary ---------------------------------------------------------
+
+
+def test_decision_boundary_figure_and_png(
+    trained: tuple[MLP, History], data: tuple[list[list[float]], list[int]], tmp_path: Path
+) -> None:
+    """Regions, the boundary line, both classes in the legend; save= writes a PNG."""
+    net, _ = trained
+    X, y = data
+    path = tmp_path / "boundary.png"
+    figure = plot_decision_boundary(net, X, y, resolution=60, save=path)
+    assert isinstance(figure, Figure)
+    texts = legend_texts(figure)
+    assert texts[:2] == ["y = \u22121", "y = +1"]
+    assert "decision boundary" in texts
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+    ax = figure.axes[0]
+    x1 = [p[0] for p in X]
+    assert ax.get_xlim()[0] == pytest.approx(min(x1) - 0.4)
+
+
+def test_title_counts_the_points_classified_right(
+    data: tuple[list[list[float]], list[int]],
+) -> None:
+    """The default title is the true count: here a net that says +1 everywhere."""
+    X, y = data
+
+    def always_positive(x: list[float]) -> list[object]:
+        from microgrid import Value
+
+        return [Value(1.0) + 0.0 * x[0]]
+
+    figure = plot_decision_boundary(always_positive, X, y, resolution=10)
+    positives = sum(1 for label in y if label == 1)
+    assert figure.axes[0].get_title().startswith(f"{positives} of {len(y)} points")
+    assert "misclassified" in legend_texts(figure)
+
+
+def test_no_misclassified_marker_when_all_right(
+    data: tuple[list[list[float]], list[int]],
+) -> None:
+    """A perfect classifier (the label itself as score, via a lookup) gets no crosses."""
+    X, y = data
+    label_of = {tuple(p): label for p, label in zip(X, y, strict=True)}
+    from microgrid import Value
+
+    def oracle(x: list[float]) -> list[Value]:
+        return [Value(float(label_of.get(tuple(x), 1)))]
+
+    figure = plot_decision_boundary(oracle, X, y, resolution=5)
+    assert "misclassified" not in legend_texts(figure)
+    assert figure.axes[0].get_title().startswith(f"{len(y)} of {len(y)}")
+
+
+def test_compiled_grid_equals_the_eager_engine(trained: tuple[MLP, History]) -> None:
+    """The fast path (one compiled replay over the grid) gives the eager engine's scores."""
+    net, _ = trained
+    xs, ys = [-1.0, 0.0, 0.5, 2.0], [-0.5, 0.25, 1.0]
+    scores, how = _grid_scores(net, xs, ys)
+    assert how == "compiled"
+    with no_grad():
+        eager = [[net([x, y])[0].data] for y in ys for x in xs]
+    # equal up to the rounding of a reordered sum (numpy's matrix product)
+    assert [s[0] for s in scores] == pytest.approx([e[0] for e in eager], rel=1e-12, abs=1e-12)
+
+
+def test_softmax_classifier_falls_back_to_eager_and_uses_argmax() -> None:
+    """A softmax output (max over values: not replayable) is evaluated eagerly; argmax regions."""
+    net = MLP(2, [6, 3], activation="tanh", output_activation="softmax", seed=0)
+    X = [[0.0, 0.0], [1.0, 1.0], [-1.0, 0.5], [0.5, -1.0]]
+    y = [0, 1, 2, [0.0, 1.0, 0.0]]  # class indices and a one-hot list
+    scores, how = _grid_scores(net, [0.0, 1.0], [0.0])
+    assert how == "eager"
+    with no_grad():
+        assert scores[1] == [a.data for a in net([1.0, 0.0])]
+    figure = plot_decision_boundary(net, X, y, resolution=20)
+    assert legend_texts(figure)[:3] == ["class 0", "class 1", "class 2"]
+
+
+def test_sigmoid_output_cuts_at_one_half() -> None:
+    """Default threshold: 0.5 for a sigmoid output, so a=0.6 counts as class 1."""
+    net = MLP(2, [1], output_activation="sigmoid", seed=0)
+    neuron = net.layers[0].neurons[0]
+    for w in neuron.w:
+        w.data = 0.0
+    neuron.b.data = 0.4054651081081644  # sigmoid(b) = 0.6
+    X, y = [[0.0, 0.0], [1.0, 1.0]], [1, 1]
+    title = plot_decision_boundary(net, X, y, resolution=5).axes[0].get_title()
+    assert title.startswith("2 of 2")
+    title = plot_decision_boundary(net, X, y, resolution=5, threshold=0.7).axes[0].get_title()
+    assert title.startswith("0 of 2")
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "kwargs", "message"),
+    [
+        ([[0.0, 0.0, 1.0]], [1], {}, r"X\[0\].*2-D"),
+        ([], [], {}, "non-empty"),
+        ([[0.0, float("nan")]], [1], {}, "finite"),
+        ([[0.0, 0.0]], [0.5], {}, r"y\[0\] is 0.5"),
+        ([[0.0, 0.0]], ["a"], {}, r"y\[0\]"),
+        ([[0.0, 0.0]], [1, 1], {}, "one label per point"),
+        ([[0.0, 0.0]], [1], {"resolution": 1}, "resolution"),
+        ([[0.0, 0.0]], [1], {"resolution": 5000}, "resolution"),
+        ([[0.0, 0.0]], [1], {"padding": -1.0}, "padding"),
+        ([[0.0, 0.0]], [1], {"threshold": float("inf")}, "threshold"),
+    ],
+)
+def test_bad_input_is_refused_by_name(
+    X: list[list[float]], y: list[object], kwargs: dict[str, object], message: str
+) -> None:
+    net = MLP(2, [1], seed=0)
+    with pytest.raises(ValueError, match=message):
+        plot_decision_boundary(net, X, y, **kwargs)  # type: ignore[arg-type]
+
+
+def test_net_must_return_values() -> None:
+    with pytest.raises(ValueError, match="list of Values"):
+        plot_decision_boundary(lambda x: 1.0, [[0.0, 0.0]], [1], resolution=3)
+
+
+# -- without matplotlib -----------------------------------------------------------
+
+
+def test_without_matplotlib_the_message_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """matplotlib hidden (None in sys.modules makes its import fail): an ImportError
+    saying ``pip install "microgrid-autodiff[plot]"``, from either function."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError) as info:
+        plot_history(History(loss=[1.0], step_loss=[1.0]))
+    assert 'pip install "microgrid-autodiff[plot]"' in str(info.value)
+    assert INSTALL_HINT in str(info.value)
+    with pytest.raises(ImportError, match=r"microgrid-autodiff\[plot\]"):
+        plot_decision_boundary(MLP(2, [1], seed=0), [[0.0, 0.0]], [1])
+
+
+def test_importing_microgrid_or_plot_does_not_import_matplotlib() -> None:
+    """The core imports only the standard library; plot imports matplotlib when called."""
+    code = ("import sys, microgrid, microgrid.plot; "
+            "print('matplotlib' in sys.modules, 'numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False"]
