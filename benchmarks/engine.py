@@ -42,7 +42,7 @@ from typing import Any
 import microgrid
 from microgrid import MLP, SGD, Value, sum_of
 from microgrid.datasets import moons
-from microgrid.losses import hinge
+from microgrid.losses import hinge, l2_penalty
 
 try:
     import micrograd.engine as mg_engine
@@ -137,8 +137,7 @@ def microgrid_api_step(model: MLP, optimizer: SGD) -> float:
     """The same step with microgrid's MLP, losses and optimiser."""
     params = optimizer.params
     data_loss = sum_of([hinge(model(x)[0], y) for x, y in zip(X, Y)]) * (1.0 / len(X))
-    reg_loss = ALPHA * sum_of([p * p for p in params])
-    total = data_loss + reg_loss
+    total = data_loss + l2_penalty(params, ALPHA)
     optimizer.zero_grad()
     total.backward()
     optimizer.step()

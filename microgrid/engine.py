@@ -510,6 +510,7 @@ class Value:
 
 
 _ONLY_VALUES = frozenset({Value})
+_ONLY_FLOATS = frozenset({float})
 
 
 def _operand(x: object) -> float | None:
@@ -637,16 +638,28 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
     n = len(weights)
     if n != len(inputs):
         raise ValueError(f"linear: {n} weights but {len(inputs)} inputs; they must match")
-    if type(bias) is Value and {*map(type, weights), *map(type, inputs)} == _ONLY_VALUES:
-        # A hidden neuron: every operand a Value (checked above in C, not item by item).
+    # A neuron's weights and bias are Values and its inputs all Values (a
+    # hidden layer) or all floats (the first): those cases check the types
+    # in C, not item by item, and build the tuples directly.
+    if type(bias) is Value and {*map(type, weights)} == _ONLY_VALUES:
         w_nodes = cast("Sequence[Value]", weights)
-        x_nodes = cast("Sequence[Value]", inputs)
         w_data = [w.data for w in w_nodes]
-        x_data = [x.data for x in x_nodes]
-        total = sum(map(_mul, w_data, x_data), bias.data)
-        if not -_INF < total < _INF:
-            _fail_non_finite("linear", total, *w_data, *x_data, bias.data)
-        return _node(total, (*w_nodes, *x_nodes, bias), (*x_data, *w_data, 1.0), "linear")
+        input_types = {*map(type, inputs)}
+        if input_types == _ONLY_VALUES:
+            x_nodes = cast("Sequence[Value]", inputs)
+            x_data = [x.data for x in x_nodes]
+            total = sum(map(_mul, w_data, x_data), bias.data)
+            if not -_INF < total < _INF:
+                _fail_non_finite("linear", total, *w_data, *x_data, bias.data)
+            return _node(total, (*w_nodes, *x_nodes, bias), (*x_data, *w_data, 1.0), "linear")
+        if input_types == _ONLY_FLOATS:
+            x_floats = cast("Sequence[float]", inputs)
+            total = sum(map(_mul, w_data, x_floats), bias.data)
+            if not -_INF < total < _INF:
+                _fail_non_finite("linear", total, *w_data, *x_floats, bias.data)
+            v = _node(total, (*w_nodes, bias), (*x_floats, 1.0), "linear")
+            _remember_operands(v, (tuple(weights), tuple(inputs), bias))
+            return v
     w_values = [w for w in weights if type(w) is Value]
     x_values = [x for x in inputs if type(x) is Value]
     # A neuron's weights are all Values, its inputs all Values or all numbers:

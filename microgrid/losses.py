@@ -34,7 +34,7 @@ import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from microgrid.engine import Value, sum_of
+from microgrid.engine import Value, linear, sum_of
 
 __all__ = [
     "LOSSES",
@@ -406,6 +406,13 @@ def _values(params: Iterable[object], fn: str) -> list[Value]:
     return values
 
 
+def _sum_of_squares(params: list[Value]) -> Value:
+    # sum_p p^2 is the dot product of the parameters with themselves: one
+    # `linear` node (each p a parent twice, local gradient p each time, so
+    # 2p in all) instead of a square node per parameter and a sum.
+    return linear(params, params)
+
+
 def l2_penalty(params: Iterable[Value], strength: float) -> Value:
     """micrograd's L2 penalty ``strength * sum_p p^2`` over all ``params``.
 
@@ -418,7 +425,7 @@ def l2_penalty(params: Iterable[Value], strength: float) -> Value:
         0.0005
     """
     alpha = _strength(strength, "l2_penalty", "strength")
-    return sum_of([p * p for p in _values(params, "l2_penalty")]) * alpha
+    return _sum_of_squares(_values(params, "l2_penalty")) * alpha
 
 
 @runtime_checkable
@@ -450,7 +457,7 @@ def l2_weight_penalty(
             raise ValueError("l2_weight_penalty: the network has no weight parameters")
     else:
         weights = _values(net_or_weights, "l2_weight_penalty")
-    return sum_of([w * w for w in weights]) * (lam / (2.0 * size))
+    return _sum_of_squares(weights) * (lam / (2.0 * size))
 
 
 LOSSES: dict[str, LossFn] = {

@@ -364,14 +364,15 @@ def test_gradients_need_a_single_result() -> None:
 
 
 def test_a_layers_linear_nodes_become_one_matrix_product_and_the_penalty_runs_once() -> None:
-    """DESIGN's speed rules: the moons step is a dozen numpy instructions, not 750 ops."""
+    """DESIGN's speed rules: the moons step is a dozen numpy instructions, not 410 nodes."""
     net = MLP(2, [16, 16, 1], seed=1)
     step = compile(hinge_l2(net), [0.5, 0.5], 1, params=net.parameters(), static_y=True)
     text = step.describe()
     lines = text.splitlines()[1:]
     assert len(lines) <= 12
     assert sum("linear[16x" in line and "matmul" in line for line in lines) == 2
-    assert any("sum[1x337]" in line and line.endswith("once") for line in lines)
+    # the L2 penalty sum_p p^2 (one linear node of the parameters with themselves)
+    assert any("linear[1x337]" in line and line.endswith("once") for line in lines)
 
 
 def test_the_recorded_graph_is_kept_for_drawing() -> None:
