@@ -1,0 +1,145 @@
+"""Every example script runs, and the code on the docs pages this suite owns runs.
+
+Each ``examples/*.py`` runs in a subprocess with this interpreter and must
+exit 0 and print what its docstring promises. The tutorial's ``>>>`` lines
+(docs/index.md) must print what the page shows, and the page's Python
+blocks (index.md's drawing code, testing.md's property tests) must run.
+"""
+
+from __future__ import annotations
+
+import doctest
+import html
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+HAS_PLOT = importlib.util.find_spec("matplotlib") is not None
+HAS_GRAPH = importlib.util.find_spec("graphviz") is not None
+HAS_HYPOTHESIS = importlib.util.find_spec("hypothesis") is not None
+
+# What each example must print (besides exiting 0); a new example needs an entry.
+EXPECTED_OUTPUT: dict[str, list[str]] = {
+    "bp_compare.py": ["agree"],
+    "draw_neuron.py": ["o = tanh(n) = 0.7071", "do/dx1 = -1.5000  do/dw1 = 1.0000",
+                       "the linear-node neuron has the same gradients: True", "wrote "],
+    "micrograd_readme.py": ["24.7041\n138.8338\n645.5773\n", "same numbers as micrograd's README"],
+    "property_test.py": ["ok  test_huber_is_at_most_quadratic",
+                         "ok  test_huber_gradient_is_the_clipped_residual",
+                         "ok  test_gradient_through_the_network_matches_finite_differences"],
+    "save_and_load.py": ["same weights: True, same outputs on all 40 points: True"],
+    "train_moons.py": ["training accuracy 100%", "score at [0.0, 1.0]:"],
+}
+
+NEEDS = {"draw_neuron.py": HAS_GRAPH, "property_test.py": HAS_HYPOTHESIS}
+
+
+def run_example(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+def test_every_example_has_expectations() -> None:
+    """A new example script must say here what it prints, so its test asserts something."""
+    assert sorted(p.name for p in EXAMPLES) == sorted(EXPECTED_OUTPUT)
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_runs(script: Path, tmp_path: Path) -> None:
+    """``python examples/<script>`` exits 0 and prints its key lines."""
+    if not NEEDS.get(script.name, True):
+        pytest.skip(f"{script.name} needs an extra that is not installed")
+    proc = run_example(str(script), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for text in EXPECTED_OUTPUT[script.name]:
+        assert text in proc.stdout, f"{text!r} not in the output of {script.name}"
+    # (hypothesis keeps its cache in .hypothesis/, as any hypothesis run does)
+    litter = [p.name for p in tmp_path.iterdir() if p.name != ".hypothesis"]
+    assert not litter, "examples must not litter the working directory"
+
+
+@pytest.mark.skipif(not HAS_GRAPH, reason="needs the graph extra")
+def test_draw_neuron_writes_svgs_where_asked(tmp_path: Path) -> None:
+    """With a path argument, both drawings land there and parse as SVG with every value."""
+    target = tmp_path / "out" / "neuron.svg"
+    proc = run_example(str(ROOT / "examples" / "draw_neuron.py"), str(target), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for path in (target, tmp_path / "out" / "neuron_linear.svg"):
+        svg = ET.parse(path).getroot()
+        assert svg.tag.endswith("svg")
+    text = html.unescape(target.read_text(encoding="utf-8"))  # Graphviz writes - as &#45;
+    for label in ("x1", "w1", "x2", "w2", "0.7071", "-1.5"):
+        assert label in text
+
+
+@pytest.mark.skipif(not HAS_HYPOTHESIS, reason="needs the testing extra")
+def test_property_test_example_catches_a_wrong_derivative(tmp_path: Path) -> None:
+    """--show-failure: hypothesis finds and shrinks the unclipped derivative's failure."""
+    proc = run_example(str(ROOT / "examples" / "property_test.py"), "--show-failure",
+                       cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "caught: the unclipped derivative is wrong" in proc.stdout
+    assert "check_wrong_derivative(" in proc.stdout  # the falsifying example
+
+
+@pytest.mark.skipif(not HAS_PLOT, reason="needs the plot extra")
+def test_train_moons_writes_model_and_plots(tmp_path: Path) -> None:
+    proc = run_example(str(ROOT / "examples" / "train_moons.py"), str(tmp_path / "out"),
+                       cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["decision_boundary.png", "model.json", "training_curves.png"]
+
+
+# -- the docs pages' code -------------------------------------------------------------
+
+
+def python_blocks(page: Path) -> list[str]:
+    """The contents of the page's fenced ```python blocks, in order."""
+    return re.findall(r"^```python\n(.*?)^```", page.read_text(encoding="utf-8"),
+                      flags=re.MULTILINE | re.DOTALL)
+
+
+def test_tutorial_prints_what_the_page_says(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every >>> line of docs/index.md gives the output shown; then the page's drawing
+    and plotting code runs on the network the tutorial trained."""
+    page = ROOT / "docs" / "index.md"
+    globs: dict[str, Any] = {"__name__": "index_md"}
+    test = doctest.DocTestParser().get_doctest(page.read_text(encoding="utf-8"), globs,
+                                               "index.md", str(page), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test, clear_globs=False)
+    assert runner.failures == 0
+    assert runner.tries > 20
+    if not (HAS_PLOT and HAS_GRAPH):
+        return
+    monkeypatch.chdir(tmp_path)
+    (block,) = python_blocks(page)
+    exec(compile(block, "docs/index.md", "exec"), globs)
+    for name in ("curves.png", "boundary.png", "graph.svg", "network.svg"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.skipif(not HAS_HYPOTHESIS, reason="needs the testing extra")
+def test_property_testing_page_code_runs() -> None:
+    """docs/testing.md's Python blocks, run in order as one module, define property
+    tests that pass."""
+    page = ROOT / "docs" / "testing.md"
+    namespace: dict[str, Any] = {"__name__": "testing_md"}
+    for block in python_blocks(page):
+        exec(compile(block, "docs/testing.md", "exec"), namespace)
+    tests = [f for name, f in namespace.items() if name.startswith("test_") and callable(f)]
+    assert len(tests) == 4
+    for test in tests:
+        test()
