@@ -445,6 +445,11 @@ class Value:
         they hold exactly this pass's derivatives; leaves accumulate, as in
         PyTorch (call `zero_grad` on parameters between steps). ``grad`` seeds
         the root's derivative (1.0 for ``∂self/∂self``).
+
+        A node whose gradient is exactly 0 passes nothing on (a dead ReLU, a
+        satisfied margin): its parents are not visited, so ``0 * inf`` is
+        never formed and a zero upstream gradient stays 0 where PyTorch
+        would give nan (e.g. ``(x.sqrt() * 0.0).backward()`` at ``x = 0``).
         """
         seed = _as_float(grad, "backward")
         order = topological_order(self)
@@ -461,6 +466,8 @@ class Value:
         self.grad = seed
         for node in reversed(order):
             g = node.grad
+            if g == 0.0:
+                continue  # contributes nothing: a dead ReLU, a satisfied margin
             for parent, local in zip(node.parents, node.local_grads):
                 parent.grad += local * g
         for leaf, held in earlier:

@@ -300,6 +300,17 @@ def test_zero_grad_clears_a_node() -> None:
     assert x.grad == 0.0
 
 
+def test_a_zero_gradient_passes_nothing_on_not_even_zero_times_inf() -> None:
+    """sqrt'(0) = +inf, but a node that receives exactly 0 contributes 0, never nan."""
+    x = Value(0.0)
+    (x.sqrt() * 0.0).backward()
+    assert x.grad == 0.0
+    dead = Value(-1.0)
+    w = Value(3.0)
+    (w * dead).relu().backward()
+    assert (w.grad, dead.grad) == (0.0, 0.0)
+
+
 def test_topological_order_puts_parents_first_and_the_root_last() -> None:
     a, b = Value(1.0), Value(2.0)
     c = a * b
