@@ -348,8 +348,8 @@ def fit(
 
     Args:
         net: an `MLP` (anything with ``net(x) -> list[Value]`` and ``parameters()``).
-        X, Y: the training set: rows of finite numbers and one target each
-            (its form is the cost's: a number, a list, a class index).
+        X: the training inputs: rows of finite numbers.
+        Y: one target per row (its form is the cost's: a number, a list, a class index).
         loss: the per-example cost ``C_x``, a name in `losses.LOSSES`
             ("quadratic", "mse", "cross_entropy", "cross_entropy_with_logits",
             "log_likelihood", "softmax_nll", "hinge") or a callable
