@@ -8,11 +8,17 @@ Workloads (medians of repeated runs; ratios are micrograd / microgrid):
 
 1. ``values``: one training step of a [2, 16, 16, 1] ReLU MLP (linear output)
    on 100 two-moons points, max-margin loss + 1e-4 L2, SGD update, written
-   with the same ``+``, ``*`` and ``relu`` on each library's Value (no nn).
+   with the same ``+``, ``*`` and ``relu`` on each library's Value (no nn);
+   and for microgrid also with its n-ary nodes (``linear`` for each neuron's
+   ``z``, ``sum_of``), which micrograd does not have. Steps alone and in a
+   loop, as in 2.
 2. ``api``: the same step through each library's own API: micrograd's
    ``nn.MLP(2, [16, 16, 1])`` and microgrid's ``MLP(2, [16, 16, 1])`` (one
    ``linear`` node per neuron, ``sum_of`` for the sums, ``SGD``), with the
-   cyclic garbage collector on (as shipped) and off.
+   cyclic garbage collector on (as shipped) and off. With the collector on,
+   twice: steps in a loop (each also collects what the step before left, as
+   in training: micrograd's graphs are reference cycles that only the
+   collector frees), and a step alone (the collector emptied before it).
 3. ``chain``: ``y = (y * 0.999 + 0.001).relu()`` repeated n times (3n
    nodes), forward + backward, n = 10^3 ... 10^6 (micrograd 0.1.0 has no
    ``tanh``; microgrid's ``tanh`` chain is timed too). micrograd's recursive
@@ -40,7 +46,7 @@ from collections.abc import Callable
 from typing import Any
 
 import microgrid
-from microgrid import MLP, SGD, Value, sum_of
+from microgrid import MLP, SGD, Value, linear, sum_of
 from microgrid.datasets import moons
 from microgrid.losses import hinge, l2_penalty
 
@@ -56,13 +62,20 @@ X, Y = moons(100, noise=0.1, seed=0, signed=True)
 
 
 def median_seconds(
-    runs: dict[str, Callable[[], object]], repeats: int, gc_enabled: bool = True
+    runs: dict[str, Callable[[], object]],
+    repeats: int,
+    gc_enabled: bool = True,
+    in_a_loop: int = 0,
 ) -> dict[str, float]:
-    """Median wall time of each run, interleaved so that all see the same load.
+    """Median wall time of one run of each contender, interleaved.
 
     Shared machines are noisy: timing one contender after the other lets a
-    change in load land on one of them. Here every repetition runs each
-    contender once, the collector emptied before each.
+    change in load land on one of them, so every repetition runs each
+    contender once. The collector is emptied before each. With
+    ``in_a_loop=k`` a repetition is a warm-up run and then ``k`` timed runs
+    in a row, as in a training loop, so each run also pays for collecting
+    what the run before it left (micrograd's graphs are reference cycles,
+    freed only by the cyclic collector); the time is their mean.
     """
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
@@ -71,9 +84,12 @@ def median_seconds(
             if not gc_enabled:
                 gc.disable()
             try:
+                if in_a_loop:
+                    run()
                 start = time.perf_counter()
-                run()
-                times[name].append(time.perf_counter() - start)
+                for _ in range(max(1, in_a_loop)):
+                    run()
+                times[name].append((time.perf_counter() - start) / max(1, in_a_loop))
             finally:
                 gc.enable()
     return {name: statistics.median(t) for name, t in times.items()}
@@ -113,6 +129,25 @@ def raw_step(value_type: Any, layers: list[list[tuple[list[Any], Any]]]) -> floa
     for p in params:
         p.data -= 0.1 * p.grad
     return float(total.data)
+
+
+def nary_step(layers: list[list[tuple[list[Value], Value]]]) -> float:
+    """`raw_step` with the engine's n-ary nodes: one `linear` per neuron, `sum_of`."""
+    params = [p for layer in layers for w, b in layer for p in (*w, b)]
+    losses = []
+    for x, y in zip(X, Y):
+        a: list[Any] = x
+        for i, layer in enumerate(layers):
+            z = [linear(w, a, b) for w, b in layer]
+            a = z if i == len(layers) - 1 else [zj.relu() for zj in z]
+        losses.append((1 + -y * a[0]).relu())
+    total = sum_of(losses) * (1.0 / len(losses)) + ALPHA * linear(params, params)
+    for p in params:
+        p.grad = 0.0
+    total.backward()
+    for p in params:
+        p.data -= 0.1 * p.grad
+    return total.data
 
 
 # -- 2. the moons step through each library's own API -----------------------------
@@ -235,16 +270,23 @@ def main() -> None:
     # 1. written with Values
     mg_layers = raw_parameters(mg_engine.Value)
     our_layers = raw_parameters(Value)
-    medians = median_seconds(
-        {"micrograd": lambda: raw_step(mg_engine.Value, mg_layers),
-         "microgrid": lambda: raw_step(Value, our_layers)},
-        repeats,
-    )
-    mg, ours = medians["micrograd"], medians["microgrid"]
-    out["values_step"] = {"micrograd_ms": mg * 1e3, "microgrid_ms": ours * 1e3, "ratio": mg / ours}
-    say("1. moons step [2,16,16,1], 100 points, written with + * relu on Values")
-    say(f"   micrograd {mg * 1e3:9.1f} ms   microgrid {ours * 1e3:7.1f} ms   "
-        f"ratio {mg / ours:5.1f}x")
+    nary_layers = raw_parameters(Value)
+    say("1. moons step [2,16,16,1], 100 points, built from Values (no nn); microgrid "
+        "with + * relu, and with its n-ary linear/sum_of nodes")
+    for key, text, loop in (("values_step_in_a_loop", "steps in a loop", 3),
+                            ("values_step", "a step alone   ", 0)):
+        medians = median_seconds(
+            {"micrograd": lambda: raw_step(mg_engine.Value, mg_layers),
+             "microgrid": lambda: raw_step(Value, our_layers),
+             "microgrid_nary": lambda: nary_step(nary_layers)},
+            repeats,
+            in_a_loop=loop,
+        )
+        mg, ours, nary = medians["micrograd"], medians["microgrid"], medians["microgrid_nary"]
+        out[key] = {"micrograd_ms": mg * 1e3, "microgrid_ms": ours * 1e3, "ratio": mg / ours,
+                    "microgrid_nary_ms": nary * 1e3, "nary_ratio": mg / nary}
+        say(f"   {text}: micrograd {mg * 1e3:7.1f} ms   microgrid {ours * 1e3:6.1f} ms "
+            f"({mg / ours:4.1f}x)   with linear/sum_of {nary * 1e3:5.1f} ms ({mg / nary:4.1f}x)")
 
     # 2. each library's own API, GC on and off
     random.seed(0)
@@ -252,18 +294,18 @@ def main() -> None:
     our_model = MLP(2, [16, 16, 1], activation="relu", output_activation="linear", seed=0)
     optimizer = SGD(our_model.parameters(), lr=0.1)
     say("\n2. moons step through each library's API (MLP, max-margin + 1e-4 L2, SGD)")
-    for gc_on in (True, False):
-        medians = median_seconds(
-            {"micrograd": lambda: micrograd_api_step(mg_model),
-             "microgrid": lambda: microgrid_api_step(our_model, optimizer)},
-            repeats,
-            gc_on,
-        )
+    api_runs = {"micrograd": lambda: micrograd_api_step(mg_model),
+                "microgrid": lambda: microgrid_api_step(our_model, optimizer)}
+    for key, text, gc_on, loop in (
+        ("api_step_in_a_loop", "GC on, steps in a loop  ", True, 3),
+        ("api_step_gc_on", "GC on, a step alone     ", True, 0),
+        ("api_step_gc_off", "GC off                  ", False, 0),
+    ):
+        medians = median_seconds(api_runs, repeats, gc_on, in_a_loop=loop)
         mg, ours = medians["micrograd"], medians["microgrid"]
-        key = "api_step_gc_on" if gc_on else "api_step_gc_off"
         out[key] = {"micrograd_ms": mg * 1e3, "microgrid_ms": ours * 1e3, "ratio": mg / ours}
-        say(f"   GC {'on ' if gc_on else 'off'}: micrograd {mg * 1e3:9.1f} ms   "
-            f"microgrid {ours * 1e3:7.1f} ms   ratio {mg / ours:5.1f}x")
+        say(f"   {text}: micrograd {mg * 1e3:9.1f} ms   microgrid {ours * 1e3:7.1f} ms   "
+            f"ratio {mg / ours:5.1f}x")
 
     # 3. deep chains
     say("\n3. chain of n relu links (3n nodes), forward + backward, one run each")
