@@ -115,9 +115,8 @@ def test_tutorial_prints_what_the_page_says(tmp_path: Path,
     """Every >>> line of docs/index.md gives the output shown; then the page's drawing
     and plotting code runs on the network the tutorial trained."""
     page = ROOT / "docs" / "index.md"
-    globs: dict[str, Any] = {"__name__": "index_md"}
-    test = doctest.DocTestParser().get_doctest(page.read_text(encoding="utf-8"), globs,
-                                               "index.md", str(page), 0)
+    test = doctest.DocTestParser().get_doctest(page.read_text(encoding="utf-8"),
+                                               {"__name__": "index_md"}, "index.md", str(page), 0)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     runner.run(test, clear_globs=False)
     assert runner.failures == 0
@@ -126,7 +125,7 @@ def test_tutorial_prints_what_the_page_says(tmp_path: Path,
         return
     monkeypatch.chdir(tmp_path)
     (block,) = python_blocks(page)
-    exec(compile(block, "docs/index.md", "exec"), globs)
+    exec(compile(block, "docs/index.md", "exec"), test.globs)  # the tutorial's names
     for name in ("curves.png", "boundary.png", "graph.svg", "network.svg"):
         assert (tmp_path / name).stat().st_size > 0
 
