@@ -22,6 +22,7 @@ from microgrid.engine import (
     topological_order,
 )
 from microgrid.gradcheck import gradcheck
+from microgrid.graph import Drawing, draw, draw_network  # renderers imported only when used
 from microgrid.nn import MLP, Layer, Module, Neuron, Trace
 from microgrid.optim import SGD, Adam
 from microgrid.train import History, fit
@@ -32,6 +33,7 @@ __all__ = [
     "MLP",
     "SGD",
     "Adam",
+    "Drawing",
     "History",
     "Layer",
     "Module",
@@ -42,6 +44,8 @@ __all__ = [
     "__version__",
     "abs",
     "compare",
+    "draw",
+    "draw_network",
     "exp",
     "fit",
     "gradcheck",

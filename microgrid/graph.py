@@ -1,0 +1,716 @@
+"""Drawings of gradient graphs and networks: DOT text, SVG, image files, Jupyter.
+
+`draw(root)` draws the computation graph behind a `Value`: a box per value
+(its name, ``data`` and ``grad``) and a small oval per operation, edges in
+the direction data flows, left to right. `draw_network(net, trace)` draws a
+network as the textbook does: layers of neurons, an edge per weight.
+
+Both return a `Drawing`: ``.source`` is the DOT text (always available, no
+extra needed), ``.svg()`` renders it, ``.save(path)`` writes ``.svg``,
+``.png``, ``.pdf``, ``.dot`` or ``.gv`` by the suffix, and Jupyter shows it
+inline. Rendering uses Graphviz's ``dot`` program when installed and
+otherwise an in-process Graphviz (see `microgrid.render`).
+
+The DOT text is deterministic: nodes are named by their position in the
+engine's topological order (``v0``, ``v1``, ... and ``o3`` for the operation
+that made ``v3``), so the same graph always gives byte-identical text.
+
+    >>> from microgrid import Value
+    >>> x, y = Value(2.0, label="x"), Value(-3.0, label="y")
+    >>> out = (x * y).tanh()
+    >>> out.backward()
+    >>> d = draw(out)
+    >>> d.node_count          # 4 values and 2 operations
+    6
+    >>> print(d.source.splitlines()[0])
+    digraph microgrid {
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from microgrid.engine import Value, topological_order
+from microgrid.nn import MLP, Trace
+from microgrid.render import FORMATS, MissingRendererError, Renderer, RenderError, render
+
+__all__ = ["DEFAULT_MAX_NODES", "Drawing", "draw", "draw_network"]
+
+DEFAULT_MAX_NODES = 5_000
+"""Drawings with more nodes than this are not rendered unless you raise ``max_nodes``.
+
+Layout time grows faster than the node count: about 3 s for 5,000 nodes in
+process (measured by ``scripts/make_doc_images.py --timings``).
+"""
+
+_FONT = "Courier"  # the in-process Graphviz knows its metrics; any monospace matches them
+
+
+class Drawing:
+    """A drawing: its DOT text, rendered to SVG and image files on demand.
+
+    Attributes:
+        source: the DOT text (deterministic; ``save("x.dot")`` writes it).
+        node_count: the number of drawn values and operations (legend excluded).
+        max_nodes: the largest ``node_count`` that `svg` and `save` render;
+            raise it to render bigger drawings (layout time grows quickly).
+    """
+
+    __slots__ = ("_svg", "max_nodes", "node_count", "source")
+
+    def __init__(self, source: str, node_count: int, max_nodes: int = DEFAULT_MAX_NODES) -> None:
+        self.source = source
+        self.node_count = node_count
+        self.max_nodes = _check_max_nodes(max_nodes)
+        self._svg: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"<Drawing: {self.node_count} nodes, {len(self.source)} characters of DOT>"
+
+    def render(
+        self, format: str = "svg", *, renderer: Renderer = "auto", timeout: float | None = None
+    ) -> bytes:
+        """The drawing as ``"svg"``, ``"png"`` or ``"pdf"`` bytes.
+
+        ``renderer``: ``"auto"`` (Graphviz's ``dot`` program if installed,
+        else in-process), ``"dot"`` or ``"wasm"``; ``timeout`` in seconds
+        (Ctrl-C also stops a long layout). Raises ValueError above
+        `max_nodes`, `MissingRendererError` (an ImportError) naming what to
+        install, `RenderError` if Graphviz fails.
+        """
+        if self.node_count > self.max_nodes:
+            raise ValueError(
+                f"this drawing has {self.node_count} nodes, more than max_nodes="
+                f"{self.max_nodes} (layout time grows quickly with size); to render it "
+                f"anyway pass max_nodes={self.node_count} to draw()/draw_network() or set "
+                f"drawing.max_nodes = {self.node_count}, or save it as .dot (no limit)"
+            )
+        return render(self.source, format, renderer=renderer, timeout=timeout)
+
+    def svg(self, *, renderer: Renderer = "auto", timeout: float | None = None) -> str:
+        """The drawing as SVG text (rendered once, then remembered); options as `render`."""
+        if renderer not in self._svg:
+            svg = self.render("svg", renderer=renderer, timeout=timeout)
+            self._svg[renderer] = svg.decode("utf-8")
+        return self._svg[renderer]
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        renderer: Renderer = "auto",
+        timeout: float | None = None,
+    ) -> Path:
+        """Write the drawing to ``path``; the suffix picks the format; returns the path.
+
+        ``.svg``, ``.png``, ``.pdf``, or ``.dot``/``.gv`` for the DOT text
+        (options as `render`). The file is replaced only once the drawing
+        has rendered, so a failed render never truncates an existing file.
+
+            >>> from microgrid import Value
+            >>> import tempfile, pathlib
+            >>> d = draw(Value(1.0, label="x") * 2)
+            >>> folder = pathlib.Path(tempfile.mkdtemp())
+            >>> d.save(folder / "graph.dot").read_text().startswith("digraph")
+            True
+        """
+        target = Path(path)
+        if not target.parent.is_dir():
+            raise FileNotFoundError(f"save: cannot write {str(target)!r}: no folder "
+                                    f"{str(target.parent)!r}")
+        suffix = target.suffix.lower().lstrip(".")
+        if suffix in ("dot", "gv"):
+            data = self.source.encode("utf-8")
+        elif suffix == "svg":
+            data = self.svg(renderer=renderer, timeout=timeout).encode("utf-8")
+        elif suffix in FORMATS:
+            data = self.render(suffix, renderer=renderer, timeout=timeout)
+        else:
+            raise ValueError(
+                f"save: cannot tell the format of {str(target)!r} from its suffix; "
+                "use .svg, .png, .pdf, .dot or .gv"
+            )
+        _write_atomically(target, data)
+        return target
+
+    # -- Jupyter ----------------------------------------------------------------
+
+    def _repr_svg_(self) -> str | None:
+        svg, _ = self._display()
+        return svg
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> dict[str, str]:
+        svg, problem = self._display()
+        if svg is not None:
+            return {"image/svg+xml": svg, "text/plain": repr(self)}
+        return {"text/plain": f"{self!r}\n(not rendered: {problem})"}
+
+    def _display(self) -> tuple[str | None, str | None]:
+        """The SVG for inline display, or why there is none (never raises)."""
+        try:
+            return self.svg(), None
+        except (ValueError, MissingRendererError, RenderError) as e:
+            return None, str(e)
+
+
+def _check_max_nodes(max_nodes: object) -> int:
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
+    return max_nodes
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``target``, then rename it over."""
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                         dir=target.parent)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write {str(target)!r}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# -- the computation graph ------------------------------------------------------
+
+# Fill and border colours (and extra style) of each kind of value node.
+_STYLES: dict[str, tuple[str, str, str]] = {
+    "parameter": ("#dbeafe", "#1d4ed8", ""),
+    "input": ("#dcfce7", "#15803d", ""),
+    "constant": ("#f3f4f6", "#6b7280", "dashed"),
+    "value": ("#ffffff", "#111827", ""),
+    "root": ("#fef3c7", "#b45309", "bold"),
+    "non-finite": ("#fee2e2", "#dc2626", "bold"),
+}
+_LEGEND_TEXT = {
+    "parameter": "parameter",
+    "input": "input",
+    "constant": "constant leaf",
+    "value": "computed value",
+    "root": "output (root)",
+    "non-finite": "inf or nan",
+}
+_OP_TEXT = {
+    "*": "×",
+    "/": "÷",
+    "**": "^",
+    "neg": "−x",
+    "sigmoid": "σ",
+    "relu": "ReLU",
+    "sqrt": "√",
+    "abs": "|x|",
+    "sum": "Σ",
+}
+_GRAD_COLOUR = (0xF9, 0x73, 0x16)  # orange at the largest |grad|, white at 0
+
+
+def draw(
+    root: Value,
+    *,
+    net: MLP | None = None,
+    trace: Trace | None = None,
+    params: Iterable[Value] | None = None,
+    inputs: Iterable[Value] | None = None,
+    show_grad: bool = True,
+    precision: int = 4,
+    number_format: str | None = None,
+    color_by_grad: bool = False,
+    title: str | None = None,
+    rankdir: str = "LR",
+    legend: bool = True,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> Drawing:
+    """Draw the computation graph that produced ``root``.
+
+    Each value is a box showing its name, ``data`` and (``show_grad``)
+    ``grad``; each operation is an oval between its inputs and its result,
+    with its inputs' edges in order (a ``linear`` node, drawn as
+    ``Σ w·a + b``: the weights, then the inputs, then the bias). Constants
+    are not nodes in the engine; a ``*`` shows its factor (``× 2``), and
+    ``+ - / **`` show theirs where it can be read back exactly.
+
+    Leaves are styled as parameters (``params``, default
+    ``net.parameters()``), inputs (``inputs``, default ``trace.a[0]``; when
+    neither is known, every labelled leaf) or constants (the other leaves);
+    the root and values that are inf or nan stand out; a legend explains.
+
+    With ``net`` and/or ``trace`` (from ``net.trace(x)``) values are named in
+    the book's notation (``w²₀₁``, ``b²₀``, ``z²₀``, ``a²₀``) and ``z`` nodes
+    show ``δ = ∂C/∂z``. Labels written ``w^2_01`` are shown that way anyway.
+
+    Options: ``precision`` (significant digits) or ``number_format`` (any
+    format spec, e.g. ``".3f"``), ``color_by_grad`` (fill shade grows with
+    ``|grad|``), ``title``, ``rankdir`` (``"LR"``, ``"TB"``, ...),
+    ``legend``, ``max_nodes`` (see `Drawing`).
+
+        >>> from microgrid import Value
+        >>> a = Value(3.0, label="a")
+        >>> c = a * a
+        >>> c.backward()
+        >>> print(draw(c, legend=False).source)  # doctest: +ELLIPSIS
+        digraph microgrid {
+        ...
+          v0 [shape="record", label="a|data = 3|grad = 6", style="filled", ...];
+          v1 [shape="record", label="data = 9|grad = 1", style="filled,bold", ...];
+          o1 [label="×"];
+          v0 -> o1;
+          v0 -> o1;
+          o1 -> v1;
+        }
+        <BLANKLINE>
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"draw: root must be a Value, got {type(root).__name__}")
+    fmt = _number_formatter(precision, number_format)
+    rankdir = _check_rankdir(rankdir)
+    names, z_nodes = _book_names(net, trace)
+    param_set = _value_set(params, "params") if params is not None else (
+        set(net.parameters()) if net is not None else None
+    )
+    input_set = _value_set(inputs, "inputs") if inputs is not None else (
+        set(trace.a[0]) if trace is not None and trace.a else None
+    )
+
+    order = topological_order(root)
+    index = {node: i for i, node in enumerate(order)}
+    max_grad = max((abs(v.grad) for v in order if math.isfinite(v.grad)), default=0.0)
+    vertical = rankdir in ("LR", "RL")  # record fields stack across the rank direction
+    lines = _header(title, rankdir)
+    edges: list[str] = []
+    kinds_seen: set[str] = set()
+    for i, node in enumerate(order):
+        if node.parents:
+            kind = "value"
+        elif param_set is not None and node in param_set:
+            kind = "parameter"
+        elif (node in input_set) if input_set is not None else (
+            param_set is None and node.label != ""
+        ):
+            kind = "input"
+        else:
+            kind = "constant"
+        finite = math.isfinite(node.data) and math.isfinite(node.grad)
+        style_kind = "non-finite" if not finite else ("root" if node is root else kind)
+        kinds_seen.add(style_kind)
+
+        name = names.get(node) or _pretty_label(node.label)
+        fields = [name] if name else []
+        fields.append(f"data = {fmt(node.data)}")
+        if show_grad:
+            fields.append(f"{'δ' if node in z_nodes else 'grad'} = {fmt(node.grad)}")
+        label = "|".join(_record_field(f) for f in fields)
+        fill, border, extra = _STYLES[style_kind]
+        if color_by_grad and math.isfinite(node.grad):
+            fill = _grad_fill(node.grad, max_grad)
+        style = ",".join(s for s in ("filled", _STYLES[kind][2], extra) if s)
+        attributes = {
+            "shape": "record",
+            "label": _Escaped(label if vertical else "{" + label + "}"),
+            "style": style,
+            "fillcolor": fill,
+            "color": border,
+        }
+        if not finite:
+            attributes["fontcolor"] = border
+        lines.append(f"  v{i} {_attributes(attributes)};")
+        if node.parents:
+            lines.append(f"  o{i} {_attributes({'label': _op_text(node, fmt)})};")
+            edges.extend(f"  v{index[p]} -> o{i};" for p in node.parents)
+            edges.append(f"  o{i} -> v{i};")
+    lines += edges
+    if legend:
+        lines += _legend(kinds_seen, max_grad if color_by_grad else None, fmt)
+    lines.append("}")
+    node_count = len(order) + sum(1 for v in order if v.parents)
+    return Drawing("\n".join(lines) + "\n", node_count, max_nodes)
+
+
+def _header(
+    title: str | None, rankdir: str, nodesep: str = "0.25", ranksep: str = "0.35"
+) -> list[str]:
+    graph = {"rankdir": rankdir, "fontname": _FONT, "nodesep": nodesep, "ranksep": ranksep}
+    if title is not None:
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a str, got {type(title).__name__}")
+        graph.update(label=title, labelloc="t", fontsize="16")
+    node = {"fontname": _FONT, "fontsize": "12", "margin": "0.06,0.03", "shape": "ellipse",
+            "style": "filled", "fillcolor": "#f3f4f6", "color": "#9ca3af", "height": "0.3",
+            "ordering": "in"}  # ordering: an operation's inputs in their order
+    return [
+        "digraph microgrid {",
+        f"  graph {_attributes(graph)};",
+        f"  node {_attributes(node)};",
+        f"  edge {_attributes({'fontname': _FONT, 'color': '#4b5563', 'arrowsize': '0.6'})};",
+    ]
+
+
+def _legend(kinds: set[str], max_grad: float | None, fmt: Any) -> list[str]:
+    """A boxed key to the styles used (``max_grad``: the fill scale, when colouring by grad)."""
+    entries: list[tuple[str, dict[str, str]]] = []
+    for kind, (fill, border, extra) in _STYLES.items():
+        if kind in kinds:
+            attributes = {"label": _LEGEND_TEXT[kind], "color": border,
+                          "fillcolor": "white" if max_grad is not None else fill,
+                          "style": ",".join(s for s in ("filled", _STYLES[kind][2], extra) if s)}
+            if kind == "non-finite":
+                attributes["fontcolor"] = border
+            entries.append((kind.replace("-", "_"), attributes))
+    entries.append(("op", {"label": "operation", "shape": "ellipse"}))
+    if max_grad is not None:
+        entries.append(("grad", {"label": f"|grad| = {fmt(max_grad)}",
+                                 "fillcolor": _grad_fill(max_grad, max_grad)}))
+        entries.append(("no_grad", {"label": "|grad| = 0", "fillcolor": "white"}))
+    lines = [
+        "  subgraph cluster_legend {",
+        '    label="legend"; fontsize=11; style="rounded,dashed"; color="#9ca3af";',
+        '    node [shape=box, style=filled, fontsize=10, height=0.25, margin="0.08,0.02"];',
+    ]
+    lines += [f"    legend_{name} {_attributes(a)};" for name, a in entries]
+    # One rank kept in order by invisible edges: a column beside the graph.
+    # (Left to right in a TB layout turns into bottom to top in LR: reversed.)
+    chain = " -> ".join(f"legend_{name}" for name, _ in reversed(entries))
+    lines += [f"    {{ rank=same; {chain} [style=invis]; }}", "  }"]
+    return lines
+
+
+def _op_text(node: Value, fmt: Any) -> str:
+    """An operation's label, with its constant operand where it can be read back."""
+    op = node.op
+    if op == "linear":
+        return "Σ w·a + b" if len(node.parents) % 2 == 1 else "Σ w·a"
+    text = _OP_TEXT.get(op, op)
+    if len(node.parents) != 1 or op not in ("+", "-", "*", "/", "**"):
+        return text
+    constant = _constant_text(node, fmt)
+    return text if constant is None else constant
+
+
+def _constant_text(node: Value, fmt: Any) -> str | None:
+    """``× 2``, ``+ 1``, ``1 -``, ``÷ 4``, ``^2``... for an op with one Value operand.
+
+    The engine keeps no constants, but they are recoverable: for ``x * c``
+    the local gradient is ``c`` itself; for the others the recovered
+    number must reproduce the result exactly (``+ -``) or the op's local
+    gradient identifies which side the constant was on (``/ **``).
+    """
+    x, r, local = node.parents[0].data, node.data, node.local_grads[0]
+    op = node.op
+    if op == "*":
+        return f"× {_short(local, fmt)}"
+    if op == "+":
+        c = r - x
+        return f"+ {_short(c, fmt)}" if c != 0.0 and x + c == r else None
+    if op == "-":
+        if local == 1.0:  # x - c
+            c = x - r
+            return f"- {_short(c, fmt)}" if c != 0.0 and x - c == r else None
+        c = r + x  # c - x
+        return f"{_short(c, fmt)} -" if c - x == r else None
+    if op == "/":
+        # x / c has local 1/c and r == x * local; c / x has local -r/x.
+        if local != 0.0 and math.isclose(r, x * local, rel_tol=1e-9):
+            return f"÷ {_short(1.0 / local, fmt)}"
+        return f"{_short(r * x, fmt)} ÷" if x != 0.0 else None
+    # **: x ** n has local n x^(n-1), so n = local x / r; c ** x has r = c^x.
+    if x != 0.0 and r != 0.0:
+        n = local * x / r
+        half = round(n * 2.0) / 2.0  # squares, square roots, reciprocals...
+        if abs(n - half) < 1e-9 and _close_power(x, half, r):
+            return f"^{_short(half, fmt)}"
+        if r > 0.0:
+            c = r ** (1.0 / x)
+            if _close_power(c, x, r):
+                return f"{_short(c, fmt)}^"
+    return None
+
+
+def _close_power(base: float, exponent: float, expected: float) -> bool:
+    try:
+        return math.isclose(base**exponent, expected, rel_tol=1e-9)
+    except (OverflowError, ZeroDivisionError):
+        return False
+    except TypeError:  # a complex result
+        return False
+
+
+def _short(c: float, fmt: Any) -> str:
+    """A constant: integers without decimals, others in the drawing's number format."""
+    if c.is_integer() and abs(c) < 1e15:
+        return str(int(c))
+    text: str = fmt(c)
+    return text
+
+
+def _grad_fill(grad: float, max_grad: float) -> str:
+    t = abs(grad) / max_grad if max_grad > 0.0 else 0.0
+    r, g, b = (round(255 + (c - 255) * t) for c in _GRAD_COLOUR)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _value_set(values: Iterable[Value], what: str) -> set[Value]:
+    result: set[Value] = set()
+    for v in values:
+        if not isinstance(v, Value):
+            raise TypeError(f"draw: {what} must hold Values, got {type(v).__name__} {v!r}")
+        result.add(v)
+    return result
+
+
+# -- names in the book's notation -------------------------------------------------
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
+_BOOK_LABEL = re.compile(r"\b([A-Za-zα-ωΑ-Ω]+)\^(\d+)_(\d+(?:,\d+)?)\b")
+
+
+def _pretty_label(label: str) -> str:
+    """``w^2_01`` -> ``w²₀₁`` (the book's names, as nn writes them); others unchanged."""
+    return _BOOK_LABEL.sub(
+        lambda m: m[1] + m[2].translate(_SUPERSCRIPT) + m[3].translate(_SUBSCRIPT), label
+    )
+
+
+def _book_name(letter: str, layer: int, *indices: int) -> str:
+    sep = "" if all(i < 10 for i in indices) else ","
+    sub = sep.join(str(i) for i in indices)
+    return f"{letter}{str(layer).translate(_SUPERSCRIPT)}{sub.translate(_SUBSCRIPT)}"
+
+
+def _book_names(net: MLP | None, trace: Trace | None) -> tuple[dict[Value, str], set[Value]]:
+    """Names of the parameters and of the traced z and a nodes, and the set of z nodes."""
+    names: dict[Value, str] = {}
+    z_nodes: set[Value] = set()
+    if net is not None:
+        if not isinstance(net, MLP):
+            raise TypeError(f"draw: net must be an MLP, got {type(net).__name__}")
+        for i, layer in enumerate(net.layers):
+            for j, neuron in enumerate(layer.neurons):
+                for k, w in enumerate(neuron.w):
+                    names[w] = _book_name("w", i + 2, j, k)
+                names[neuron.b] = _book_name("b", i + 2, j)
+    if trace is not None:
+        if not isinstance(trace, Trace):
+            raise TypeError(f"draw: trace must be a Trace (from net.trace(x)), got "
+                            f"{type(trace).__name__}")
+        for layer_number, a_layer in enumerate(trace.a, start=1):
+            for j, a in enumerate(a_layer):
+                names[a] = _book_name("a", layer_number, j)
+        for layer_number, z_layer in enumerate(trace.z, start=1):
+            for j, z in enumerate(z_layer):
+                z_name = _book_name("z", layer_number, j)
+                names[z] = f"{z_name} = {names[z]}" if z in names else z_name
+                z_nodes.add(z)
+    return names, z_nodes
+
+
+# -- the network ----------------------------------------------------------------
+
+_POSITIVE, _NEGATIVE = "#2563eb", "#dc2626"
+
+
+def draw_network(
+    net: MLP,
+    trace: Trace | None = None,
+    *,
+    show_delta: bool | None = None,
+    edge_labels: str | None = None,
+    precision: int = 4,
+    number_format: str | None = None,
+    title: str | None = None,
+    legend: bool = True,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> Drawing:
+    """Draw ``net`` as the textbook does: layers of neurons, left to right.
+
+    An edge per weight ``w^l_jk`` (from neuron k of layer l-1 to neuron j of
+    layer l), its width growing with ``|w|``, blue for positive and red for
+    negative. With a ``trace`` (from ``net.trace(x)``) each neuron shows its
+    activation ``a`` and, after ``cost.backward()``, its ``δ = ∂C/∂z``
+    (``show_delta``: default when any δ is non-zero); without one, each
+    neuron shows its bias. ``edge_labels``: ``"w"`` labels edges with the
+    weights, ``"grad"`` with ``∂C/∂w`` (the weights' grads; BP4 says each
+    is ``a^(l-1)_k δ^l_j``), None (default) with nothing.
+
+        >>> from microgrid import MLP
+        >>> net = MLP(2, [2, 1], seed=0)
+        >>> draw_network(net).source.count("penwidth")  # an edge per weight
+        6
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"draw_network: net must be an MLP, got {type(net).__name__}")
+    if trace is not None and not isinstance(trace, Trace):
+        raise TypeError(f"draw_network: trace must be a Trace (from net.trace(x)), got "
+                        f"{type(trace).__name__}")
+    if trace is not None and [len(a) for a in trace.a] != net.sizes:
+        raise ValueError(
+            f"draw_network: the trace's layer widths {[len(a) for a in trace.a]} do not match "
+            f"the network's {net.sizes}; trace this network: net.trace(x)"
+        )
+    if edge_labels not in (None, "w", "grad"):
+        raise ValueError(f"draw_network: edge_labels must be None, 'w' or 'grad', "
+                         f"got {edge_labels!r}")
+    fmt = _number_formatter(precision, number_format)
+    if show_delta is None:
+        show_delta = trace is not None and any(d != 0.0 for layer in trace.delta for d in layer)
+    elif show_delta and trace is None:
+        raise ValueError("draw_network: show_delta needs a trace (net.trace(x), then backward)")
+
+    weights = [w for layer in net.layers for n in layer.neurons for w in n.w]
+    biggest = max((abs(w.data) for w in weights if math.isfinite(w.data)), default=0.0)
+    lines = _header(title, "LR", nodesep="0.15", ranksep="1.2")
+    lines.append("  node [shape=circle, fixedsize=true, style=filled, fillcolor=white, "
+                 "color=\"#111827\", fontsize=11];")
+    for layer_number, width in enumerate(net.sizes, start=1):
+        if layer_number == 1:
+            caption = "layer 1: input"
+        else:
+            layer = net.layers[layer_number - 2]
+            caption = f"layer {layer_number}: {layer.activation}"
+        lines.append(f"  subgraph cluster_layer{layer_number} {{")
+        lines.append(f"    label={_plain(caption)}; fontsize=12; style=\"rounded,dashed\"; "
+                     'color="#9ca3af";')
+        for j in range(width):
+            text = _neuron_text(net, trace, layer_number, j, fmt, show_delta)
+            fill = "#dcfce7" if layer_number == 1 else (
+                "#fef3c7" if layer_number == len(net.sizes) else "white")
+            size = _circle_inches(text, 11)
+            attributes = {"label": _lines(text, "\\n"), "width": size, "fillcolor": fill}
+            lines.append(f"    n{layer_number}_{j} {_attributes(attributes)};")
+        # Invisible edges in one rank keep neurons in order, top to bottom
+        # (left to right in TB turns into bottom to top in LR: reversed).
+        if width > 1:
+            lines.append("    { rank=same; " + " -> ".join(
+                f"n{layer_number}_{j}" for j in reversed(range(width))) + " [style=invis]; }")
+        lines.append("  }")
+    for i, layer in enumerate(net.layers):
+        layer_number = i + 2
+        for j, neuron in enumerate(layer.neurons):
+            for k, w in enumerate(neuron.w):
+                finite = biggest > 0.0 and math.isfinite(w.data)
+                magnitude = abs(w.data) / biggest if finite else 1.0
+                attributes = {
+                    "color": _POSITIVE if w.data >= 0.0 else _NEGATIVE,
+                    "penwidth": f"{0.4 + 3.6 * magnitude:.2f}",
+                    "tooltip": f"{_book_name('w', layer_number, j, k)} = {fmt(w.data)}",
+                }
+                if edge_labels is not None:
+                    shown = w.data if edge_labels == "w" else w.grad
+                    attributes["label"] = fmt(shown)
+                    attributes["fontsize"] = "9"
+                lines.append(f"  n{layer_number - 1}_{k} -> n{layer_number}_{j} "
+                             f"{_attributes(attributes)};")
+    if legend:
+        notes = ["edge width: |w|", "blue: w > 0", "red: w < 0"]
+        if show_delta:
+            notes.append("δ = ∂C/∂z (BP1, BP2)")
+        if edge_labels == "grad":
+            notes.append("edge labels: ∂C/∂w = a·δ (BP4)")
+        elif edge_labels == "w":
+            notes.append("edge labels: w")
+        note = {"shape": "note", "fixedsize": "false", "fontsize": "10",
+                "fillcolor": "#f9fafb", "label": _lines(notes, "\\l")}
+        lines.append(f"  legend {_attributes(note)};")
+    lines.append("}")
+    node_count = sum(net.sizes)
+    return Drawing("\n".join(lines) + "\n", node_count, max_nodes)
+
+
+def _neuron_text(
+    net: MLP, trace: Trace | None, layer_number: int, j: int, fmt: Any, show_delta: bool
+) -> list[str]:
+    text = [_book_name("a", layer_number, j)]
+    if trace is not None:
+        text.append(f"= {fmt(trace.a[layer_number - 1][j].data)}")
+        if show_delta and layer_number > 1:
+            text.append(f"δ = {fmt(trace.z[layer_number - 1][j].grad)}")
+    elif layer_number > 1:
+        text.append(f"b = {fmt(net.layers[layer_number - 2].neurons[j].b.data)}")
+    return text
+
+
+def _circle_inches(lines: Sequence[str], fontsize: float) -> str:
+    """The diameter of a circle holding ``lines`` of monospace text (0.6 em a character).
+
+    Computed here because Graphviz's in-process build measures non-ASCII
+    text by its UTF-8 bytes and would draw circles far too big.
+    """
+    width = max(len(line) for line in lines) * 0.6 * fontsize
+    height = len(lines) * 1.2 * fontsize
+    return f"{(math.hypot(width, height) + 8.0) / 72.0:.2f}"
+
+
+def _lines(lines: Sequence[str], end: str) -> _Escaped:
+    """Lines of text as one label: ``end`` is ``\\n`` (centred) or ``\\l`` (left-justified)."""
+    if end == "\\l":
+        return _Escaped("".join(_plain(line)[1:-1] + end for line in lines))
+    return _Escaped(end.join(_plain(line)[1:-1] for line in lines))
+
+
+# -- DOT text ---------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_RECORD_SPECIAL = re.compile(r'([{}|<>"\\])')
+
+
+def _record_field(text: str) -> str:
+    """``text`` as one field of a record label (its special characters escaped)."""
+    return _RECORD_SPECIAL.sub(r"\\\1", _CONTROL.sub(" ", text))
+
+
+def _plain(text: str) -> str:
+    """``text`` as a quoted DOT string showing exactly that text."""
+    escaped = _CONTROL.sub(" ", text).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+class _Escaped(str):
+    """Text already escaped for a DOT string (a record label, lines ending in ``\\l``)."""
+
+
+def _attributes(attributes: dict[str, str]) -> str:
+    """``[name="value", ...]``: values quoted to show as written, unless `_Escaped`."""
+    parts = [
+        f'{name}="{value}"' if isinstance(value, _Escaped) else f"{name}={_plain(value)}"
+        for name, value in attributes.items()
+    ]
+    return "[" + ", ".join(parts) + "]"
+
+
+def _number_formatter(precision: int, number_format: str | None) -> Any:
+    """A function formatting numbers as the drawing's options ask."""
+    if number_format is None:
+        if isinstance(precision, bool) or not isinstance(precision, int) or precision < 1:
+            raise ValueError(f"precision must be a positive integer, got {precision!r}")
+        number_format = f".{precision}g"
+    elif not isinstance(number_format, str):
+        raise TypeError(f"number_format must be a str, got {type(number_format).__name__}")
+    try:
+        format(1.5, number_format)
+    except ValueError:
+        raise ValueError(
+            f"number_format {number_format!r} is not a format spec for floats; "
+            "try '.4g', '.3f' or '.2e'"
+        ) from None
+
+    def fmt(x: float) -> str:
+        return format(x, number_format)
+
+    return fmt
+
+
+def _check_rankdir(rankdir: object) -> str:
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
+    return rankdir
