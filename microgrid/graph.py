@@ -314,7 +314,7 @@ def draw(
         fill, border, extra = _STYLES[style_kind]
         if color_by_grad and math.isfinite(node.grad):
             fill = _grad_fill(node.grad, max_grad)
-        style = ",".join(s for s in ("filled", _STYLES[kind][2], extra) if s)
+        style = _style("filled", _STYLES[kind][2], extra)
         attributes = {
             "shape": "record",
             "label": _Escaped(label if vertical else "{" + label + "}"),
@@ -363,7 +363,7 @@ def _legend(kinds: set[str], max_grad: float | None, fmt: Any) -> list[str]:
         if kind in kinds:
             attributes = {"label": _LEGEND_TEXT[kind], "color": border,
                           "fillcolor": "white" if max_grad is not None else fill,
-                          "style": ",".join(s for s in ("filled", _STYLES[kind][2], extra) if s)}
+                          "style": _style("filled", extra)}
             if kind == "non-finite":
                 attributes["fontcolor"] = border
             entries.append((kind.replace("-", "_"), attributes))
@@ -451,6 +451,11 @@ def _short(c: float, fmt: Any) -> str:
         return str(int(c))
     text: str = fmt(c)
     return text
+
+
+def _style(*parts: str) -> str:
+    """A DOT style list without blanks or repeats: ``_style("filled", "", "bold")``."""
+    return ",".join(dict.fromkeys(p for p in parts if p))
 
 
 def _grad_fill(grad: float, max_grad: float) -> str:
@@ -572,6 +577,9 @@ def draw_network(
     lines = _header(title, "LR", nodesep="0.15", ranksep="1.2")
     lines.append("  node [shape=circle, fixedsize=true, style=filled, fillcolor=white, "
                  "color=\"#111827\", fontsize=11];")
+    texts = [[_neuron_text(net, trace, layer_number, j, fmt, show_delta) for j in range(width)]
+             for layer_number, width in enumerate(net.sizes, start=1)]
+    size = max(_circle_inches(text, 11) for layer in texts for text in layer)  # one size for all
     for layer_number, width in enumerate(net.sizes, start=1):
         if layer_number == 1:
             caption = "layer 1: input"
@@ -581,12 +589,10 @@ def draw_network(
         lines.append(f"  subgraph cluster_layer{layer_number} {{")
         lines.append(f"    label={_plain(caption)}; fontsize=12; style=\"rounded,dashed\"; "
                      'color="#9ca3af";')
-        for j in range(width):
-            text = _neuron_text(net, trace, layer_number, j, fmt, show_delta)
-            fill = "#dcfce7" if layer_number == 1 else (
-                "#fef3c7" if layer_number == len(net.sizes) else "white")
-            size = _circle_inches(text, 11)
-            attributes = {"label": _lines(text, "\\n"), "width": size, "fillcolor": fill}
+        fill = "#dcfce7" if layer_number == 1 else (
+            "#fef3c7" if layer_number == len(net.sizes) else "white")
+        for j, text in enumerate(texts[layer_number - 1]):
+            attributes = {"label": _lines(text, "\\n"), "width": f"{size:.2f}", "fillcolor": fill}
             lines.append(f"    n{layer_number}_{j} {_attributes(attributes)};")
         # Invisible edges in one rank keep neurons in order, top to bottom
         # (left to right in TB turns into bottom to top in LR: reversed).
@@ -640,7 +646,7 @@ def _neuron_text(
     return text
 
 
-def _circle_inches(lines: Sequence[str], fontsize: float) -> str:
+def _circle_inches(lines: Sequence[str], fontsize: float) -> float:
     """The diameter of a circle holding ``lines`` of monospace text (0.6 em a character).
 
     Computed here because Graphviz's in-process build measures non-ASCII
@@ -648,7 +654,7 @@ def _circle_inches(lines: Sequence[str], fontsize: float) -> str:
     """
     width = max(len(line) for line in lines) * 0.6 * fontsize
     height = len(lines) * 1.2 * fontsize
-    return f"{(math.hypot(width, height) + 8.0) / 72.0:.2f}"
+    return (math.hypot(width, height) + 8.0) / 72.0
 
 
 def _lines(lines: Sequence[str], end: str) -> _Escaped:

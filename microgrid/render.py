@@ -27,13 +27,16 @@ instead of a few seconds after the first one on the machine.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from importlib.util import find_spec
+from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
@@ -148,7 +151,7 @@ def _wasm_svg(source: str, timeout: float | None) -> bytes:
     _wasm_module()  # compiling (once) does not count towards the timeout
     deadline = None if timeout is None else time.monotonic() + timeout
     with _lock:
-        attempts = (source, _with_graph_attributes(source, "nslimit=0, nslimit1=0"))
+        attempts = (source, _with_graph_attributes(source, "nslimit=0"))
         for attempt in attempts:
             try:
                 return _interruptible(attempt, timeout, deadline)
@@ -269,30 +272,38 @@ def _wasm_render(source: str) -> bytes:
     store.set_epoch_deadline(1)  # trap at the next `increment_epoch`
     linker = wasmtime.Linker(engine)
     linker.define_wasi()
-    messages: list[bytes] = []
-    wasi = wasmtime.WasiConfig()
-    wasi.stdout_custom = messages.append  # never onto the user's stdout
-    wasi.stderr_custom = messages.append
-    store.set_wasi(wasi)
-    exports: Any = linker.instantiate(store, module).exports(store)
-    memory, malloc = exports["memory"], exports["malloc"]
+    # The guest's output goes to files, never onto the user's stdout. (Not to
+    # Python callbacks: wasmtime may call those from its own threads, which
+    # aborted the process at exit after a failed render.)
+    with tempfile.TemporaryDirectory(prefix="microgrid-render-", ignore_cleanup_errors=True) as tmp:
+        messages = Path(tmp) / "stderr.txt"
+        wasi = wasmtime.WasiConfig()
+        wasi.stdout_file = os.devnull
+        wasi.stderr_file = str(messages)
+        store.set_wasi(wasi)
+        exports: Any = linker.instantiate(store, module).exports(store)
+        memory, malloc = exports["memory"], exports["malloc"]
 
-    def c_string(text: str) -> int:
-        data = text.encode("utf-8") + b"\0"
-        address: int = malloc(store, len(data))
-        memory.write(store, data, address)
-        return address
+        def c_string(text: str) -> int:
+            data = text.encode("utf-8") + b"\0"
+            address: int = malloc(store, len(data))
+            memory.write(store, data, address)
+            return address
 
-    length_at = malloc(store, 4)
-    result = exports["graphviz_render"](
-        store, c_string(source), c_string("svg"), c_string("dot"), length_at
-    )
-    if result == 0:
-        error_at = exports["graphviz_last_error"](store)
-        error = bytes(memory.read(store, error_at, error_at + 4096)).split(b"\0", 1)[0]
-        details = b"".join(messages).decode("utf-8", "replace").strip()
-        reason = error.decode("utf-8", "replace") or "rendering failed"
-        raise RenderError(f"Graphviz: {reason}" + (f" ({details})" if details else ""))
+        length_at = malloc(store, 4)
+        try:
+            result = exports["graphviz_render"](
+                store, c_string(source), c_string("svg"), c_string("dot"), length_at
+            )
+        except wasmtime.ExitTrap:  # Graphviz gave up and called exit()
+            result, error = 0, b"Graphviz stopped"
+        else:
+            error_at = exports["graphviz_last_error"](store) if result == 0 else 0
+            error = bytes(memory.read(store, error_at, error_at + 4096)).split(b"\0", 1)[0]
+        if result == 0:
+            details = messages.read_text("utf-8", "replace").strip()
+            reason = error.decode("utf-8", "replace") or "rendering failed"
+            raise RenderError(f"Graphviz: {reason}" + (f" ({details})" if details else ""))
     (length,) = struct.unpack("<I", memory.read(store, length_at, length_at + 4))
     return bytes(memory.read(store, result, result + length))
 

@@ -1,0 +1,464 @@
+"""Specification of `microgrid.graph`: computation-graph and network drawings.
+
+A drawing of ``root`` has one record node ``v<i>`` per value (``i`` its
+place in the engine's topological order) and one node ``o<i>`` per
+operation, edges ``v<parent> -> o<i> -> v<i>`` in the parents' order, and
+labels carrying each value's data and grad. The DOT text is deterministic
+(snapshots in ``tests/snapshots``; regenerate them with
+``MICROGRID_UPDATE_SNAPSHOTS=1 pytest tests/test_graph.py`` after a
+deliberate change, and look at the diff).
+
+Rendering is tested with the in-process renderer explicitly (``renderer=
+"wasm"``), so these tests mean the same with or without Graphviz's ``dot``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from microgrid import MLP, Value, linear, sum_of, topological_order
+from microgrid.graph import DEFAULT_MAX_NODES, Drawing, draw, draw_network
+from microgrid.nn import Neuron, Trace
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+SVG = "{http://www.w3.org/2000/svg}"
+wasm_only = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="the in-process renderer needs Python >= 3.11"
+)
+
+# -- helpers ----------------------------------------------------------------------
+
+_STATEMENT = re.compile(r"^\s*(\w+) \[(.*)\];$")
+_ATTRIBUTE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def nodes_of(source: str) -> dict[str, dict[str, str]]:
+    """The node statements of a drawing's DOT text: name -> attributes."""
+    found = {}
+    for line in source.splitlines():
+        m = _STATEMENT.match(line)
+        if m and m[1] not in ("graph", "node", "edge"):
+            found[m[1]] = dict(_ATTRIBUTE.findall(m[2]))
+    return found
+
+
+def edges_of(source: str) -> list[tuple[str, str]]:
+    return re.findall(r"^  (\w+) -> (\w+)[ ;]", source, flags=re.MULTILINE)
+
+
+def fields(record_label: str) -> list[str]:
+    """The fields of a record label (split on unescaped ``|``, escapes removed)."""
+    parts = re.split(r"(?<!\\)\|", record_label.strip("{}"))
+    return [re.sub(r"\\(.)", r"\1", p) for p in parts]
+
+
+def two_two_one() -> tuple[MLP, Trace, Value]:
+    """A 2-2-1 sigmoid network with fixed weights, traced and back-propagated."""
+    net = MLP(2, [2, 1], activation="sigmoid", output_activation="sigmoid", seed=0)
+    weights = [0.15, 0.20, 0.35, 0.25, 0.30, 0.35, 0.40, 0.45, 0.60]
+    for p, w in zip(net.parameters(), weights, strict=True):
+        p.data = w
+    trace = net.trace([0.05, 0.10])
+    cost = 0.5 * sum_of([(y - a) ** 2 for a, y in zip(trace.output, [0.01], strict=True)])
+    net.zero_grad()
+    cost.backward()
+    return net, trace, cost
+
+
+def neuron_graph() -> Value:
+    """One tanh neuron with two inputs, written with the engine's linear node."""
+    x = [Value(2.0, label="x1"), Value(0.0, label="x2")]
+    w = [Value(-3.0, label="w1"), Value(1.0, label="w2")]
+    b = Value(6.8813735870195432, label="b")
+    out = linear(w, x, b).tanh()
+    out.label = "o"
+    out.backward()
+    return out
+
+
+def check_snapshot(name: str, text: str) -> None:
+    path = SNAPSHOTS / name
+    if os.environ.get("MICROGRID_UPDATE_SNAPSHOTS"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing snapshot {path}; run with MICROGRID_UPDATE_SNAPSHOTS=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its snapshot"
+
+
+# -- structure ----------------------------------------------------------------------
+
+
+def test_one_record_per_value_and_one_node_per_operation() -> None:
+    """Values are v0..v(n-1) in topological order; each interior value has an op node."""
+    x, y = Value(2.0, label="x"), Value(-3.0, label="y")
+    out = (x * y + x).tanh()
+    out.backward()
+    order = topological_order(out)
+    nodes = nodes_of(draw(out, legend=False).source)
+    values = {n for n, a in nodes.items() if a.get("shape") == "record"}
+    ops = {n for n in nodes if n.startswith("o")}
+    assert values == {f"v{i}" for i in range(len(order))}
+    assert ops == {f"o{i}" for i, v in enumerate(order) if v.parents}
+    assert draw(out).node_count == len(values) + len(ops)
+
+
+def test_edges_follow_the_data_in_the_parents_order() -> None:
+    """A linear node's edges come from its weights, then its inputs, then its bias."""
+    w = [Value(0.5, label="w0"), Value(-1.0, label="w1")]
+    a = [Value(2.0, label="a0"), Value(3.0, label="a1")]
+    b = Value(0.1, label="b")
+    z = linear(w, a, b)
+    order = topological_order(z)
+    index = {v: i for i, v in enumerate(order)}
+    source = draw(z).source
+    expected = [(f"v{index[p]}", f"o{index[z]}") for p in (*w, *a, b)]
+    expected.append((f"o{index[z]}", f"v{index[z]}"))
+    assert [e for e in edges_of(source) if not e[0].startswith("legend")] == expected
+    assert nodes_of(source)[f"o{index[z]}"]["label"] == "Σ w·a + b"
+
+
+def test_a_value_used_twice_has_two_edges() -> None:
+    """``a * a`` has parents (a, a): both edges are drawn, and a.grad = 2a."""
+    a = Value(3.0, label="a")
+    c = a * a
+    c.backward()
+    source = draw(c).source
+    assert edges_of(source).count(("v0", "o1")) == 2
+    assert fields(nodes_of(source)["v0"]["label"]) == ["a", "data = 3", "grad = 6"]
+
+
+def test_labels_carry_each_values_data_and_grad() -> None:
+    """Every record shows its label, data and grad in the drawing's number format."""
+    out = neuron_graph()
+    order = topological_order(out)
+    nodes = nodes_of(draw(out, number_format=".6f").source)
+    for i, v in enumerate(order):
+        shown = fields(nodes[f"v{i}"]["label"])
+        expected = [f"data = {v.data:.6f}", f"grad = {v.grad:.6f}"]
+        assert shown == ([v.label] if v.label else []) + expected
+
+
+def test_show_grad_false_hides_grads_and_precision_sets_digits() -> None:
+    x = Value(1.0 / 3.0, label="x")
+    y = x * 3
+    y.backward()
+    assert fields(nodes_of(draw(y, show_grad=False).source)["v0"]["label"]) == [
+        "x", "data = 0.3333"]
+    assert fields(nodes_of(draw(y, precision=2).source)["v0"]["label"]) == [
+        "x", "data = 0.33", "grad = 3"]
+
+
+def test_the_same_graph_gives_byte_identical_dot() -> None:
+    """Node names come from the topological order, never from id(): rebuilding changes nothing."""
+    assert draw(neuron_graph()).source == draw(neuron_graph()).source
+    net, trace, cost = two_two_one()
+    net2, trace2, cost2 = two_two_one()
+    assert draw(cost, net=net, trace=trace).source == draw(cost2, net=net2, trace=trace2).source
+
+
+def test_constants_show_inside_their_operation() -> None:
+    """Constants are not nodes; each op with one Value operand shows its constant."""
+    a = Value(3.0, label="a")
+    expected = {
+        "× 2": a * 2, "+ 3": a + 3, "- 1.5": a - 1.5, "4 -": 4 - a, "÷ 4": a / 4,
+        "2 ÷": 2 / a, "^2": a**2, "^-1": a**-1, "^0.5": a**0.5, "2^": 2**a,
+    }
+    for text, node in expected.items():
+        assert nodes_of(draw(node).source)["o1"]["label"] == text
+    assert nodes_of(draw(a.tanh()).source)["o1"]["label"] == "tanh"
+    assert nodes_of(draw(sum_of([a, a, a])).source)["o1"]["label"] == "Σ"
+    assert nodes_of(draw(-a).source)["o1"]["label"] == "−x"
+
+
+# -- styles ------------------------------------------------------------------------
+
+
+def test_parameters_inputs_constants_and_root_are_styled_apart() -> None:
+    """Leaves in ``params`` and ``inputs`` and other leaves get distinct colours; root is bold."""
+    w, x, c = Value(0.5, label="w"), Value(2.0, label="x"), Value(1.0)
+    out = w * x + c
+    out.backward()
+    order = topological_order(out)
+    nodes = nodes_of(draw(out, params=[w], inputs=[x]).source)
+    style = {v: nodes[f"v{order.index(v)}"] for v in (w, x, c, out)}
+    colours = {v: (s["fillcolor"], s["color"]) for v, s in style.items()}
+    assert len(set(colours.values())) == 4
+    assert "dashed" in style[c]["style"] and "bold" in style[out]["style"]
+    legend = nodes_of(draw(out, params=[w], inputs=[x]).source)
+    assert {"legend_parameter", "legend_input", "legend_constant", "legend_root"} <= set(legend)
+    assert legend["legend_parameter"]["fillcolor"] == style[w]["fillcolor"]
+
+
+def test_without_params_or_inputs_labelled_leaves_are_inputs() -> None:
+    x, k = Value(2.0, label="x"), Value(3.0)
+    nodes = nodes_of(draw(x * k).source)
+    assert nodes["legend_input"]["fillcolor"] == nodes["v0"]["fillcolor"]
+    assert nodes["legend_constant"]["fillcolor"] == nodes["v1"]["fillcolor"]
+
+
+def test_non_finite_values_stand_out() -> None:
+    """sqrt'(0) = inf: the leaf's grad is inf and it is drawn in the non-finite style."""
+    x = Value(0.0, label="x")
+    y = x.sqrt() + 1
+    y.backward()
+    assert x.grad == math.inf
+    nodes = nodes_of(draw(y).source)
+    assert nodes["v0"]["color"] == nodes["legend_non_finite"]["color"]
+    assert nodes["v0"]["fontcolor"] == nodes["v0"]["color"]
+    assert "grad = inf" in fields(nodes["v0"]["label"])
+    assert nodes["v1"]["color"] != nodes["v0"]["color"]
+
+
+def test_color_by_grad_shades_by_gradient_magnitude() -> None:
+    """The largest |grad| gets the full shade, a zero grad stays white."""
+    x, y = Value(3.0, label="x"), Value(0.0, label="y")
+    out = x * y  # x.grad = 0, y.grad = 3, out.grad = 1
+    out.backward()
+    nodes = nodes_of(draw(out, color_by_grad=True).source)
+    assert nodes["v0"]["fillcolor"] == "#ffffff"
+    assert nodes["v1"]["fillcolor"] == nodes["legend_grad"]["fillcolor"] != "#ffffff"
+    assert nodes["v2"]["fillcolor"] not in ("#ffffff", nodes["v1"]["fillcolor"])
+
+
+def test_title_rankdir_and_legend_options() -> None:
+    out = Value(1.0, label="x") * 2
+    source = draw(out, title='say "hi"', rankdir="TB", legend=False).source
+    assert 'label="say \\"hi\\""' in source and 'rankdir="TB"' in source
+    assert "legend" not in source
+    assert fields(nodes_of(source)["v0"]["label"]) == ["x", "data = 1", "grad = 0"]
+    assert nodes_of(source)["v0"]["label"].startswith("{")  # fields stacked in TB too
+
+
+def test_user_labels_are_escaped() -> None:
+    """Record-special characters and quotes in labels show as written, never as structure."""
+    x = Value(1.0, label='a|b {c} <d> "e" \\f')
+    record = nodes_of(draw(x * 2).source)["v0"]["label"]
+    assert fields(record)[0] == 'a|b {c} <d> "e" \\f'
+    assert len(fields(record)) == 3
+
+
+def test_bad_options_raise_clear_errors() -> None:
+    x = Value(1.0)
+    with pytest.raises(TypeError, match="root must be a Value"):
+        draw(1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="precision"):
+        draw(x, precision=0)
+    with pytest.raises(ValueError, match="number_format"):
+        draw(x, number_format="q")
+    with pytest.raises(ValueError, match="rankdir"):
+        draw(x, rankdir="up")
+    with pytest.raises(TypeError, match="title"):
+        draw(x, title=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="params must hold Values"):
+        draw(x, params=[1.0])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="max_nodes"):
+        draw(x, max_nodes=0)
+    with pytest.raises(TypeError, match="net must be an MLP"):
+        draw(x, net=object())  # type: ignore[arg-type]
+
+
+# -- the book's notation ------------------------------------------------------------
+
+
+def test_network_values_are_named_in_the_books_notation() -> None:
+    """With net and trace: w^l_jk, b^l_j, z^l_j, a^l_j, and z nodes show δ = their grad."""
+    net, trace, cost = two_two_one()
+    source = draw(cost, net=net, trace=trace).source
+    order = topological_order(cost)
+    nodes = nodes_of(source)
+    label = {v: fields(nodes[f"v{i}"]["label"]) for i, v in enumerate(order)}
+    assert label[net.layers[0].neurons[0].w[1]][0] == "w²₀₁"
+    assert label[net.layers[1].neurons[0].b][0] == "b³₀"
+    assert label[trace.a[0][1]][0] == "a¹₁"
+    assert label[trace.a[1][0]][0] == "a²₀"
+    for layer_number in (2, 3):
+        for j, z in enumerate(trace.z[layer_number - 1]):
+            assert label[z][0] == f"z{'²³'[layer_number - 2]}{'₀₁'[j]}"
+            assert label[z][2] == f"δ = {trace.delta[layer_number - 1][j]:.4g}"
+    w = net.layers[0].neurons[0].w[0]
+    assert nodes[f"v{order.index(w)}"]["fillcolor"] == nodes["legend_parameter"]["fillcolor"]
+
+
+def test_book_labels_are_prettified_without_a_net() -> None:
+    w = Value(1.0, label="w^2_01")
+    z = Value(2.0, label="z^3_1 = a^3_1")
+    assert fields(nodes_of(draw(w * z).source)["v0"]["label"])[0] == "w²₀₁"
+    assert fields(nodes_of(draw(w * z).source)["v1"]["label"])[0] == "z³₁ = a³₁"
+    assert fields(nodes_of(draw(Value(1.0, label="x_1^2") * 2).source)["v0"]["label"])[0] == (
+        "x_1^2")
+
+
+def test_a_linear_output_is_named_both_z_and_a() -> None:
+    net = MLP(2, [1], output_activation="linear", seed=0)
+    trace = net.trace([1.0, 2.0])
+    out = trace.output[0]
+    out.backward()
+    nodes = nodes_of(draw(out, net=net, trace=trace).source)
+    index = topological_order(out).index(out)
+    assert fields(nodes[f"v{index}"]["label"])[0] == "z²₀ = a²₀"
+    assert fields(nodes[f"v{index}"]["label"])[2] == "δ = 1"
+
+
+# -- snapshots ----------------------------------------------------------------------
+
+
+def test_snapshot_neuron() -> None:
+    check_snapshot("neuron.dot", draw(neuron_graph()).source)
+
+
+def test_snapshot_a_times_a() -> None:
+    a = Value(3.0, label="a")
+    c = a * a
+    c.backward()
+    check_snapshot("a_times_a.dot", draw(c).source)
+
+
+def test_snapshot_two_two_one_network() -> None:
+    net, trace, cost = two_two_one()
+    check_snapshot("network_2_2_1_graph.dot", draw(cost, net=net, trace=trace).source)
+    check_snapshot("network_2_2_1.dot", draw_network(net, trace, edge_labels="grad").source)
+
+
+# -- size -----------------------------------------------------------------------------
+
+
+def test_a_hundred_thousand_node_graph_gives_its_dot() -> None:
+    """Walks are iterative: a 50,000-step chain (10^5 drawn nodes) is no recursion problem."""
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(50_000):
+        y = y * 1.0
+    y.backward()
+    drawing = draw(y)
+    assert drawing.node_count == 100_001
+    assert drawing.source.count('shape="record"') == 50_001
+    assert drawing.source.endswith("}\n")
+
+
+def test_rendering_refuses_graphs_above_the_node_limit(tmp_path: Path) -> None:
+    """Above max_nodes: a ValueError saying how to raise it; DOT and .dot files still work."""
+    y = Value(1.0, label="x")
+    for _ in range(10):
+        y = y + 1
+    drawing = draw(y, max_nodes=15)
+    assert drawing.node_count == 21
+    with pytest.raises(ValueError, match=r"21 nodes.*max_nodes=15.*max_nodes=21"):
+        drawing.svg()
+    existing = tmp_path / "graph.svg"
+    existing.write_text("keep me")
+    with pytest.raises(ValueError, match="max_nodes"):
+        drawing.save(existing)
+    assert existing.read_text() == "keep me"  # a failed render never truncates a file
+    assert drawing.save(tmp_path / "graph.dot").read_text() == drawing.source
+    assert Drawing("digraph {}", 1).max_nodes == DEFAULT_MAX_NODES
+
+
+# -- rendering and files ------------------------------------------------------------
+
+
+@wasm_only
+def test_svg_has_one_node_group_per_value_and_operation() -> None:
+    """The rendered SVG parses as XML; its node groups are the values and ops, with labels."""
+    out = neuron_graph()
+    order = topological_order(out)
+    root = ET.fromstring(draw(out).svg(renderer="wasm"))
+    groups = {
+        g.findtext(f"{SVG}title", ""): g for g in root.iter(f"{SVG}g") if g.get("class") == "node"
+    }
+    drawn = {t for t in groups if not t.startswith("legend")}
+    assert drawn == {f"v{i}" for i in range(len(order))} | {
+        f"o{i}" for i, v in enumerate(order) if v.parents}
+    for i, v in enumerate(order):
+        texts = [t.text for t in groups[f"v{i}"].iter(f"{SVG}text")]
+        assert f"data = {v.data:.4g}" in texts and f"grad = {v.grad:.4g}" in texts
+
+
+@wasm_only
+def test_save_picks_the_format_from_the_suffix(tmp_path: Path) -> None:
+    drawing = draw(neuron_graph())
+    assert drawing.save(tmp_path / "g.svg", renderer="wasm").read_text().startswith("<?xml")
+    assert drawing.save(tmp_path / "g.PNG", renderer="wasm").read_bytes()[:8] == (
+        b"\x89PNG\r\n\x1a\n")
+    assert drawing.save(tmp_path / "g.gv").read_text() == drawing.source
+    with pytest.raises(ValueError, match="suffix"):
+        drawing.save(tmp_path / "g.jpeg")
+    with pytest.raises(FileNotFoundError, match="no folder"):
+        drawing.save(tmp_path / "missing" / "g.svg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.PNG", "g.gv", "g.svg"]
+
+
+@wasm_only
+def test_jupyter_shows_svg_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")  # no `dot`: the in-process renderer
+    drawing = draw(neuron_graph())
+    bundle = drawing._repr_mimebundle_()
+    assert bundle["image/svg+xml"].startswith("<?xml")
+    assert drawing._repr_svg_() == bundle["image/svg+xml"]
+    too_big = draw(neuron_graph(), max_nodes=3)
+    assert too_big._repr_svg_() is None
+    assert "max_nodes" in too_big._repr_mimebundle_()["text/plain"]
+
+
+# -- draw_network -----------------------------------------------------------------------
+
+
+def test_network_has_an_edge_per_weight_styled_by_magnitude_and_sign() -> None:
+    net, trace, _ = two_two_one()
+    net.layers[0].neurons[1].w[0].data = -0.6  # one negative weight, the largest in size
+    source = draw_network(net, trace).source
+    weight_edges = {(a, b): attrs for a, b, attrs in re.findall(
+        r"^  (n\d_\d) -> (n\d_\d) \[(.*)\];$", source, flags=re.MULTILINE)}
+    assert len(weight_edges) == 6
+    strongest = dict(_ATTRIBUTE.findall(weight_edges[("n1_0", "n2_1")]))
+    weakest = dict(_ATTRIBUTE.findall(weight_edges[("n1_0", "n2_0")]))  # w = 0.15
+    assert strongest["color"] != weakest["color"]
+    assert float(strongest["penwidth"]) > float(weakest["penwidth"])
+    assert strongest["tooltip"] == "w²₁₀ = -0.6"
+
+
+def test_network_neurons_show_a_and_delta_after_backward() -> None:
+    net, trace, _ = two_two_one()
+    nodes = nodes_of(draw_network(net, trace).source)
+    lines = nodes["n2_1"]["label"].split("\\n")
+    assert lines == ["a²₁", f"= {trace.a[1][1].data:.4g}", f"δ = {trace.delta[1][1]:.4g}"]
+    assert nodes["n1_0"]["label"].split("\\n") == ["a¹₀", "= 0.05"]  # inputs have no δ
+    before = net.trace([0.05, 0.10])  # not back-propagated: no δ shown
+    assert "δ" not in draw_network(net, before).source.split("legend")[0]
+    untraced = nodes_of(draw_network(net).source)
+    assert untraced["n3_0"]["label"].split("\\n") == ["a³₀", "b = 0.6"]
+
+
+def test_network_edge_labels_are_bp4() -> None:
+    """edge_labels="grad": each edge shows ∂C/∂w^l_jk, which BP4 says is a^(l-1)_k δ^l_j."""
+    net, trace, _ = two_two_one()
+    source = draw_network(net, trace, edge_labels="grad", number_format=".12g").source
+    for i, layer in enumerate(net.layers):
+        layer_number = i + 2
+        for j, neuron in enumerate(layer.neurons):
+            for k, w in enumerate(neuron.w):
+                m = re.search(rf"n{layer_number - 1}_{k} -> n{layer_number}_{j} \[.*"
+                              r'label="([^"]+)"', source)
+                assert m is not None
+                bp4 = trace.a[layer_number - 2][k].data * trace.delta[layer_number - 1][j]
+                assert float(m[1]) == pytest.approx(bp4, rel=1e-10)
+                assert float(m[1]) == pytest.approx(w.grad, rel=1e-10)
+
+
+def test_draw_network_rejects_bad_arguments() -> None:
+    net, _, _ = two_two_one()
+    other = MLP(3, [2, 1], seed=0).trace([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="do not match"):
+        draw_network(net, other)
+    with pytest.raises(ValueError, match="edge_labels"):
+        draw_network(net, edge_labels="weights")
+    with pytest.raises(ValueError, match="needs a trace"):
+        draw_network(net, show_delta=True)
+    with pytest.raises(TypeError, match="MLP"):
+        draw_network(Neuron(2))  # type: ignore[arg-type]
