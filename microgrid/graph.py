@@ -31,7 +31,8 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
+import secrets
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,18 +169,24 @@ def _check_max_nodes(max_nodes: object) -> int:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``target``, then rename it over."""
+    """Write ``data`` to a new file beside ``target``, then rename it over ``target``.
+
+    The new file gets the permissions a plain ``open(target, "wb")`` would
+    give: those of the file it replaces, or the default (umask) for a new one.
+    """
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                         dir=target.parent)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as e:
         raise OSError(e.errno, f"cannot write {str(target)!r}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        if target.exists():
+            shutil.copymode(target, temporary)
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -331,7 +338,8 @@ def draw(
             edges.append(f"  o{i} -> v{i};")
     lines += edges
     if legend:
-        lines += _legend(kinds_seen, max_grad if color_by_grad else None, fmt)
+        lines += _legend(kinds_seen, max_grad if color_by_grad else None, fmt,
+                         f"v{len(order) - 1}", rankdir)
     lines.append("}")
     node_count = len(order) + sum(1 for v in order if v.parents)
     return Drawing("\n".join(lines) + "\n", node_count, max_nodes)
@@ -356,8 +364,13 @@ def _header(
     ]
 
 
-def _legend(kinds: set[str], max_grad: float | None, fmt: Any) -> list[str]:
-    """A boxed key to the styles used (``max_grad``: the fill scale, when colouring by grad)."""
+def _legend(
+    kinds: set[str], max_grad: float | None, fmt: Any, root: str, rankdir: str
+) -> list[str]:
+    """A boxed key to the styles used, placed after the ``root`` node.
+
+    ``max_grad``: the fill scale, when colouring by grad.
+    """
     entries: list[tuple[str, dict[str, str]]] = []
     for kind, (fill, border, extra) in _STYLES.items():
         if kind in kinds:
@@ -378,10 +391,12 @@ def _legend(kinds: set[str], max_grad: float | None, fmt: Any) -> list[str]:
         '    node [shape=box, style=filled, fontsize=10, height=0.25, margin="0.08,0.02"];',
     ]
     lines += [f"    legend_{name} {_attributes(a)};" for name, a in entries]
-    # One rank kept in order by invisible edges: a column beside the graph.
-    # (Left to right in a TB layout turns into bottom to top in LR: reversed.)
-    chain = " -> ".join(f"legend_{name}" for name, _ in reversed(entries))
-    lines += [f"    {{ rank=same; {chain} [style=invis]; }}", "  }"]
+    # One rank kept in order by invisible edges: a column beside the graph,
+    # one rank after the root. (Left to right in TB is bottom to top in LR.)
+    names = [f"legend_{name}" for name, _ in entries]
+    chain = " -> ".join(reversed(names) if rankdir in ("LR", "RL") else names)
+    lines += [f"    {{ rank=same; {chain} [style=invis]; }}", "  }",
+              f"  {root} -> {names[0]} [style=invis];"]
     return lines
 
 
@@ -574,49 +589,72 @@ def draw_network(
 
     weights = [w for layer in net.layers for n in layer.neurons for w in n.w]
     biggest = max((abs(w.data) for w in weights if math.isfinite(w.data)), default=0.0)
-    lines = _header(title, "LR", nodesep="0.15", ranksep="1.2")
-    lines.append("  node [shape=circle, fixedsize=true, style=filled, fillcolor=white, "
-                 "color=\"#111827\", fontsize=11];")
     texts = [[_neuron_text(net, trace, layer_number, j, fmt, show_delta) for j in range(width)]
              for layer_number, width in enumerate(net.sizes, start=1)]
+    # The layout is a grid we compute (Graphviz's neato only draws it): columns
+    # are layers, neuron j of each layer sits j rows below the top, centred.
     size = max(_circle_inches(text, 11) for layer in texts for text in layer)  # one size for all
-    for layer_number, width in enumerate(net.sizes, start=1):
+    row_gap = size + 0.3
+    column_gap = max(2.4, size + (2.2 if edge_labels else 1.4))
+    top = (max(net.sizes) - 1) / 2 * row_gap
+
+    def position(layer_number: int, j: int) -> tuple[float, float]:
+        width = net.sizes[layer_number - 1]
+        return (layer_number - 1) * column_gap, ((width - 1) / 2 - j) * row_gap
+
+    graph = {"layout": "neato", "splines": "line", "outputorder": "edgesfirst",
+             "fontname": _FONT}
+    if title is not None:
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a str, got {type(title).__name__}")
+        graph.update(label=title, labelloc="t", fontsize="16")
+    node = {"fontname": _FONT, "fontsize": "11", "shape": "circle", "fixedsize": "true",
+            "width": f"{size:.2f}", "style": "filled", "color": "#111827"}
+    lines = [
+        "digraph microgrid {",
+        f"  graph {_attributes(graph)};",
+        f"  node {_attributes(node)};",
+        f"  edge {_attributes({'fontname': _FONT, 'arrowsize': '0.6'})};",
+    ]
+    for layer_number in range(1, len(net.sizes) + 1):
         if layer_number == 1:
             caption = "layer 1: input"
         else:
-            layer = net.layers[layer_number - 2]
-            caption = f"layer {layer_number}: {layer.activation}"
-        lines.append(f"  subgraph cluster_layer{layer_number} {{")
-        lines.append(f"    label={_plain(caption)}; fontsize=12; style=\"rounded,dashed\"; "
-                     'color="#9ca3af";')
+            caption = f"layer {layer_number}: {net.layers[layer_number - 2].activation}"
+        heading = {"label": caption, "shape": "plaintext", "style": "solid", "fixedsize": "false",
+                   "fontsize": "12", "pos": _pin((layer_number - 1) * column_gap,
+                                                 top + size / 2 + 0.3)}
+        lines.append(f"  layer{layer_number} {_attributes(heading)};")
         fill = "#dcfce7" if layer_number == 1 else (
             "#fef3c7" if layer_number == len(net.sizes) else "white")
         for j, text in enumerate(texts[layer_number - 1]):
-            attributes = {"label": _lines(text, "\\n"), "width": f"{size:.2f}", "fillcolor": fill}
-            lines.append(f"    n{layer_number}_{j} {_attributes(attributes)};")
-        # Invisible edges in one rank keep neurons in order, top to bottom
-        # (left to right in TB turns into bottom to top in LR: reversed).
-        if width > 1:
-            lines.append("    { rank=same; " + " -> ".join(
-                f"n{layer_number}_{j}" for j in reversed(range(width))) + " [style=invis]; }")
-        lines.append("  }")
+            attributes = {"label": _lines(text, "\\n"), "fillcolor": fill,
+                          "pos": _pin(*position(layer_number, j))}
+            lines.append(f"  n{layer_number}_{j} {_attributes(attributes)};")
     for i, layer in enumerate(net.layers):
         layer_number = i + 2
         for j, neuron in enumerate(layer.neurons):
             for k, w in enumerate(neuron.w):
                 finite = biggest > 0.0 and math.isfinite(w.data)
                 magnitude = abs(w.data) / biggest if finite else 1.0
+                colour = _POSITIVE if w.data >= 0.0 else _NEGATIVE
                 attributes = {
-                    "color": _POSITIVE if w.data >= 0.0 else _NEGATIVE,
+                    "color": colour,
                     "penwidth": f"{0.4 + 3.6 * magnitude:.2f}",
                     "tooltip": f"{_book_name('w', layer_number, j, k)} = {fmt(w.data)}",
                 }
-                if edge_labels is not None:
-                    shown = w.data if edge_labels == "w" else w.grad
-                    attributes["label"] = fmt(shown)
-                    attributes["fontsize"] = "9"
                 lines.append(f"  n{layer_number - 1}_{k} -> n{layer_number}_{j} "
                              f"{_attributes(attributes)};")
+                if edge_labels is not None:
+                    lines.append(f"  label{layer_number}_{j}_{k} " + _attributes({
+                        "label": fmt(w.data if edge_labels == "w" else w.grad),
+                        "shape": "plaintext", "fixedsize": "false", "fontsize": "9",
+                        "fontcolor": colour, "fillcolor": "white", "margin": "0.02,0.01",
+                        "height": "0", "width": "0",
+                        "pos": _pin(*_label_position(position(layer_number - 1, k),
+                                                     position(layer_number, j), k,
+                                                     len(neuron.w))),
+                    }) + ";")
     if legend:
         notes = ["edge width: |w|", "blue: w > 0", "red: w < 0"]
         if show_delta:
@@ -625,12 +663,29 @@ def draw_network(
             notes.append("edge labels: ∂C/∂w = a·δ (BP4)")
         elif edge_labels == "w":
             notes.append("edge labels: w")
+        bottom = -top - size / 2 - 0.35 - len(notes) * 0.09
         note = {"shape": "note", "fixedsize": "false", "fontsize": "10",
-                "fillcolor": "#f9fafb", "label": _lines(notes, "\\l")}
+                "fillcolor": "#f9fafb", "label": _lines(notes, "\\l"), "pos": _pin(0.0, bottom)}
         lines.append(f"  legend {_attributes(note)};")
     lines.append("}")
-    node_count = sum(net.sizes)
-    return Drawing("\n".join(lines) + "\n", node_count, max_nodes)
+    return Drawing("\n".join(lines) + "\n", sum(net.sizes), max_nodes)
+
+
+def _pin(x: float, y: float) -> str:
+    """A node position in inches, pinned (``!``) so that neato keeps it."""
+    return f"{x:.3f},{y:.3f}!"
+
+
+def _label_position(
+    tail: tuple[float, float], head: tuple[float, float], k: int, fan_in: int
+) -> tuple[float, float]:
+    """Where on the edge from input ``k`` to put its label.
+
+    Each input's labels sit at their own fraction of the way along (0.25 to
+    0.6, by k), so no two labels share a spot even where edges cross.
+    """
+    t = 0.4 if fan_in == 1 else 0.25 + 0.35 * k / (fan_in - 1)
+    return tail[0] + t * (head[0] - tail[0]), tail[1] + t * (head[1] - tail[1])
 
 
 def _neuron_text(

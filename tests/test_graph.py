@@ -120,7 +120,7 @@ def test_edges_follow_the_data_in_the_parents_order() -> None:
     source = draw(z).source
     expected = [(f"v{index[p]}", f"o{index[z]}") for p in (*w, *a, b)]
     expected.append((f"o{index[z]}", f"v{index[z]}"))
-    assert [e for e in edges_of(source) if not e[0].startswith("legend")] == expected
+    assert [e for e in edges_of(source) if "legend" not in e[0] + e[1]] == expected
     assert nodes_of(source)[f"o{index[z]}"]["label"] == "Σ w·a + b"
 
 
@@ -225,6 +225,13 @@ def test_color_by_grad_shades_by_gradient_magnitude() -> None:
     assert nodes["v0"]["fillcolor"] == "#ffffff"
     assert nodes["v1"]["fillcolor"] == nodes["legend_grad"]["fillcolor"] != "#ffffff"
     assert nodes["v2"]["fillcolor"] not in ("#ffffff", nodes["v1"]["fillcolor"])
+
+
+def test_the_legend_sits_one_rank_after_the_root() -> None:
+    out = Value(1.0, label="x") * 2
+    source = draw(out).source
+    assert "  v1 -> legend_input [style=invis];" in source
+    assert "{ rank=same; legend_op -> legend_root -> legend_input [style=invis]; }" in source
 
 
 def test_title_rankdir_and_legend_options() -> None:
@@ -392,6 +399,11 @@ def test_save_picks_the_format_from_the_suffix(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no folder"):
         drawing.save(tmp_path / "missing" / "g.svg")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.PNG", "g.gv", "g.svg"]
+    with open(tmp_path / "plain.txt", "wb"):
+        pass  # the permissions a plain open() gives
+    assert (tmp_path / "g.svg").stat().st_mode == (tmp_path / "plain.txt").stat().st_mode
+    (tmp_path / "g.gv").chmod(0o600)
+    assert (drawing.save(tmp_path / "g.gv").stat().st_mode & 0o777) == 0o600  # kept
 
 
 @wasm_only
@@ -407,6 +419,21 @@ def test_jupyter_shows_svg_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 # -- draw_network -----------------------------------------------------------------------
+
+
+def test_network_is_laid_out_as_layers_left_to_right() -> None:
+    """Layer l is column l-1; neuron 0 is at the top of its column; nothing overlaps."""
+    net = MLP(3, [4, 2], seed=0)
+    nodes = nodes_of(draw_network(net).source)
+    position = {name: tuple(float(c) for c in a["pos"].rstrip("!").split(","))
+                for name, a in nodes.items() if name.startswith("n")}
+    xs = sorted({x for x, _ in position.values()})
+    assert len(xs) == 3
+    for layer_number, width in enumerate(net.sizes, start=1):
+        column = [position[f"n{layer_number}_{j}"] for j in range(width)]
+        assert {x for x, _ in column} == {xs[layer_number - 1]}
+        ys = [y for _, y in column]
+        assert ys == sorted(ys, reverse=True) and len(set(ys)) == width
 
 
 def test_network_has_an_edge_per_weight_styled_by_magnitude_and_sign() -> None:
@@ -438,17 +465,17 @@ def test_network_neurons_show_a_and_delta_after_backward() -> None:
 def test_network_edge_labels_are_bp4() -> None:
     """edge_labels="grad": each edge shows ∂C/∂w^l_jk, which BP4 says is a^(l-1)_k δ^l_j."""
     net, trace, _ = two_two_one()
-    source = draw_network(net, trace, edge_labels="grad", number_format=".12g").source
+    nodes = nodes_of(draw_network(net, trace, edge_labels="grad", number_format=".12g").source)
     for i, layer in enumerate(net.layers):
         layer_number = i + 2
         for j, neuron in enumerate(layer.neurons):
             for k, w in enumerate(neuron.w):
-                m = re.search(rf"n{layer_number - 1}_{k} -> n{layer_number}_{j} \[.*"
-                              r'label="([^"]+)"', source)
-                assert m is not None
+                shown = float(nodes[f"label{layer_number}_{j}_{k}"]["label"])
                 bp4 = trace.a[layer_number - 2][k].data * trace.delta[layer_number - 1][j]
-                assert float(m[1]) == pytest.approx(bp4, rel=1e-10)
-                assert float(m[1]) == pytest.approx(w.grad, rel=1e-10)
+                assert shown == pytest.approx(bp4, rel=1e-10)
+                assert shown == pytest.approx(w.grad, rel=1e-10)
+    weights = nodes_of(draw_network(net, edge_labels="w").source)
+    assert weights["label2_1_0"]["label"] == "0.25"  # w^2_10
 
 
 def test_draw_network_rejects_bad_arguments() -> None:
