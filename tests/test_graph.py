@@ -489,3 +489,33 @@ def test_draw_network_rejects_bad_arguments() -> None:
         draw_network(net, show_delta=True)
     with pytest.raises(TypeError, match="MLP"):
         draw_network(Neuron(2))  # type: ignore[arg-type]
+
+
+# -- the docs page ------------------------------------------------------------------------
+
+
+@wasm_only
+def test_drawing_page_examples_print_what_the_page_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every >>> line of docs/drawing.md gives the output shown (saving into a temp folder)."""
+    import doctest
+
+    monkeypatch.chdir(tmp_path)
+    page = Path(__file__).parent.parent / "docs" / "drawing.md"
+    test = doctest.DocTestParser().get_doctest(
+        page.read_text(encoding="utf-8"), {"__name__": "drawing_md"}, "drawing.md", str(page), 0)
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert runner.failures == 0
+    assert runner.tries > 20
+    assert (tmp_path / "graph.svg").read_text(encoding="utf-8").startswith("<?xml")
+
+
+def test_drawing_page_pictures_exist() -> None:
+    """Every picture the page shows is committed (scripts/make_doc_images.py makes them)."""
+    page = Path(__file__).parent.parent / "docs" / "drawing.md"
+    pictures = re.findall(r"\]\((img/drawing/[\w.]+)\)", page.read_text(encoding="utf-8"))
+    assert len(pictures) == 6
+    for picture in pictures:
+        assert ET.parse(page.parent / picture).getroot().tag == f"{SVG}svg"
