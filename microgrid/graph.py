@@ -709,7 +709,7 @@ def _circle_inches(lines: Sequence[str], fontsize: float) -> float:
     """
     width = max(len(line) for line in lines) * 0.6 * fontsize
     height = len(lines) * 1.2 * fontsize
-    return (math.hypot(width, height) + 8.0) / 72.0
+    return (math.hypot(width, height) + 16.0) / 72.0  # room for wider fonts
 
 
 def _lines(lines: Sequence[str], end: str) -> _Escaped:
