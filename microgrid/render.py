@@ -26,6 +26,7 @@ instead of a few seconds after the first one on the machine.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -260,7 +261,17 @@ def _wasm_module() -> tuple[Any, Any]:
             config.cache = True  # a few seconds to compile, milliseconds from the cache
         engine = wasmtime.Engine(config)
         _wasm = (wasmtime.Module(engine, path.read_bytes()), engine)
+        # Free them while wasmtime is intact: left to interpreter shutdown,
+        # their finalisers print "Exception ignored" tracebacks.
+        atexit.register(_release_wasm)
     return _wasm
+
+
+def _release_wasm() -> None:
+    global _wasm
+    if _lock.acquire(timeout=1.0):  # not while a render is still running
+        _wasm = None
+        _lock.release()
 
 
 def _wasm_render(source: str) -> bytes:

@@ -229,6 +229,14 @@ def test_ctrl_c_stops_a_long_layout() -> None:
     assert child.returncode == 0
 
 
+@needs_wasm
+def test_a_process_that_rendered_exits_quietly() -> None:
+    """No "Exception ignored" noise from wasmtime's finalisers at interpreter exit."""
+    code = "from microgrid.render import render; render('digraph { a }', 'svg', renderer='wasm')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
 def test_importing_microgrid_loads_no_renderer() -> None:
     """The core imports with the standard library only."""
     code = ("import sys, microgrid; "
