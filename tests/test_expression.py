@@ -237,3 +237,12 @@ def test_cli_graph_pdf_without_dot_exits_1(
     err = capsys.readouterr().err
     assert "PDF needs Graphviz" in err and "-o graph.dot" in err
     assert not (tmp_path / "g.pdf").exists()
+
+
+def test_the_module_docstring_examples_run() -> None:
+    import doctest
+
+    import microgrid.expression
+
+    result = doctest.testmod(microgrid.expression)
+    assert result.attempted > 3 and result.failed == 0

@@ -519,3 +519,12 @@ def test_drawing_page_pictures_exist() -> None:
     assert len(pictures) == 6
     for picture in pictures:
         assert ET.parse(page.parent / picture).getroot().tag == f"{SVG}svg"
+
+
+def test_the_module_docstring_examples_run() -> None:
+    import doctest
+
+    import microgrid.graph
+
+    result = doctest.testmod(microgrid.graph)
+    assert result.attempted > 5 and result.failed == 0

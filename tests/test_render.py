@@ -260,3 +260,11 @@ def test_system_dot_renders_svg_png_and_pdf() -> None:
 def test_system_dot_errors_are_render_errors() -> None:
     with pytest.raises(RenderError, match="dot program failed"):
         render("digraph { a -> ", "svg", renderer="dot")
+
+
+@needs_wasm
+def test_the_module_docstring_examples_run() -> None:
+    import doctest
+
+    result = doctest.testmod(render_module)
+    assert result.attempted > 0 and result.failed == 0
