@@ -429,6 +429,23 @@ def backprop(
     return Backprop(z, a, delta, nabla_b, nabla_w, nabla_x, cost_value(cost, a[L - 1], target))
 
 
+def _batch_backprop(
+    network: Network | MLP,
+    batch: Sequence[tuple[Sequence[float], object]],
+    cost: str,
+    n: int | None,
+) -> tuple[Network, list[Backprop], int, int]:
+    """The network, each example's `backprop`, the batch size ``m`` and ``n``."""
+    net = network if isinstance(network, Network) else Network.from_mlp(network)
+    m = len(batch)
+    if m == 0:
+        raise ValueError("batch is empty; a mini-batch needs at least one (x, y) example")
+    n = m if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n (the training set's size) must be a positive int, got {n!r}")
+    return net, [backprop(net, x, y, cost) for x, y in batch], m, n
+
+
 def mini_batch_gradients(
     network: Network | MLP,
     batch: Sequence[tuple[Sequence[float], object]],
@@ -443,14 +460,7 @@ def mini_batch_gradients(
     ``lmbda/n * w`` to each weight's gradient and nothing to the biases'.
     ``n`` is the size of the whole training set (default: ``m``).
     """
-    net = network if isinstance(network, Network) else Network.from_mlp(network)
-    m = len(batch)
-    if m == 0:
-        raise ValueError("batch is empty; a mini-batch needs at least one (x, y) example")
-    n = m if n is None else n
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n (the training set's size) must be a positive int, got {n!r}")
-    results = [backprop(net, x, y, cost) for x, y in batch]
+    net, results, m, n = _batch_backprop(network, batch, cost, n)
     nabla_b = [[math.fsum(r.nabla_b[i][j] for r in results) / m for j in range(len(b_l))]
                for i, b_l in enumerate(net.biases)]
     nabla_w = [[[math.fsum(r.nabla_w[i][j][k] for r in results) / m + lmbda / n * w_jk
@@ -475,14 +485,7 @@ def update_mini_batch(
 
     ``network`` itself is not changed.
     """
-    net = network if isinstance(network, Network) else Network.from_mlp(network)
-    m = len(batch)
-    if m == 0:
-        raise ValueError("batch is empty; a mini-batch needs at least one (x, y) example")
-    n = m if n is None else n
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n (the training set's size) must be a positive int, got {n!r}")
-    results = [backprop(net, x, y, cost) for x, y in batch]
+    net, results, m, n = _batch_backprop(network, batch, cost, n)
     decay = 1.0 - eta * lmbda / n
     weights = [[[decay * w_jk - (eta / m) * math.fsum(r.nabla_w[i][j][k] for r in results)
                  for k, w_jk in enumerate(w_j)]

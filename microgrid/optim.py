@@ -78,7 +78,8 @@ class Optimizer:
         # lr is public and schedules change it, so check it at every step.
         return _hyper(self.lr, f"{type(self).__name__}: lr")
 
-    def _gradients(self) -> list[float]:
+    def _gradients(self, weight_decay: float = 0.0) -> list[float]:
+        """The checked grads, plus ``weight_decay * p`` (PyTorch's L2) if asked."""
         grads = [p.grad for p in self.params]
         for i, g in enumerate(grads):
             if not -_INF < g < _INF:
@@ -86,6 +87,8 @@ class Optimizer:
                     f"{type(self).__name__}: the gradient of {_describe(i, self.params[i])} "
                     f"is {g!r}; no parameter was changed"
                 )
+        if weight_decay:
+            grads = [g + weight_decay * p.data for g, p in zip(grads, self.params, strict=True)]
         return grads
 
     def _check_finite(self, values: list[float], what: str) -> None:
@@ -130,10 +133,7 @@ class SGD(Optimizer):
         """``p -= lr * g`` (or ``lr * buf`` with momentum) for every parameter."""
         lr = self._checked_lr()
         params = self.params
-        grads = self._gradients()
-        wd = self.weight_decay
-        if wd:
-            grads = [g + wd * p.data for g, p in zip(grads, params, strict=True)]
+        grads = self._gradients(self.weight_decay)
         mu = self.momentum
         if mu:
             grads = [mu * buf + g for buf, g in zip(self.buffers, grads, strict=True)]
@@ -191,10 +191,7 @@ class Adam(Optimizer):
         """One Adam update of every parameter (bias-corrected moments)."""
         lr = self._checked_lr()
         params = self.params
-        grads = self._gradients()
-        wd = self.weight_decay
-        if wd:
-            grads = [g + wd * p.data for g, p in zip(grads, params, strict=True)]
+        grads = self._gradients(self.weight_decay)
         beta1, beta2 = self.betas
         t = self.t + 1
         correction1 = 1.0 - beta1**t
