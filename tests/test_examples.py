@@ -21,10 +21,12 @@ from typing import Any
 
 import pytest
 
+from microgrid.render import svg_available
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 HAS_PLOT = importlib.util.find_spec("matplotlib") is not None
-HAS_GRAPH = importlib.util.find_spec("graphviz") is not None
+HAS_GRAPH = svg_available()
 HAS_HYPOTHESIS = importlib.util.find_spec("hypothesis") is not None
 
 # What each example must print (besides exiting 0); a new example needs an entry.

@@ -6,7 +6,7 @@ import math
 import subprocess
 import sys
 
-from hypothesis import find, given
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from microgrid import Value, gradcheck, topological_order
@@ -63,7 +63,9 @@ def test_expressions_share_subexpressions() -> None:
 
 def test_expressions_shrink_to_small_readable_cases() -> None:
     """The smallest expression containing a log is one input and a step or two, printed as code."""
-    example = find(expressions(), lambda e: any(s.op == "log" for s in e.steps))
+    # no example database and a fixed seed: a fresh clone shrinks exactly as here
+    example = find(expressions(), lambda e: any(s.op == "log" for s in e.steps),
+                   settings=settings(database=None, derandomize=True))
     assert len(example.inputs) == 1 and len(example.steps) <= 2
     text = str(example)
     assert text.splitlines()[0].startswith("x0 = ")
