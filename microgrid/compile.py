@@ -547,7 +547,8 @@ class _Binary(_Instruction):
         if self.op == "**" and n.shape != x.shape:
             # numpy's power takes shortcuts for a repeated exponent (x*x, sqrt,
             # 1/x) that round differently from C's pow, which the engine calls;
-            # an exponent per element gets pow itself.
+            # an exponent per element gets pow itself (or, on AVX-512 CPUs,
+            # numpy's vector pow, within an ulp of it).
             full = np.empty(np.broadcast_shapes(x.shape, n.shape))
             full[...] = n
             n = full
@@ -592,7 +593,7 @@ class _Binary(_Instruction):
             return
         # "**": d(x^n)/dx = n x^(n-1), d(x^n)/dn = x^n ln x, with the engine's edges
         if left.needs_grad:
-            slope = n * np.power(x, n - 1.0)  # n is per element: C's pow, as in the engine
+            slope = n * np.power(x, n - 1.0)  # n per element: no shortcuts (see _operands)
             at_zero = np.where(n < 1.0, np.inf, np.where(n == 1.0, n, 0.0))
             slope = np.where(n == 0.0, 0.0, np.where(x == 0.0, at_zero, slope))
             left.add(GV, GU, g * slope)

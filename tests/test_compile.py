@@ -19,7 +19,10 @@ library's ``math.tanh`` (the engine's) may differ by an ulp or two, and near
 saturation ``tanh' = 1 - t^2`` magnifies that. The equality tests give the
 engine numpy's ``tanh`` (`numpy_tanh`), so that they check the replay
 exactly; `test_tanh_differs_from_the_engines_by_at_most_two_ulps` states the
-difference itself.
+difference itself. numpy's ``power`` matches C's ``pow`` bit for bit on some
+CPUs and by an ulp on others (AVX-512, where numpy has its own vector code):
+well inside the tolerance; `test_powers_differ_from_the_engines_by_at_most_two_ulps`
+states it.
 """
 
 from __future__ import annotations
@@ -297,15 +300,22 @@ def test_tanh_differs_from_the_engines_by_at_most_two_ulps() -> None:
         assert abs(t - math.tanh(x)) <= 2 * math.ulp(math.tanh(x))
 
 
-def test_powers_round_as_the_engines_do() -> None:
-    """Constant and Value exponents both go through C's pow, bit for bit."""
+def test_powers_differ_from_the_engines_by_at_most_two_ulps() -> None:
+    """Constant and Value exponents: the engine calls C's pow, the replay numpy's
+    power (an exponent per element, so no x*x or sqrt shortcuts). Where numpy
+    computes power with its own vector code (AVX-512 CPUs) it rounds
+    differently from C's pow; each is within an ulp of the true power."""
     rng = random.Random(4)
     X = [[rng.uniform(0.01, 5.0)] for _ in range(3000)]
+
+    def assert_close(replayed: Any, expected: list[float]) -> None:
+        for r, e in zip(replayed.tolist(), expected, strict=True):
+            assert abs(r - e) <= 2 * math.ulp(e)
+
     for n in (2.0, 0.5, -1.0, 3.0, 1.7):
-        replayed = compile(lambda x, n=n: x[0] ** n, [1.0]).forward(X)
-        assert replayed.tolist() == [(row[0] ** n) for row in X]
-    replayed = compile(lambda x: 2.5 ** x[0], [1.0]).forward(X)
-    assert replayed.tolist() == [2.5 ** row[0] for row in X]
+        assert_close(compile(lambda x, n=n: x[0] ** n, [1.0]).forward(X),
+                     [row[0] ** n for row in X])
+    assert_close(compile(lambda x: 2.5 ** x[0], [1.0]).forward(X), [2.5 ** row[0] for row in X])
 
 
 # -- the API --------------------------------------------------------------------
