@@ -35,6 +35,7 @@ __all__ = [
     "exp",
     "is_grad_enabled",
     "linear",
+    "linear_layer",
     "log",
     "no_grad",
     "record_operands",
@@ -642,31 +643,76 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
         >>> linear(w, x, Value(0.5)).data
         2.5
     """
-    n = len(weights)
+    return _linear(weights, inputs, bias, *_read_inputs(inputs))
+
+
+def linear_layer(
+    weights: Sequence[Sequence[Scalar]], inputs: Sequence[Scalar], biases: Sequence[Scalar]
+) -> list[Value]:
+    """A layer's weighted inputs ``z_j = sum_k w[j][k] x_k + b_j``, one `linear` node each.
+
+    The same nodes as ``[linear(weights[j], inputs, biases[j]) for j ...]``;
+    the inputs are checked and read once for the whole layer instead of once
+    per neuron (`Layer` uses it).
+
+        >>> w = [[Value(1.0), Value(2.0)], [Value(-1.0), Value(0.5)]]
+        >>> [z.data for z in linear_layer(w, [3.0, 4.0], [Value(0.0), Value(1.0)])]
+        [11.0, 0.0]
+    """
+    if len(weights) != len(biases):
+        raise ValueError(
+            f"linear_layer: {len(weights)} rows of weights but {len(biases)} biases; "
+            "they must match"
+        )
+    x_nodes, x_data = _read_inputs(inputs)
+    return [_linear(w, inputs, b, x_nodes, x_data) for w, b in zip(weights, biases)]
+
+
+def _read_inputs(inputs: Sequence[Scalar]) -> tuple[tuple[Value, ...] | None, list[float] | None]:
+    """``(nodes, values)`` of inputs that are all Values, ``(None, values)`` of
+    all floats, ``(None, None)`` for anything else (checked item by item later).
+
+    A neuron's inputs are all Values (a hidden layer) or all floats (the
+    first): those cases check the types in C, not item by item.
+    """
+    types = {*map(type, inputs)}
+    if types == _ONLY_VALUES:
+        nodes = tuple(cast("Sequence[Value]", inputs))
+        return nodes, [x.data for x in nodes]
+    if types == _ONLY_FLOATS:
+        return None, list(cast("Sequence[float]", inputs))
+    return None, None
+
+
+def _linear(
+    weights: Sequence[Scalar],
+    inputs: Sequence[Scalar],
+    bias: Scalar,
+    x_nodes: tuple[Value, ...] | None,
+    x_data: list[float] | None,
+) -> Value:
+    """`linear`, given what `_read_inputs` read of its inputs."""
+    try:
+        n = len(weights)
+    except TypeError:
+        raise TypeError(
+            f"linear: weights must be a sequence, got {type(weights).__name__}"
+        ) from None
     if n != len(inputs):
         raise ValueError(f"linear: {n} weights but {len(inputs)} inputs; they must match")
-    # A neuron's weights and bias are Values and its inputs all Values (a
-    # hidden layer) or all floats (the first): those cases check the types
-    # in C, not item by item, and build the tuples directly.
-    if type(bias) is Value and {*map(type, weights)} == _ONLY_VALUES:
+    # A neuron's weights and bias are Values: with inputs read by
+    # `_read_inputs`, the node's tuples are built directly.
+    if x_data is not None and type(bias) is Value and {*map(type, weights)} == _ONLY_VALUES:
         w_nodes = cast("Sequence[Value]", weights)
         w_data = [w.data for w in w_nodes]
-        input_types = {*map(type, inputs)}
-        if input_types == _ONLY_VALUES:
-            x_nodes = cast("Sequence[Value]", inputs)
-            x_data = [x.data for x in x_nodes]
-            total = sum(map(_mul, w_data, x_data), bias.data)
-            if not -_INF < total < _INF:
-                _fail_non_finite("linear", total, *w_data, *x_data, bias.data)
+        total = sum(map(_mul, w_data, x_data), bias.data)
+        if not -_INF < total < _INF:
+            _fail_non_finite("linear", total, *w_data, *x_data, bias.data)
+        if x_nodes is not None:
             return _node(total, (*w_nodes, *x_nodes, bias), (*x_data, *w_data, 1.0), "linear")
-        if input_types == _ONLY_FLOATS:
-            x_floats = cast("Sequence[float]", inputs)
-            total = sum(map(_mul, w_data, x_floats), bias.data)
-            if not -_INF < total < _INF:
-                _fail_non_finite("linear", total, *w_data, *x_floats, bias.data)
-            v = _node(total, (*w_nodes, bias), (*x_floats, 1.0), "linear")
-            _remember_operands(v, (tuple(weights), tuple(inputs), bias))
-            return v
+        v = _node(total, (*w_nodes, bias), (*x_data, 1.0), "linear")
+        _remember_operands(v, (tuple(weights), tuple(inputs), bias))
+        return v
     w_values = [w for w in weights if type(w) is Value]
     x_values = [x for x in inputs if type(x) is Value]
     # A neuron's weights are all Values, its inputs all Values or all numbers:

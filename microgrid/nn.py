@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from microgrid.engine import Scalar, Value, linear, sum_of
+from microgrid.engine import Scalar, Value, linear, linear_layer, sum_of
 
 __all__ = [
     "ACTIVATIONS",
@@ -342,15 +342,18 @@ class Layer(Module):
         """The layer's outputs ``a_j`` for inputs ``x``."""
         # The hot path of training: one linear node and one activation node
         # per neuron, nothing else.
+        z = self._z(x)
         sigma = self._sigma
         if self._softmax:
-            return _softmax([linear(n.w, x, n.b) for n in self.neurons])
-        if sigma is None:
-            return [linear(n.w, x, n.b) for n in self.neurons]
-        return [sigma(linear(n.w, x, n.b)) for n in self.neurons]
+            return _softmax(z)
+        return z if sigma is None else [sigma(zj) for zj in z]
+
+    def _z(self, x: Sequence[Scalar]) -> list[Value]:
+        neurons = self.neurons
+        return linear_layer([n.w for n in neurons], x, [n.b for n in neurons])
 
     def _z_and_a(self, x: Sequence[Scalar]) -> tuple[list[Value], list[Value]]:
-        z = [linear(n.w, x, n.b) for n in self.neurons]
+        z = self._z(x)
         sigma = self._sigma
         if self._softmax:
             return z, _softmax(z)

@@ -9,9 +9,11 @@ import tracemalloc
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import microgrid
-from microgrid import Value, linear, no_grad, sum_of, topological_order
+from microgrid import Value, linear, linear_layer, no_grad, sum_of, topological_order
 from microgrid.engine import is_grad_enabled, record_operands
 
 # -- construction ------------------------------------------------------------
@@ -407,6 +409,49 @@ def test_linear_rejects_mismatched_lengths_and_non_numbers() -> None:
 def test_linear_overflow_is_an_error() -> None:
     with pytest.raises(OverflowError, match="linear"):
         linear([Value(1e200)], [1e200])
+
+
+_number = st.one_of(st.floats(-10.0, 10.0), st.integers(-10, 10))
+_scalar = st.one_of(_number, st.floats(-10.0, 10.0).map(Value))
+
+
+@given(
+    data=st.data(),
+    nin=st.integers(min_value=0, max_value=5),
+    nout=st.integers(min_value=0, max_value=4),
+    inputs_kind=st.sampled_from(["values", "floats", "mixed"]),
+)
+def test_linear_layer_makes_the_nodes_linear_makes_row_by_row(
+    data: st.DataObject, nin: int, nout: int, inputs_kind: str
+) -> None:
+    """Same value, parents (the same objects, in order), local grads and operands."""
+    element = {"values": st.floats(-10.0, 10.0).map(Value), "floats": st.floats(-10.0, 10.0),
+               "mixed": _scalar}[inputs_kind]
+    x = data.draw(st.lists(element, min_size=nin, max_size=nin))
+    w = data.draw(st.lists(st.lists(_scalar, min_size=nin, max_size=nin),
+                           min_size=nout, max_size=nout))
+    b = data.draw(st.lists(_scalar, min_size=nout, max_size=nout))
+    with record_operands() as layer_operands:
+        z = linear_layer(w, x, b)
+    with record_operands() as row_operands:
+        expected = [linear(wj, x, bj) for wj, bj in zip(w, b, strict=True)]
+    assert len(z) == nout
+    for zj, ej in zip(z, expected, strict=True):
+        assert (zj.data, zj.op, zj.parents, zj.local_grads) == (
+            ej.data, ej.op, ej.parents, ej.local_grads)
+        assert layer_operands.get(zj) == row_operands.get(ej)
+
+
+def test_linear_layer_rejects_mismatched_shapes_and_non_sequences() -> None:
+    x = [Value(1.0), Value(2.0)]
+    with pytest.raises(ValueError, match="2 rows of weights but 1 biases"):
+        linear_layer([[1.0, 2.0], [3.0, 4.0]], x, [0.0])
+    with pytest.raises(ValueError, match="3 weights but 2 inputs"):
+        linear_layer([[Value(1.0)] * 3], x, [Value(0.0)])
+    with pytest.raises(TypeError, match="weights must be a sequence, got Value"):
+        linear_layer([Value(1.0)], x, [0.0])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="str"):
+        linear_layer([[1.0, 2.0]], [1.0, "a"], [0.0])  # type: ignore[list-item]
 
 
 # -- no_grad ----------------------------------------------------------------------------
