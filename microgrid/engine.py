@@ -37,6 +37,7 @@ __all__ = [
     "linear",
     "linear_layer",
     "log",
+    "logsumexp",
     "no_grad",
     "record_operands",
     "relu",
@@ -628,6 +629,45 @@ def sum_of(terms: Iterable[Scalar]) -> Value:
     v = _node(total, parents, (1.0,) * len(parents), "sum")
     if len(parents) != len(terms):
         _remember_operands(v, tuple(terms))
+    return v
+
+
+def logsumexp(terms: Iterable[Scalar]) -> Value:
+    """``ln(e^{t_1} + ... + e^{t_n})`` as one node, without overflow.
+
+    Computed as ``m + ln(1 + sum_{i != k} e^{t_i - m})``, with ``t_k = m``
+    the largest term: no ``e^`` exceeds 1, so logits of +-1000 are fine, and
+    ``logsumexp([0.0, z])``, the softplus ``ln(1 + e^z)``, keeps its
+    precision for very negative ``z``. Each Value term's local gradient is
+    ``e^{t_i - result}``: the softmax of the terms. Numbers are constants
+    and get no parent slot, as in `sum_of`. No terms, or an infinite one,
+    raise ValueError.
+
+        >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
+        1000.693147
+    """
+    terms = terms if isinstance(terms, (list, tuple)) else list(terms)
+    data = _data(terms, "logsumexp")
+    if not data:
+        raise ValueError("logsumexp: needs at least one term (an empty sum's log is -inf)")
+    bad = [t for t in data if not -_INF < t < _INF]
+    if bad:
+        raise ValueError(f"logsumexp: the terms must be finite numbers, got {bad[0]!r}")
+    m = max(data)
+    k = data.index(m)
+    scaled = [math.exp(t - m) for t in data]
+    scaled[k] = 0.0  # the largest term's e^0 = 1 is the 1 of log1p
+    rest = sum(scaled)
+    r = m + math.log1p(rest)
+    # softmax_i = e^{t_i - m} / sum_j e^{t_j - m}: shifted by m, which is exact
+    scaled[k] = 1.0
+    total = 1.0 + rest
+    parents = tuple([t for t in terms if type(t) is Value])
+    if len(parents) == len(terms):
+        return _node(r, parents, tuple([e / total for e in scaled]), "logsumexp")
+    softmax = [e / total for e, term in zip(scaled, terms) if type(term) is Value]
+    v = _node(r, parents, tuple(softmax), "logsumexp")
+    _remember_operands(v, tuple(terms))
     return v
 
 

@@ -219,6 +219,7 @@ _OP_TEXT = {
     "sqrt": "√",
     "abs": "|x|",
     "sum": "Σ",
+    "logsumexp": "log Σ exp",
 }
 _GRAD_COLOUR = (0xF9, 0x73, 0x16)  # orange at the largest |grad|, white at 0
 

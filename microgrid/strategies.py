@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - exercised by the test with hypothesis 
         'pip install "microgrid-autodiff[testing]"'
     ) from None
 
-from microgrid.engine import Value, linear, sum_of
+from microgrid.engine import Value, linear, logsumexp, sum_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from microgrid.nn import MLP
@@ -105,6 +105,7 @@ def _linear(v: list[Value], c: float) -> Value:
 _NARY: dict[str, tuple[_Apply, str]] = {
     "sum": (lambda v, c: sum_of(v), "sum_of([{args}])"),
     "linear": (_linear, "linear([{w}], [{x}], {c})"),
+    "logsumexp": (lambda v, c: logsumexp([*v, c]), "logsumexp([{args}, {c}])"),
 }
 
 UNARY_OPS = tuple(_UNARY)
@@ -112,7 +113,7 @@ UNARY_OPS = tuple(_UNARY)
 BINARY_OPS = tuple(_BINARY)
 """The two-operand operations."""
 NARY_OPS = tuple(_NARY)
-"""The n-ary nodes: ``sum_of`` and ``linear``."""
+"""The n-ary nodes: ``sum_of``, ``linear`` and ``logsumexp``."""
 
 # The range each constant is drawn from; the domain checks below try both ends.
 _CONSTANTS: dict[str, tuple[float, float]] = {
@@ -123,6 +124,7 @@ _CONSTANTS: dict[str, tuple[float, float]] = {
     "power": (0.5, 2.5),
     "rpow": (0.5, 3.0),
     "linear": (-3.0, 3.0),
+    "logsumexp": (-3.0, 3.0),
 }
 
 

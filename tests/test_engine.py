@@ -13,7 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import microgrid
-from microgrid import Value, linear, linear_layer, no_grad, sum_of, topological_order
+from microgrid import (
+    Value,
+    linear,
+    linear_layer,
+    logsumexp,
+    no_grad,
+    sum_of,
+    topological_order,
+)
 from microgrid.engine import is_grad_enabled, record_operands
 
 # -- construction ------------------------------------------------------------
@@ -411,6 +419,59 @@ def test_linear_overflow_is_an_error() -> None:
         linear([Value(1e200)], [1e200])
 
 
+def test_logsumexp_is_one_node_with_the_softmax_as_local_gradients() -> None:
+    t = [Value(1.0), Value(2.0), Value(3.0)]
+    r = logsumexp(t)
+    expected = math.log(sum(math.exp(v.data) for v in t))
+    assert (r.op, r.parents) == ("logsumexp", tuple(t))
+    assert r.data == pytest.approx(expected, rel=1e-15)
+    r.backward()
+    for v in t:
+        assert v.grad == pytest.approx(math.exp(v.data - expected), rel=1e-15)
+    assert sum(v.grad for v in t) == pytest.approx(1.0, rel=1e-15)
+
+
+def test_logsumexp_does_not_overflow_and_keeps_softplus_precise() -> None:
+    big = [Value(1000.0), Value(1000.0)]
+    r = logsumexp(big)
+    r.backward()
+    assert r.data == pytest.approx(1000.0 + math.log(2.0), rel=1e-15)
+    assert [v.grad for v in big] == [0.5, 0.5]
+    assert logsumexp([Value(-1000.0), Value(-1000.0)]).data == pytest.approx(
+        -1000.0 + math.log(2.0), rel=1e-15)
+    # softplus(z) = ln(1 + e^z) = logsumexp(0, z): e^-40 is far below 1's ulp
+    z = Value(-40.0)
+    softplus = logsumexp([0.0, z])
+    softplus.backward()
+    assert softplus.data == pytest.approx(math.exp(-40.0), rel=1e-15)
+    assert z.grad == pytest.approx(math.exp(-40.0), rel=1e-15)  # sigmoid(-40)
+
+
+def test_logsumexp_gives_numbers_no_parent_slot_and_records_them() -> None:
+    x = Value(0.5)
+    with record_operands() as operands:
+        r = logsumexp([0.0, x, 1])
+    assert r.parents == (x,)
+    assert r.data == pytest.approx(math.log(1.0 + math.exp(0.5) + math.e), rel=1e-15)
+    assert operands[r] == (0.0, x, 1)
+    assert logsumexp(v for v in [x]).data == 0.5  # any iterable; one term is itself
+
+
+@pytest.mark.parametrize(
+    ("terms", "error", "message"),
+    [([], ValueError, "at least one term"),
+     ([Value(1.0), math.inf], ValueError, "finite numbers, got inf"),
+     ([Value(1.0), -math.inf], ValueError, "finite numbers, got -inf"),
+     ([Value(1.0), math.nan], ValueError, "finite numbers, got nan"),
+     ([Value(1.0), "2"], TypeError, "str")],
+)
+def test_logsumexp_rejects_no_terms_non_finite_terms_and_non_numbers(
+    terms: list[object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        logsumexp(terms)  # type: ignore[arg-type]
+
+
 _number = st.one_of(st.floats(-10.0, 10.0), st.integers(-10, 10))
 _scalar = st.one_of(_number, st.floats(-10.0, 10.0).map(Value))
 
@@ -465,8 +526,9 @@ def test_no_grad_records_no_parents() -> None:
         y = (x * x + 1).tanh()
         z = linear([x], [x], x)
         s = sum_of([x, y])
+        lse = logsumexp([x, y, 1.0])
     assert is_grad_enabled()
-    for v in (y, z, s):
+    for v in (y, z, s, lse):
         assert v.parents == () and v.local_grads == ()
     assert y.data == pytest.approx(math.tanh(5.0))
 

@@ -19,14 +19,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from microgrid import Value, linear, no_grad, sum_of, topological_order
+from microgrid import Value, linear, logsumexp, no_grad, sum_of, topological_order
 
 Program = list[tuple[str, tuple[int, ...], float]]
 
 UNARY = ["tanh", "sigmoid", "exp", "log", "sqrt", "relu", "abs", "neg", "square", "cube",
          "frac_pow", "rpow", "add_c", "mul_c", "rsub_c", "rdiv_c"]
 BINARY = ["add", "sub", "mul", "div", "value_pow"]
-NARY = ["sum_of", "linear"]
+NARY = ["sum_of", "linear", "logsumexp"]
 KINKED = {"relu", "abs"}
 
 
@@ -73,6 +73,7 @@ OPS: dict[str, Any] = {
     "value_pow": lambda u, v, c: (u * u + 0.5) ** v.tanh(),
     "sum_of": lambda t, u, v, w, c: _sum_of([t, u, v, w, c]),
     "linear": lambda t, u, v, w, c: _linear([t, c], [u, v], w),
+    "logsumexp": lambda t, u, v, w, c: _logsumexp([t, u, c, v, w]),
 }
 
 
@@ -100,6 +101,15 @@ def _linear(w: list[Any], x: list[Any], b: Any) -> Any:
     if any(isinstance(t, Value) for t in (*w, *x, b)):
         return linear(w, x, b)
     return sum(wk * xk for wk, xk in zip(w, x, strict=True)) + b
+
+
+def _logsumexp(terms: list[Any]) -> Any:
+    if any(isinstance(t, Value) for t in terms):
+        return logsumexp(terms)
+    import torch  # the same expression on torch tensors
+
+    return torch.logsumexp(torch.stack([torch.as_tensor(t, dtype=torch.float64)
+                                        for t in terms]), 0)
 
 
 def engine_gradients(program: Program, xs: Sequence[float]) -> tuple[float, list[float]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import MLP, Value, linear, sum_of, topological_order
+from microgrid import MLP, Value, linear, logsumexp, sum_of, topological_order
 from microgrid.graph import DEFAULT_MAX_NODES, Drawing, draw, draw_network
 from microgrid.nn import Neuron, Trace
 
@@ -174,6 +174,7 @@ def test_constants_show_inside_their_operation() -> None:
         assert nodes_of(draw(node).source)["o1"]["label"] == text
     assert nodes_of(draw(a.tanh()).source)["o1"]["label"] == "tanh"
     assert nodes_of(draw(sum_of([a, a, a])).source)["o1"]["label"] == "Σ"
+    assert nodes_of(draw(logsumexp([a, 0.0])).source)["o1"]["label"] == "log Σ exp"
     assert nodes_of(draw(-a).source)["o1"]["label"] == "−x"
 
 
