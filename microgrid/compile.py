@@ -184,7 +184,8 @@ def _roots(result: object) -> list[Value]:
 def _arguments(node: Value, operands: dict[Value, tuple[object, ...]]) -> tuple[Any, ...]:
     """The node's operands in the order the operation was written, constants included.
 
-    Unary and binary operations give their operands; ``sum`` its terms;
+    Unary and binary operations give their operands; ``sum`` and
+    ``logsumexp`` their terms;
     ``linear`` a triple ``(weights, inputs, bias)``.
     """
     op = node.op
@@ -198,7 +199,7 @@ def _arguments(node: Value, operands: dict[Value, tuple[object, ...]]) -> tuple[
         if written is None:
             raise TracingError(_outside(node))
         return tuple(_atom(a) for a in written)
-    if op == "sum":
+    if op in ("sum", "logsumexp"):
         return parents if written is None else tuple(_atom(t) for t in written)
     if op == "linear":
         if written is None:
@@ -636,6 +637,50 @@ class _Sum(_Instruction):
         return f"sum[{self.stop - self.start}x{n}]"
 
 
+class _LogSumExp(_Instruction):
+    """``logsumexp`` nodes: each lane's ``m + ln(1 + sum_{i != k} e^{t_i - m})``, as the engine."""
+
+    op = "logsumexp"
+
+    def __init__(self, parts: list[_Ref]) -> None:
+        self.parts = parts
+
+    def _terms(self, V: Array, U: Array) -> Array:
+        """Every lane's terms, one array: (lanes, terms) or (lanes, terms, batch)."""
+        if not self.batched:
+            return np.concatenate([part.get(V, U) for part in self.parts], axis=1)
+        shape = (V.shape[1],)
+        return np.concatenate(
+            [np.broadcast_to(t, t.shape[:2] + shape) for t in (p.get_b(V, U) for p in self.parts)],
+            axis=1,
+        )
+
+    def forward(self, V: Array, U: Array) -> bool:
+        terms = self._terms(V, U)
+        m = terms.max(axis=1)
+        scaled = np.exp(terms - m[:, None])
+        # the largest term's e^0 = 1 is the 1 of log1p (as in the engine)
+        np.put_along_axis(scaled, scaled.argmax(axis=1)[:, None], 0.0, axis=1)
+        self.out(V, U)[...] = m + np.log1p(scaled.sum(axis=1))
+        return bool(np.isfinite(terms).all())  # the engine refuses infinite terms
+
+    def backward(self, V: Array, U: Array, GV: Array, GU: Array) -> None:
+        g = (GV if self.batched else GU)[self.start : self.stop]
+        terms = self._terms(V, U)
+        scaled = np.exp(terms - terms.max(axis=1)[:, None])
+        contribution = g[:, None] * (scaled / scaled.sum(axis=1)[:, None])  # g * softmax
+        start = 0
+        for part in self.parts:
+            stop = start + part.shape[1]
+            if part.needs_grad:
+                part.add(GV, GU, contribution[:, start:stop])
+            start = stop
+
+    def describe(self) -> str:
+        n = sum(p.shape[1] for p in self.parts)
+        return f"logsumexp[{self.stop - self.start}x{n}]"
+
+
 class _Linear(_Instruction):
     """``linear`` nodes sharing their inputs: ``z = W a + b``, one product per kind.
 
@@ -764,7 +809,7 @@ def _build(
     def key(node: Value) -> tuple[Any, ...]:
         args = arguments[node]
         op = node.op
-        if op == "sum":
+        if op in ("sum", "logsumexp"):
             return (level[node], op, tuple(_kind(t, batched) for t in args))
         if op == "linear":
             weights, inputs, bias = args
@@ -820,6 +865,8 @@ def _build(
                                   ref([a[1] for a in args], (w,)))
         elif op == "sum":
             instruction = _Sum(_columns_by_kind(args, batched, ref))
+        elif op == "logsumexp":
+            instruction = _LogSumExp(_columns_by_kind(args, batched, ref))
         else:
             instruction = _linear(args, batched, ref)
         instruction.batched = batched[first]
@@ -840,7 +887,7 @@ def _columns_by_kind(
     batched: dict[Value, bool],
     ref: Callable[[Sequence[Atom], tuple[int, ...]], _Ref],
 ) -> list[_Ref]:
-    """A ``sum`` block's terms as one (lanes x terms) grid per kind of term."""
+    """A ``sum`` or ``logsumexp`` block's terms as one (lanes x terms) grid per kind of term."""
     kinds = [_kind(t, batched) for t in args[0]]
     parts = []
     for kind in ("V", "U", "c"):

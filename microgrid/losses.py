@@ -34,7 +34,8 @@ import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from microgrid.engine import Value, linear, sum_of
+from microgrid.engine import Value, linear, logsumexp, sum_of
+from microgrid.nn import softmax as _softmax
 
 __all__ = [
     "LOSSES",
@@ -222,15 +223,9 @@ def cross_entropy(a: Outputs, y: Target) -> Value:
 
 
 def _softplus(z: Value) -> Value:
-    """``ln(1 + e^z)`` without overflow: ``z + ln(1 + e^-z)`` for ``z >= 0``.
-
-    Both branches are the same function and have the exact slope
-    ``sigmoid(z)`` (including at 0), and ``e^`` of a non-positive number
-    never overflows.
-    """
-    if z.data >= 0.0:
-        return z + (1.0 + (-z).exp()).log()
-    return (1.0 + z.exp()).log()
+    """``ln(1 + e^z) = logsumexp(0, z)``: no overflow, full precision for
+    very negative ``z``, and the exact slope ``sigmoid(z)``."""
+    return logsumexp((0.0, z))
 
 
 def cross_entropy_with_logits(z: Outputs, y: Target) -> Value:
@@ -258,20 +253,13 @@ def cross_entropy_with_logits(z: Outputs, y: Target) -> Value:
 
 
 def softmax(z: Outputs) -> list[Value]:
-    """``a_j = e^{z_j - m} / sum_i e^{z_i - m}`` with ``m = max z`` (no overflow).
-
-    Subtracting the constant ``m`` changes neither the result nor its
-    gradient; every ``e^`` is then at most 1.
+    """``a_j = e^{z_j} / sum_i e^{z_i}``, computed without overflow (see `nn.softmax`).
 
         >>> from microgrid import Value
         >>> [round(v.data, 4) for v in softmax([Value(0.0), Value(1000.0)])]
         [0.0, 1.0]
     """
-    logits = _outputs(z, "softmax")
-    m = max(v.data for v in logits)
-    exps = [(v - m).exp() for v in logits]
-    total = sum_of(exps)
-    return [e / total for e in exps]
+    return _softmax(_outputs(z, "softmax"))
 
 
 def log_likelihood(a: Outputs, y: int | Sequence[float]) -> Value:
@@ -304,8 +292,7 @@ def softmax_nll(z: Outputs, y: int | Sequence[float]) -> Value:
     """
     logits = _outputs(z, "softmax_nll")
     k = _class_index(y, len(logits), "softmax_nll")
-    m = max(v.data for v in logits)
-    return sum_of([(v - m).exp() for v in logits]).log() - logits[k] + m
+    return logsumexp(logits) - logits[k]
 
 
 def hinge(score: Outputs, y: Target) -> Value:

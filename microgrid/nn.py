@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from microgrid.engine import Scalar, Value, linear, linear_layer, sum_of
+from microgrid.engine import Scalar, Value, linear, linear_layer, logsumexp
 
 __all__ = [
     "ACTIVATIONS",
@@ -69,6 +69,7 @@ __all__ = [
     "Module",
     "Neuron",
     "Trace",
+    "softmax",
 ]
 
 _Activation = Callable[[Value], Value]
@@ -293,13 +294,20 @@ class Neuron(Module):
         return f"Neuron(nin={len(self.w)}, activation={self.activation!r})"
 
 
-def _softmax(z: list[Value]) -> list[Value]:
-    # Subtracting the constant max z changes nothing (softmax is shift
-    # invariant, so the gradients are exact too) but keeps exp from overflowing.
-    m = max(zj.data for zj in z)
-    e = [(zj - m).exp() for zj in z]
-    total = sum_of(e)
-    return [ej / total for ej in e]
+def softmax(z: Sequence[Value]) -> list[Value]:
+    """The softmax layer's activations ``a_j = e^{z_j} / sum_i e^{z_i}``.
+
+    Computed as ``a_j = e^{z_j - logsumexp(z)}``: every exponent is at most
+    0, so no ``e^`` overflows (logits of +-1000 are fine), and the graph is
+    made of engine operations only, with no number read off the values, so
+    it compiles (`microgrid.compile`).
+
+        >>> from microgrid import Value
+        >>> [round(a.data, 4) for a in softmax([Value(0.0), Value(1000.0)])]
+        [0.0, 1.0]
+    """
+    lse = logsumexp(z)
+    return [(zj - lse).exp() for zj in z]
 
 
 class Layer(Module):
@@ -345,7 +353,7 @@ class Layer(Module):
         z = self._z(x)
         sigma = self._sigma
         if self._softmax:
-            return _softmax(z)
+            return softmax(z)
         return z if sigma is None else [sigma(zj) for zj in z]
 
     def _z(self, x: Sequence[Scalar]) -> list[Value]:
@@ -356,7 +364,7 @@ class Layer(Module):
         z = self._z(x)
         sigma = self._sigma
         if self._softmax:
-            return z, _softmax(z)
+            return z, softmax(z)
         if sigma is None:
             return z, list(z)
         return z, [sigma(zj) for zj in z]

@@ -257,7 +257,7 @@ def _grid_scores(
         if np.all(np.isfinite(out)):
             return out.reshape(len(points), -1).tolist(), "compiled"
     except (ImportError, TracingError, TypeError, ValueError, ArithmeticError):
-        pass  # e.g. control flow on values (softmax's max): the eager engine is exact
+        pass  # e.g. Python control flow on values: the eager engine is exact
     with no_grad():
         return [[a.data for a in _outputs(net(p))] for p in points], "eager"
 

@@ -45,8 +45,8 @@ from hypothesis import strategies as st
 
 from microgrid import losses
 from microgrid.compile import Compiled, TracingError, compile
-from microgrid.engine import Value, linear, sum_of, topological_order
-from microgrid.nn import MLP
+from microgrid.engine import Value, linear, linear_layer, logsumexp, sum_of, topological_order
+from microgrid.nn import MLP, Layer
 from microgrid.optim import SGD
 
 compile_module = importlib.import_module("microgrid.compile")
@@ -242,13 +242,15 @@ SAFE_BINARY: list[Callable[[Value, Value], Value]] = [
     lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b,
     lambda a, b: a / (b * b + 1.0), lambda a, b: (a * a + 1.0) ** b.tanh(),
     lambda a, b: sum_of([a, 2.0, b, a]), lambda a, b: linear([a, 0.5], [b, a], bias=-1.0),
+    lambda a, b: logsumexp([a, b]), lambda a, b: logsumexp([a, -1.0, b, a]),
+    lambda a, b: logsumexp([0.0, a]),
 ]
 
 
 @st.composite
 def expressions(draw: st.DrawFn) -> list[tuple[str, int, int, int]]:
     n = draw(st.integers(1, 12))
-    return [(draw(st.sampled_from(["unary", "binary", "sum", "linear"])),
+    return [(draw(st.sampled_from(["unary", "binary", "sum", "linear", "logsumexp"])),
              draw(st.integers(0, 10**6)), draw(st.integers(0, 10**6)),
              draw(st.integers(0, 10**6))) for _ in range(n)]
 
@@ -268,6 +270,8 @@ def interpret(
                 pool.append(SAFE_BINARY[c % len(SAFE_BINARY)](u, v))
             elif kind == "sum":
                 pool.append(sum_of([u, v, 1.0, pool[c % len(pool)]]))
+            elif kind == "logsumexp":
+                pool.append(logsumexp([u, v, 0.5, pool[c % len(pool)]]))
             else:
                 w = pool[c % len(pool)]
                 pool.append(linear([u, w], [v, u], bias=w if c % 2 else 0.5).tanh())
@@ -500,13 +504,35 @@ def test_a_node_built_outside_the_function_is_refused() -> None:
         compile(lambda x, y: x[0] * product, [1.0], 0.0, params=[w])
 
 
-def test_softmax_outputs_are_refused_as_value_dependent() -> None:
-    """nn's softmax subtracts max(z.data), a number taken from the values."""
-    net = MLP(2, [3, 3], output_activation="softmax", seed=0)
-    step = compile(lambda x, y: losses.log_likelihood(net(x), y), [0.5, 0.5], 1,
-                   params=net.parameters(), static_y=True)
-    with pytest.raises(TracingError):
-        step([[0.5, 0.5], [-2.0, 3.0]], [1, 1])
+@given(networks_and_batches(), st.integers(0, 2**32 - 1),
+       st.sampled_from(["log_likelihood", "softmax_nll", "cross_entropy_with_logits"]))
+def test_softmax_and_logit_costs_match_the_eager_engine(
+    case: tuple[MLP, list[list[float]], int], seed: int, loss: str
+) -> None:
+    """Softmax layers and costs from logits are built on logsumexp nodes, with
+    no number read off the values, so they replay like any other graph."""
+    net, X, nout = case
+    rng = random.Random(seed)
+    params = net.parameters()
+    if loss == "cross_entropy_with_logits":
+        Y: list[Any] = [[float(rng.random() < 0.5) for _ in range(nout)] for _ in X]
+
+        def cost(x: list[Value], y: Any) -> Value:
+            return losses.cross_entropy_with_logits(net(x), y)
+    else:
+        Y = [rng.randrange(nout + 1) for _ in X]  # class nout: the extra softmax output
+        head = Layer(nout, nout + 1, activation="softmax", rng=random.Random(seed))
+        params = params + head.parameters()
+
+        def cost(x: list[Value], y: Any) -> Value:
+            if loss == "softmax_nll":
+                return losses.softmax_nll(linear_layer(
+                    [n.w for n in head.neurons], net(x), [n.b for n in head.neurons]), y)
+            return losses.log_likelihood(head(net(x)), y)
+
+    with numpy_tanh():
+        step = compile(cost, X[0], Y[0], params=params, static_y=True)
+        assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
 
 
 # -- the docs -------------------------------------------------------------------

@@ -18,7 +18,7 @@ pytest.importorskip("matplotlib")  # the plot extra; CI installs it (dev extra)
 
 from matplotlib.figure import Figure
 
-from microgrid import MLP, fit, no_grad
+from microgrid import MLP, Value, fit, no_grad
 from microgrid.datasets import moons
 from microgrid.plot import (
     INSTALL_HINT,
@@ -191,17 +191,31 @@ def test_compiled_grid_equals_the_eager_engine(trained: tuple[MLP, History]) -> 
     assert [s[0] for s in scores] == pytest.approx([e[0] for e in eager], rel=1e-12, abs=1e-12)
 
 
-def test_softmax_classifier_falls_back_to_eager_and_uses_argmax() -> None:
-    """A softmax output (max over values: not replayable) is evaluated eagerly; argmax regions."""
+def test_softmax_classifier_is_compiled_and_uses_argmax() -> None:
+    """A softmax output layer replays over the grid (logsumexp nodes); argmax regions."""
     net = MLP(2, [6, 3], activation="tanh", output_activation="softmax", seed=0)
     X = [[0.0, 0.0], [1.0, 1.0], [-1.0, 0.5], [0.5, -1.0]]
     y = [0, 1, 2, [0.0, 1.0, 0.0]]  # class indices and a one-hot list
     scores, how = _grid_scores(net, [0.0, 1.0], [0.0])
-    assert how == "eager"
+    assert how == "compiled"
     with no_grad():
-        assert scores[1] == [a.data for a in net([1.0, 0.0])]
+        assert scores[1] == pytest.approx([a.data for a in net([1.0, 0.0])], rel=1e-12)
     figure = plot_decision_boundary(net, X, y, resolution=20)
     assert legend_texts(figure)[:3] == ["class 0", "class 1", "class 2"]
+
+
+def test_a_network_that_branches_on_values_falls_back_to_the_eager_engine() -> None:
+    """Python control flow on values cannot be replayed: every point runs eagerly."""
+    net = MLP(2, [4, 1], seed=0)
+
+    def branching(x: list[Value] | list[float]) -> list[Value]:
+        score = net(x)[0]
+        return [score if float(x[0]) > 0.5 else -score]
+
+    scores, how = _grid_scores(branching, [0.0, 1.0], [0.0])
+    assert how == "eager"
+    with no_grad():
+        assert scores == [[-net([0.0, 0.0])[0].data], [net([1.0, 0.0])[0].data]]
 
 
 def test_sigmoid_output_cuts_at_one_half() -> None:

@@ -524,6 +524,21 @@ def test_compiled_training_reaches_the_eager_parameters(loss, signed, batch_size
     assert compiled.lr == eager.lr
 
 
+def test_compiled_training_of_a_softmax_network_reaches_the_eager_parameters():
+    """Multi-class: a softmax output layer and the log-likelihood cost compile too."""
+    pytest.importorskip("numpy")
+    X, y = moons(48, noise=0.1, seed=3)
+    eager_net = MLP(2, [8, 2], output_activation="softmax", seed=5)
+    compiled_net = MLP(2, [8, 2], output_activation="softmax", seed=5)
+    settings = dict(loss="log_likelihood", epochs=10, batch_size=16, lr=0.3, progress=False)
+    eager = fit(eager_net, X, y, **settings)
+    compiled = fit(compiled_net, X, y, compiled=True, **settings)
+    for p, q in zip(eager_net.parameters(), compiled_net.parameters(), strict=True):
+        assert q.data == pytest.approx(p.data, rel=1e-9, abs=1e-12)
+    assert compiled.step_loss == pytest.approx(eager.step_loss, rel=1e-9)
+    assert compiled.step_accuracy == eager.step_accuracy
+
+
 def test_compiled_training_refuses_a_cost_that_branches_on_values():
     """The tracing rule: a cost whose graph depends on the example's values cannot be replayed."""
     pytest.importorskip("numpy")
