@@ -375,7 +375,8 @@ def _write_drawings(result: DemoResult, x: list[float], target: int,
         return
     drawings: dict[str, Callable[[], Any]] = {
         "computation_graph.svg": lambda: draw(
-            cost, net=net, trace=trace, title=f"The hinge cost C_x of {where}"),
+            cost, net=net, trace=trace, show_params=False,
+            title=f"The hinge cost C_x of {where} (parameters left out)"),
         "network.svg": lambda: draw_network(
             net, trace, title=f"The trained network on {where}: each neuron's a and delta"),
     }

@@ -232,6 +232,7 @@ def draw(
     params: Iterable[Value] | None = None,
     inputs: Iterable[Value] | None = None,
     show_grad: bool = True,
+    show_params: bool = True,
     precision: int = 4,
     number_format: str | None = None,
     color_by_grad: bool = False,
@@ -257,6 +258,12 @@ def draw(
     With ``net`` and/or ``trace`` (from ``net.trace(x)``) values are named in
     the book's notation (``w²₀₁``, ``b²₀``, ``z²₀``, ``a²₀``) and ``z`` nodes
     show ``δ = ∂C/∂z``. Labels written ``w^2_01`` are shown that way anyway.
+
+    ``show_params=False`` leaves the parameters out (an MLP's weights and
+    biases are most of its graph: 337 of the 477 nodes of one example's
+    cost through ``[2, 16, 16, 1]``); each operation that reads some says
+    how many (``Σ w·a + b`` / ``17 parameters``). It needs ``params`` or
+    ``net``, which say what the parameters are.
 
     Options: ``precision`` (significant digits) or ``number_format`` (any
     format spec, e.g. ``".3f"``), ``color_by_grad`` (fill shade grows with
@@ -290,6 +297,14 @@ def draw(
     input_set = _value_set(inputs, "inputs") if inputs is not None else (
         set(trace.a[0]) if trace is not None and trace.a else None
     )
+    hidden: set[Value] = set()
+    if not show_params:
+        if param_set is None:
+            raise ValueError(
+                "draw: show_params=False needs params= or net= to know which leaves "
+                "are the parameters"
+            )
+        hidden = param_set - {root}
 
     order = topological_order(root)
     index = {node: i for i, node in enumerate(order)}
@@ -299,6 +314,8 @@ def draw(
     edges: list[str] = []
     kinds_seen: set[str] = set()
     for i, node in enumerate(order):
+        if node in hidden:
+            continue
         if node.parents:
             kind = "value"
         elif param_set is not None and node in param_set:
@@ -334,15 +351,21 @@ def draw(
             attributes["fontcolor"] = border
         lines.append(f"  v{i} {_attributes(attributes)};")
         if node.parents:
-            lines.append(f"  o{i} {_attributes({'label': _op_text(node, fmt)})};")
-            edges.extend(f"  v{index[p]} -> o{i};" for p in node.parents)
+            op_label: str = _op_text(node, fmt)
+            n_hidden = sum(1 for p in node.parents if p in hidden)
+            if n_hidden:
+                op_label = _lines([op_label, f"{n_hidden} parameter{'s' * (n_hidden > 1)}"],
+                                  "\\n")
+            lines.append(f"  o{i} {_attributes({'label': op_label})};")
+            edges.extend(f"  v{index[p]} -> o{i};" for p in node.parents if p not in hidden)
             edges.append(f"  o{i} -> v{i};")
     lines += edges
     if legend:
         lines += _legend(kinds_seen, max_grad if color_by_grad else None, fmt,
                          f"v{len(order) - 1}", rankdir)
     lines.append("}")
-    node_count = len(order) + sum(1 for v in order if v.parents)
+    node_count = len(order) - len(hidden.intersection(order)) + sum(
+        1 for v in order if v.parents)
     return Drawing("\n".join(lines) + "\n", node_count, max_nodes)
 
 

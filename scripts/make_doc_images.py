@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from microgrid import MLP, Drawing, Value, draw, draw_network, linear, sum_of
-from microgrid.losses import quadratic
+from microgrid.losses import hinge, quadratic
 from microgrid.nn import Trace
 from microgrid.render import render
 
@@ -86,6 +86,16 @@ def network() -> Drawing:
     return draw_network(net, trace, edge_labels="grad", title="the same 2-2-1 network")
 
 
+def bigger_network_graph() -> Drawing:
+    """One example's hinge cost through micrograd's demo network, without the parameters."""
+    net = MLP(2, [16, 16, 1], seed=0)
+    trace = net.trace([0.5, -0.3])
+    cost = hinge(trace.output, 1)
+    cost.backward()
+    return draw(cost, net=net, trace=trace, show_params=False,
+                title="hinge cost of one example, [2, 16, 16, 1], parameters left out")
+
+
 PICTURES: dict[str, Callable[[], Drawing]] = {
     "expression.svg": expression,
     "neuron.svg": neuron,
@@ -93,6 +103,7 @@ PICTURES: dict[str, Callable[[], Drawing]] = {
     "constants.svg": constants,
     "network_2_2_1_graph.svg": network_graph,
     "network_2_2_1.svg": network,
+    "network_2_16_16_1_graph.svg": bigger_network_graph,
 }
 
 

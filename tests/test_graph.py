@@ -178,6 +178,39 @@ def test_constants_show_inside_their_operation() -> None:
     assert nodes_of(draw(-a).source)["o1"]["label"] == "−x"
 
 
+def test_show_params_false_leaves_the_parameters_out_and_counts_them_on_each_operation() -> None:
+    net = MLP(2, [3, 1], seed=0)
+    trace = net.trace([0.5, -0.25])
+    cost = (trace.output[0] - 1.0) ** 2
+    cost.backward()
+    full = draw(cost, net=net, trace=trace)
+    small = draw(cost, net=net, trace=trace, show_params=False)
+    assert full.node_count - small.node_count == len(net.parameters())  # 13
+    full_nodes, small_nodes = nodes_of(full.source), nodes_of(small.source)
+    order = topological_order(cost)
+    index = {v: i for i, v in enumerate(order)}
+    for p in net.parameters():
+        assert f"v{index[p]}" in full_nodes and f"v{index[p]}" not in small_nodes
+        assert f"v{index[p]} ->" not in small.source
+    # drawn nodes keep their ids: the two drawings differ only by what is left out
+    assert {k: v for k, v in full_nodes.items() if k in small_nodes and not k.startswith("o")} \
+        == {k: v for k, v in small_nodes.items() if not k.startswith("o")}
+    labels = [small_nodes[f"o{index[z]}"]["label"] for layer in trace.z for z in layer]
+    assert labels == ["Σ w·a + b\\n3 parameters"] * 3 + ["Σ w·a + b\\n4 parameters"]
+    assert "parameter" not in " ".join(v["label"] for k, v in small_nodes.items()
+                                      if k.startswith("legend"))
+
+
+def test_show_params_false_needs_to_know_the_parameters_and_keeps_the_root() -> None:
+    w = Value(2.0, label="w")
+    with pytest.raises(ValueError, match="show_params=False needs params= or net="):
+        draw(w * 3.0, show_params=False)
+    assert "v0" in nodes_of(draw(w, params=[w], show_params=False).source)
+    product = w * Value(4.0, label="x")
+    assert nodes_of(draw(product, params=[w], show_params=False).source)["o2"]["label"] \
+        == "×\\n1 parameter"
+
+
 # -- styles ------------------------------------------------------------------------
 
 
@@ -517,7 +550,7 @@ def test_drawing_page_pictures_exist() -> None:
     """Every picture the page shows is committed (scripts/make_doc_images.py makes them)."""
     page = Path(__file__).parent.parent / "docs" / "drawing.md"
     pictures = re.findall(r"\]\((img/drawing/[\w.]+)\)", page.read_text(encoding="utf-8"))
-    assert len(pictures) == 6
+    assert len(pictures) == 7
     for picture in pictures:
         assert ET.parse(page.parent / picture).getroot().tag == f"{SVG}svg"
 
