@@ -415,7 +415,9 @@ class MLP(Module):
 
     Hidden layers use ``activation``; the last uses ``output_activation``
     (``"softmax"`` allowed there). ``init`` is one of `INITS`; a given
-    ``seed`` always gives the same network (None: a random one).
+    ``seed`` always gives the same network (None: a random one). The
+    attributes ``init`` and ``seed`` record them; a network read by `load`
+    has both None (its weights came from the file).
 
         >>> net = MLP(2, [16, 16, 1], seed=1)
         >>> net
@@ -440,10 +442,10 @@ class MLP(Module):
         hidden = sorted(_NEURON_ACTIVATIONS)
         self.activation = _check_name(activation, hidden, "hidden activation")
         self.output_activation = _check_name(output_activation, ACTIVATIONS, "output activation")
-        self.init = _check_name(init, INITS, "init")
+        self.init: str | None = _check_name(init, INITS, "init")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"MLP: seed must be an int or None, got {type(seed).__name__}")
-        self.seed = seed
+        self.seed: int | None = seed
         rng = random.Random(seed)
         self.sizes = [nin, *widths]
         self.layers = [
@@ -671,4 +673,5 @@ def _from_document(cls: type[MLP], document: object) -> MLP:
             for wk, x in zip(n.w, row, strict=True):
                 wk.data = x
             n.b.data = bias
+    net.init = net.seed = None  # the weights are the file's, not drawn
     return net

@@ -603,6 +603,8 @@ def test_save_load_round_trip_is_bit_exact(
     loaded = MLP.load(path)
     assert loaded.sizes == net.sizes
     assert (loaded.activation, loaded.output_activation) == (activation, output_activation)
+    assert (net.init, net.seed) == (init, 42)
+    assert (loaded.init, loaded.seed) == (None, None)  # the weights came from the file
     assert [p.data.hex() for p in loaded.parameters()] == [p.data.hex() for p in net.parameters()]
     assert [p.label for p in loaded.parameters()] == [p.label for p in net.parameters()]
     assert [o.data for o in loaded([0.5, -0.5])] == [o.data for o in net([0.5, -0.5])]
