@@ -4,6 +4,7 @@ The public face of the package: it only re-exports.
 """
 
 from microgrid.backprop import compare
+from microgrid.compile import TracingError
 from microgrid.compile import compile as compile  # imports numpy only when called
 from microgrid.engine import (
     Scalar,
@@ -42,6 +43,7 @@ __all__ = [
     "Neuron",
     "Scalar",
     "Trace",
+    "TracingError",
     "Value",
     "__version__",
     "abs",

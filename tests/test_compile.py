@@ -545,6 +545,14 @@ def test_the_compile_page_runs_as_written() -> None:
     assert result.attempted > 20 and result.failed == 0
 
 
+def test_compile_and_tracing_error_are_importable_from_microgrid() -> None:
+    import microgrid
+
+    assert microgrid.compile is compile
+    assert microgrid.TracingError is TracingError
+    assert issubclass(TracingError, ValueError)
+
+
 # -- errors --------------------------------------------------------------------
 
 
