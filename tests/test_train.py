@@ -502,17 +502,19 @@ def test_history_defaults_are_empty():
 
 
 @pytest.mark.parametrize(
-    ("loss", "signed", "batch_size"), [("hinge", True, None), ("quadratic", False, 16)]
+    ("loss", "labels", "nouts", "out", "batch_size"),
+    [("hinge", "signed", [8, 8, 1], "linear", None),
+     ("quadratic", "lists", [8, 8, 1], "sigmoid", 16),
+     ("log_likelihood", "classes", [8, 2], "softmax", 16)],  # multi-class: softmax compiles too
 )
-def test_compiled_training_reaches_the_eager_parameters(loss, signed, batch_size):
+def test_compiled_training_reaches_the_eager_parameters(loss, labels, nouts, out, batch_size):
     """fit(compiled=True) replays the same graph: same steps, same parameters, same history."""
     pytest.importorskip("numpy")
-    X, y = moons(48, noise=0.1, seed=3, signed=signed)
-    if not signed:
+    X, y = moons(48, noise=0.1, seed=3, signed=labels == "signed")
+    if labels == "lists":
         y = [[float(label)] for label in y]
-    out = "linear" if signed else "sigmoid"
-    eager_net = MLP(2, [8, 8, 1], output_activation=out, seed=5)
-    compiled_net = MLP(2, [8, 8, 1], output_activation=out, seed=5)
+    eager_net = MLP(2, nouts, output_activation=out, seed=5)
+    compiled_net = MLP(2, nouts, output_activation=out, seed=5)
     settings = dict(loss=loss, l2=1e-4, epochs=15, batch_size=batch_size, lr=0.2,
                     lr_schedule=lambda k, n: 0.2 - 0.1 * k / n, progress=False)
     eager = fit(eager_net, X, y, **settings)
@@ -522,21 +524,6 @@ def test_compiled_training_reaches_the_eager_parameters(loss, signed, batch_size
     assert compiled.step_loss == pytest.approx(eager.step_loss, rel=1e-9)
     assert compiled.step_accuracy == eager.step_accuracy
     assert compiled.lr == eager.lr
-
-
-def test_compiled_training_of_a_softmax_network_reaches_the_eager_parameters():
-    """Multi-class: a softmax output layer and the log-likelihood cost compile too."""
-    pytest.importorskip("numpy")
-    X, y = moons(48, noise=0.1, seed=3)
-    eager_net = MLP(2, [8, 2], output_activation="softmax", seed=5)
-    compiled_net = MLP(2, [8, 2], output_activation="softmax", seed=5)
-    settings = dict(loss="log_likelihood", epochs=10, batch_size=16, lr=0.3, progress=False)
-    eager = fit(eager_net, X, y, **settings)
-    compiled = fit(compiled_net, X, y, compiled=True, **settings)
-    for p, q in zip(eager_net.parameters(), compiled_net.parameters(), strict=True):
-        assert q.data == pytest.approx(p.data, rel=1e-9, abs=1e-12)
-    assert compiled.step_loss == pytest.approx(eager.step_loss, rel=1e-9)
-    assert compiled.step_accuracy == eager.step_accuracy
 
 
 def test_compiled_training_refuses_a_cost_that_branches_on_values():
