@@ -308,7 +308,8 @@ def draw(
 
     order = topological_order(root)
     index = {node: i for i, node in enumerate(order)}
-    max_grad = max((abs(v.grad) for v in order if math.isfinite(v.grad)), default=0.0)
+    max_grad = max((abs(v.grad) for v in order if v not in hidden and math.isfinite(v.grad)),
+                   default=0.0)
     vertical = rankdir in ("LR", "RL")  # record fields stack across the rank direction
     lines = _header(title, rankdir)
     edges: list[str] = []

@@ -315,7 +315,7 @@ class Layer(Module):
 
     ``activation`` is one of `ACTIVATIONS`. ``"softmax"`` is layer-wise
     (for an output layer): its neurons are ``"linear"`` and the layer
-    returns ``a_j = exp(z_j - max z) / sum_i exp(z_i - max z)``.
+    returns ``a_j = e^{z_j} / sum_i e^{z_i}`` (see `softmax`).
 
         >>> layer = Layer(3, 2, activation="softmax", rng=random.Random(0))
         >>> round(sum(a.data for a in layer([1.0, 2.0, 3.0])), 12)
