@@ -172,7 +172,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "max-margin loss + 1e-4 L2, full-batch SGD with the rate 1.0 -> 0.1), with a progress "
         "bar, then write to --out: training_curves.png, decision_boundary.png, "
         "computation_graph.svg (one example's cost), network.svg (its deltas) and model.json "
-        "(MLP.load reads it). The defaults reach 100%% training accuracy on moons. Without "
+        "(MLP.load reads it). The defaults reach 100% training accuracy on moons. Without "
         "the plot or graph extra the demo still trains and writes the rest, naming the extra "
         "to install. Exit status: 0 on success (also when only extras were missing), 1 when "
         "a file could not be written, 2 on bad arguments.",

@@ -191,6 +191,20 @@ def test_parser_choices_match_the_demo() -> None:
     assert list(choices["activation"]) == list(ACTIVATIONS)
 
 
+@pytest.mark.parametrize("command", [[], ["demo"], ["bp"], ["graph"]])
+def test_help_pages_print_as_written(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--help of each command exits 0 and shows its text as meant (no stray %% escapes)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: microgrid") and "%%" not in out
+    if command == ["demo"]:
+        assert "reach 100% training accuracy" in " ".join(out.split())
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
