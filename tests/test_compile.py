@@ -42,10 +42,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rounding import magnitudes
 
 from microgrid import losses
 from microgrid.compile import Compiled, TracingError, compile
-from microgrid.engine import Value, linear, linear_layer, logsumexp, sum_of, topological_order
+from microgrid.engine import Value, linear, linear_layer, logsumexp, sum_of
 from microgrid.nn import MLP, Layer
 from microgrid.optim import SGD
 
@@ -79,16 +80,12 @@ def rounding_scales(cost: Value, params: Sequence[Value]) -> tuple[float, list[f
     that make up ``∂cost/∂parent``. The cost's scale weighs each node's
     own magnitude (all of its terms, for sums) by ``m(node)``.
     """
-    order = topological_order(cost)
-    m = dict.fromkeys(order, 0.0)
-    m[cost] = 1.0
+    m = magnitudes(cost)
     loss_scale = 0.0
-    for node in reversed(order):
+    for node in m:
         terms = sum(abs(local * p.data) for p, local in zip(node.parents, node.local_grads,
                                                              strict=True))
         loss_scale += m[node] * (abs(node.data) + (terms if node.op in ("sum", "linear") else 0))
-        for parent, local in zip(node.parents, node.local_grads, strict=True):
-            m[parent] += abs(local) * m[node]
     return loss_scale, [m.get(p, 0.0) for p in params]
 
 
