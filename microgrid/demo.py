@@ -13,7 +13,7 @@ file                        what                                            need
 ==========================  ==============================================  =======
 ``training_curves.png``     loss and accuracy at every step                 plot
 ``decision_boundary.png``   the regions the network learned, with the data  plot
-``computation_graph.svg``   the graph of one example's cost, every grad     graph
+``computation_graph.svg``   one example's cost: z, a, delta (no params)    graph
 ``network.svg``             the network with each neuron's ``delta``        graph
 ``model.json``              the trained weights (``MLP.load`` reads it)     --
 ==========================  ==============================================  =======
@@ -102,7 +102,7 @@ PRESETS: dict[str, Preset] = {
 FILES: dict[str, str] = {
     "training_curves.png": "loss and accuracy at every step",
     "decision_boundary.png": "the regions the network learned, with the data",
-    "computation_graph.svg": "the graph of one example's cost, with every value and grad",
+    "computation_graph.svg": "the graph of one example's cost: z, a, delta (no params)",
     "network.svg": "the network with each neuron's delta for that example",
     "model.json": "the trained network",
 }
