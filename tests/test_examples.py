@@ -39,10 +39,14 @@ EXPECTED_OUTPUT: dict[str, list[str]] = {
                          "ok  test_huber_gradient_is_the_clipped_residual",
                          "ok  test_gradient_through_the_network_matches_finite_differences"],
     "save_and_load.py": ["same weights: True, same outputs on all 40 points: True"],
+    "softmax_compiled.py": ["eager   : 400 steps", "compiled: 400 steps",
+                            "training accuracy 100%",
+                            "the two runs reach the same parameters: True"],
     "train_moons.py": ["training accuracy 100%", "score at [0.0, 1.0]:"],
 }
 
-NEEDS = {"draw_neuron.py": HAS_GRAPH, "property_test.py": HAS_HYPOTHESIS}
+NEEDS = {"draw_neuron.py": HAS_GRAPH, "property_test.py": HAS_HYPOTHESIS,
+         "softmax_compiled.py": importlib.util.find_spec("numpy") is not None}
 
 
 def run_example(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
