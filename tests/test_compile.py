@@ -46,7 +46,7 @@ from rounding import magnitudes
 
 from microgrid import losses
 from microgrid.compile import Compiled, TracingError, compile
-from microgrid.engine import Value, linear, linear_layer, logsumexp, sum_of
+from microgrid.engine import Value, linear, logsumexp, sum_of
 from microgrid.nn import MLP, Layer
 from microgrid.optim import SGD
 
@@ -517,15 +517,15 @@ def test_softmax_and_logit_costs_match_the_eager_engine(
         def cost(x: list[Value], y: Any) -> Value:
             return losses.cross_entropy_with_logits(net(x), y)
     else:
-        Y = [rng.randrange(nout + 1) for _ in X]  # class nout: the extra softmax output
-        head = Layer(nout, nout + 1, activation="softmax", rng=random.Random(seed))
+        Y = [rng.randrange(nout + 1) for _ in X]  # class nout: the head's extra output
+        # softmax_nll reads the head's z (logits), log_likelihood its softmax outputs
+        head = Layer(nout, nout + 1, activation="linear" if loss == "softmax_nll" else "softmax",
+                     rng=random.Random(seed))
         params = params + head.parameters()
+        head_cost = getattr(losses, loss)
 
         def cost(x: list[Value], y: Any) -> Value:
-            if loss == "softmax_nll":
-                return losses.softmax_nll(linear_layer(
-                    [n.w for n in head.neurons], net(x), [n.b for n in head.neurons]), y)
-            return losses.log_likelihood(head(net(x)), y)
+            return head_cost(head(net(x)), y)  # type: ignore[no-any-return]
 
     with numpy_tanh():
         step = compile(cost, X[0], Y[0], params=params, static_y=True)
