@@ -683,7 +683,8 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
         >>> linear(w, x, Value(0.5)).data
         2.5
     """
-    return _linear(weights, inputs, bias, *_read_inputs(inputs))
+    x_nodes, x_data = _read_inputs(inputs)
+    return _linear(weights, inputs, bias, x_nodes, x_data)
 
 
 def linear_layer(
@@ -708,7 +709,9 @@ def linear_layer(
     return [_linear(w, inputs, b, x_nodes, x_data) for w, b in zip(weights, biases)]
 
 
-def _read_inputs(inputs: Sequence[Scalar]) -> tuple[tuple[Value, ...] | None, list[float] | None]:
+def _read_inputs(
+    inputs: Sequence[Scalar],
+) -> tuple[tuple[Value, ...] | None, Sequence[float] | None]:
     """``(nodes, values)`` of inputs that are all Values, ``(None, values)`` of
     all floats, ``(None, None)`` for anything else (checked item by item later).
 
@@ -720,7 +723,7 @@ def _read_inputs(inputs: Sequence[Scalar]) -> tuple[tuple[Value, ...] | None, li
         nodes = tuple(cast("Sequence[Value]", inputs))
         return nodes, [x.data for x in nodes]
     if types == _ONLY_FLOATS:
-        return None, list(cast("Sequence[float]", inputs))
+        return None, cast("Sequence[float]", inputs)
     return None, None
 
 
@@ -729,7 +732,7 @@ def _linear(
     inputs: Sequence[Scalar],
     bias: Scalar,
     x_nodes: tuple[Value, ...] | None,
-    x_data: list[float] | None,
+    x_data: Sequence[float] | None,
 ) -> Value:
     """`linear`, given what `_read_inputs` read of its inputs."""
     try:
