@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -111,13 +112,25 @@ def record_operands() -> Iterator[dict[Value, tuple[object, ...]]]:
         _mode.reset(token)
 
 
-def _as_float(x: object, op: str) -> float:
-    """Convert a user-supplied number to float, or raise a TypeError naming it."""
+def _shown(x: object) -> str:
+    """A user's value for a message, short: an int of 400 digits by its size."""
+    if isinstance(x, int) and x.bit_length() > 128:
+        return f"an int of about {int(x.bit_length() * math.log10(2)) + 1} digits"
+    try:
+        text = f"{type(x).__name__} {x!r}"
+    except ValueError:  # an int inside past Python's limit on digits
+        return f"a {type(x).__name__} too long to show"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _as_float(x: object, op: str, expected: str = "a real number") -> float:
+    """Convert a user-supplied number to float, or raise an error naming it."""
     if isinstance(x, numbers.Real):
-        return float(x)
-    raise TypeError(
-        f"{op}: expected a Value or a real number, got {type(x).__name__} {x!r}"
-    )
+        try:
+            return float(x)
+        except OverflowError:
+            raise OverflowError(f"{op}: {_shown(x)} is too large for a float") from None
+    raise TypeError(f"{op}: expected {expected}, got {_shown(x)}")
 
 
 def _fail_non_finite(op: str, result: float, *operands: float) -> None:
@@ -527,14 +540,26 @@ def _operand(x: object) -> float | None:
 
     Operators return NotImplemented on None, so Python raises its TypeError
     naming both types (or lets the other operand's reflected method try).
+    A number too large for a float raises OverflowError naming the operator.
     """
     if type(x) is float:
         return x
     if type(x) is int or isinstance(x, numbers.Real):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:
+            op = _OPERATORS.get(sys._getframe(1).f_code.co_name, "operand")
+            raise OverflowError(f"{op}: {_shown(x)} is too large for a float") from None
     return None
 
 
+# The operator that called `_operand`, for its error message: read from the
+# calling frame on the error path only, so no operator passes its name.
+_OPERATORS = {
+    "__add__": "add", "__sub__": "sub", "__rsub__": "sub", "__mul__": "mul",
+    "__truediv__": "div", "__rtruediv__": "div", "__pow__": "pow", "__rpow__": "pow",
+    "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=",
+}
 
 
 def _power(x: float, n: float) -> float:
@@ -599,11 +624,27 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def _number(x: object, op: str) -> float:
-    """The float value of a plain-number argument, or a TypeError naming it."""
-    r = _operand(x)
-    if r is None:
-        raise TypeError(f"{op}: expected a Value or a real number, got {type(x).__name__} {x!r}")
-    return r
+    """The float value of a plain-number argument, or an error naming it."""
+    return _as_float(x, op, "a Value or a real number")
+
+
+def _terms(terms: Iterable[Scalar], op: str) -> list[Scalar]:
+    """An n-ary function's terms (not a list) as a list, or a TypeError naming what came."""
+    try:
+        if isinstance(terms, (str, bytes)):
+            raise TypeError  # iterable, but of characters
+        items = iter(terms)
+    except TypeError:
+        raise TypeError(
+            f"{op}: expected an iterable of Values and numbers (a list), got {_shown(terms)}"
+        ) from None
+    return list(items)
+
+
+def _sequence_error(op: str, name: str, x: object) -> TypeError:
+    return TypeError(
+        f"{op}: {name} must be a sequence, got {_shown(x)}; pass a list of Values and numbers"
+    )
 
 
 def _data(xs: Sequence[Scalar], op: str) -> list[float]:
@@ -621,7 +662,7 @@ def sum_of(terms: Iterable[Scalar]) -> Value:
         >>> sum_of([Value(1.0), 2, Value(3.0)]).data
         6.0
     """
-    terms = terms if isinstance(terms, (list, tuple)) else list(terms)
+    terms = terms if isinstance(terms, (list, tuple)) else _terms(terms, "sum_of")
     parents = tuple([t for t in terms if type(t) is Value])
     total = sum(_data(terms, "sum_of"), 0.0)
     if not -_INF < total < _INF:
@@ -646,7 +687,7 @@ def logsumexp(terms: Iterable[Scalar]) -> Value:
         >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
         1000.693147
     """
-    terms = terms if isinstance(terms, (list, tuple)) else list(terms)
+    terms = terms if isinstance(terms, (list, tuple)) else _terms(terms, "logsumexp")
     data = _data(terms, "logsumexp")
     if not data:
         raise ValueError("logsumexp: needs at least one term (an empty sum's log is -inf)")
@@ -683,7 +724,7 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
         >>> linear(w, x, Value(0.5)).data
         2.5
     """
-    x_nodes, x_data = _read_inputs(inputs)
+    x_nodes, x_data = _read_inputs(inputs, "linear")
     return _linear(weights, inputs, bias, x_nodes, x_data)
 
 
@@ -700,17 +741,27 @@ def linear_layer(
         >>> [z.data for z in linear_layer(w, [3.0, 4.0], [Value(0.0), Value(1.0)])]
         [11.0, 0.0]
     """
-    if len(weights) != len(biases):
+    try:
+        rows = len(weights)
+    except TypeError:
+        raise TypeError(
+            f"linear_layer: weights must be a sequence, got {_shown(weights)}; "
+            "pass a list of rows (each a list of Values and numbers)"
+        ) from None
+    try:
+        n_biases = len(biases)
+    except TypeError:
+        raise _sequence_error("linear_layer", "biases", biases) from None
+    if rows != n_biases:
         raise ValueError(
-            f"linear_layer: {len(weights)} rows of weights but {len(biases)} biases; "
-            "they must match"
+            f"linear_layer: {rows} rows of weights but {n_biases} biases; they must match"
         )
-    x_nodes, x_data = _read_inputs(inputs)
+    x_nodes, x_data = _read_inputs(inputs, "linear_layer")
     return [_linear(w, inputs, b, x_nodes, x_data) for w, b in zip(weights, biases)]
 
 
 def _read_inputs(
-    inputs: Sequence[Scalar],
+    inputs: Sequence[Scalar], op: str
 ) -> tuple[tuple[Value, ...] | None, Sequence[float] | None]:
     """``(nodes, values)`` of inputs that are all Values, ``(None, values)`` of
     all floats, ``(None, None)`` for anything else (checked item by item later).
@@ -718,7 +769,10 @@ def _read_inputs(
     A neuron's inputs are all Values (a hidden layer) or all floats (the
     first): those cases check the types in C, not item by item.
     """
-    types = {*map(type, inputs)}
+    try:
+        types = {*map(type, inputs)}
+    except TypeError:
+        raise _sequence_error(op, "inputs", inputs) from None
     if types == _ONLY_VALUES:
         nodes = tuple(cast("Sequence[Value]", inputs))
         return nodes, [x.data for x in nodes]
@@ -738,11 +792,13 @@ def _linear(
     try:
         n = len(weights)
     except TypeError:
-        raise TypeError(
-            f"linear: weights must be a sequence, got {type(weights).__name__}"
-        ) from None
-    if n != len(inputs):
-        raise ValueError(f"linear: {n} weights but {len(inputs)} inputs; they must match")
+        raise _sequence_error("linear", "weights", weights) from None
+    try:
+        n_inputs = len(inputs)
+    except TypeError:  # a generator, say (which `_read_inputs` has used up)
+        raise _sequence_error("linear", "inputs", inputs) from None
+    if n != n_inputs:
+        raise ValueError(f"linear: {n} weights but {n_inputs} inputs; they must match")
     # A neuron's weights and bias are Values: with inputs read by
     # `_read_inputs`, the node's tuples are built directly.
     if x_data is not None and type(bias) is Value and {*map(type, weights)} == _ONLY_VALUES:
@@ -789,7 +845,7 @@ def _linear(
 def _lift(x: Scalar, op: str) -> Value:
     if type(x) is Value:
         return x
-    return Value(_as_float(x, op))
+    return Value(_as_float(x, op, "a Value or a real number"))
 
 
 def exp(x: Scalar) -> Value:

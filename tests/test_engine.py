@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 import threading
 import tracemalloc
 from fractions import Fraction
@@ -255,6 +256,60 @@ def test_domain_errors_are_clear(f, error: type[Exception], message: str) -> Non
 def test_non_number_operands_raise_type_error_naming_the_type(op, bad: object) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(TypeError, match=rf"\b{type(bad).__name__}\b"):
         op(Value(2.0), bad)
+
+
+_HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    ("f", "op"),
+    [
+        (lambda v: v + _HUGE, "add"), (lambda v: _HUGE + v, "add"),
+        (lambda v: v - _HUGE, "sub"), (lambda v: _HUGE - v, "sub"),
+        (lambda v: v * _HUGE, "mul"), (lambda v: _HUGE * v, "mul"),
+        (lambda v: v / _HUGE, "div"), (lambda v: _HUGE / v, "div"),
+        (lambda v: v**_HUGE, "pow"), (lambda v: _HUGE**v, "pow"),
+        (lambda v: v < _HUGE, "<"), (lambda v: v >= _HUGE, ">="),
+        (lambda v: Value(_HUGE), "Value"), (lambda v: v.backward(_HUGE), "backward"),
+        (lambda v: microgrid.exp(_HUGE), "exp"), (lambda v: sum_of([v, _HUGE]), "sum_of"),
+        (lambda v: logsumexp([v, _HUGE]), "logsumexp"), (lambda v: linear([v], [_HUGE]), "linear"),
+        (lambda v: linear([v], [1.0], _HUGE), "linear"),
+        (lambda v: Value(Fraction(_HUGE, 3)), "Value"),
+    ],
+)
+def test_a_number_too_large_for_a_float_is_named_with_the_operation(f, op: str) -> None:  # type: ignore[no-untyped-def]
+    """Not Python's bare "int too large to convert to float", nor 400 digits quoted."""
+    with pytest.raises(OverflowError, match=rf"^{re.escape(op)}: .* is too large for a float") as e:
+        f(Value(2.0))
+    assert len(str(e.value)) < 150
+
+
+@pytest.mark.parametrize(
+    ("f", "message"),
+    [
+        (lambda: sum_of(5), r"sum_of: expected an iterable of Values and numbers .* got int 5"),
+        (lambda: sum_of(None), r"sum_of: .* got NoneType None"),
+        (lambda: sum_of(Value(1.0)), r"sum_of: .* got Value"),
+        (lambda: sum_of("12"), r"sum_of: .* got str '12'"),
+        (lambda: logsumexp(5), r"logsumexp: expected an iterable .* got int 5"),
+        (lambda: linear([Value(1.0)], 5), r"linear: inputs must be a sequence, got int 5"),
+        (lambda: linear([Value(1.0)], (x for x in [1.0])),
+         r"linear: inputs must be a sequence, got generator"),
+        (lambda: linear(5, [1.0]), r"linear: weights must be a sequence, got int 5"),
+        (lambda: linear_layer(5, [1.0], [0.0]),
+         r"linear_layer: weights must be a sequence, got int 5"),
+        (lambda: linear_layer([[1.0]], [1.0], 5),
+         r"linear_layer: biases must be a sequence, got int 5"),
+        (lambda: linear_layer([[1.0]], 5, [0.0]),
+         r"linear_layer: inputs must be a sequence, got int 5"),
+        (lambda: Value("3"), r"Value: expected a real number, got str '3'"),
+        (lambda: Value(1.0).backward(Value(1.0)), r"backward: expected a real number, got Value"),
+    ],
+)
+def test_a_wrong_argument_to_an_n_ary_function_is_named(f, message: str) -> None:  # type: ignore[no-untyped-def]
+    """Not Python's "'int' object is not iterable", which names neither function nor argument."""
+    with pytest.raises(TypeError, match=message):
+        f()
 
 
 # -- backward -------------------------------------------------------------------
@@ -577,3 +632,4 @@ def test_record_operands_keeps_the_constants_the_graph_leaves_out() -> None:
     assert operands[s] == (x, 4.0)
     assert e not in operands
     assert (x + 1).parents == (x,)
+
