@@ -60,6 +60,20 @@ _ONE_ONE = (1.0, 1.0)
 _ONE_MINUS_ONE = (1.0, -1.0)
 _MINUS_ONE = (-1.0,)
 
+
+class _NotRecorded(tuple[float, ...]):
+    """The local gradients of a result computed under `no_grad`.
+
+    Empty, as a leaf's are, but a distinct object: `backward` tells such a
+    result (whose graph was not recorded) from a leaf by it.
+    """
+
+    __slots__ = ()
+
+
+_NOT_RECORDED: tuple[float, ...] = _NotRecorded()
+
+
 # What `_node` records: _RECORD (parents and local gradients), _NO_GRAD
 # (nothing), or a dict (parents, and the operands as written of every
 # operation with a number operand; see `record_operands`).
@@ -80,6 +94,9 @@ def no_grad() -> Iterator[None]:
 
         with no_grad():
             y = net(x)        # y.parents == ()
+
+    Such a result cannot be differentiated: its ``backward()`` raises
+    RuntimeError (a graph built outside ``no_grad`` may use it as a constant).
     """
     token = _mode.set(_NO_GRAD)
     try:
@@ -171,7 +188,7 @@ def _node(
         v.local_grads = local_grads
     elif mode is _NO_GRAD:
         v.parents = _NO_PARENTS
-        v.local_grads = _NO_GRADS
+        v.local_grads = _NOT_RECORDED
     else:
         v.parents = parents
         v.local_grads = local_grads
@@ -465,8 +482,16 @@ class Value:
         satisfied margin): its parents are not visited, so ``0 * inf`` is
         never formed and a zero upstream gradient stays 0 where PyTorch
         would give nan (e.g. ``(x.sqrt() * 0.0).backward()`` at ``x = 0``).
+
+        A result computed under `no_grad` has no graph: RuntimeError.
         """
         seed = _as_float(grad, "backward")
+        if not self.parents and self.local_grads is _NOT_RECORDED:
+            raise RuntimeError(
+                f"backward: this Value (the result of {self.op!r}, {self.data!r}) was "
+                "computed under no_grad(), so its graph was not recorded: there is "
+                "nothing to differentiate. Compute it outside no_grad()."
+            )
         order = topological_order(self)
         # As in PyTorch, a pass sums its contributions to a leaf first and
         # then accumulates them into what the leaf held: so a second pass

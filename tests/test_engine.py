@@ -613,6 +613,32 @@ def test_no_grad_is_per_thread() -> None:
     assert inside == () and len(seen[0]) == 1
 
 
+def test_backward_of_a_result_computed_under_no_grad_raises() -> None:
+    """PyTorch raises too: silently doing nothing would look like a zero gradient."""
+    x = Value(2.0)
+    with no_grad():
+        results = [x * x, sum_of([x, 1.0]), linear([x], [3.0]), (x + 1).tanh(), sum_of([1.0])]
+    for y in results:
+        with pytest.raises(RuntimeError,
+                           match=r"computed under no_grad\(\), so its graph was not recorded"):
+            y.backward()
+    assert x.grad == 0.0
+
+
+def test_leaves_and_constant_results_still_run_backward() -> None:
+    """Only a result made under no_grad raises: a leaf, or an op on numbers only, has a graph."""
+    x = Value(2.0)
+    x.backward()
+    c = sum_of([1.0, 2.0])
+    c.backward()
+    assert (x.grad, c.grad) == (1.0, 1.0)
+    with no_grad():
+        k = x * 3.0  # used as a constant by a graph built outside no_grad
+    y = k * x
+    y.backward()
+    assert (x.grad, k.grad) == (1.0 + 6.0, 2.0)
+
+
 # -- record_operands -----------------------------------------------------------------
 
 
