@@ -16,6 +16,10 @@ graph's interior nodes and accumulates into its leaves.
 Derivatives at the edges of an operation's domain follow PyTorch:
 ``relu'(0) = 0``, ``abs'(0) = 0``, ``d(x**0)/dx = 0`` (even at 0), and
 ``sqrt'(0) = +inf`` (the forward pass still succeeds).
+
+Non-finite numbers never pass silently: operations refuse a nan or overflowed
+result, and `backward()` a nan or overflowed gradient, naming the operation
+that caused it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from operator import attrgetter
 from operator import mul as _mul
 from typing import Union, cast
 
@@ -370,7 +375,7 @@ class Value:
             y = exponent.data
             r = _power(x, y)
             if x > 0.0:
-                d_exponent = r * math.log(x)
+                d_exponent = _exponent_slope(r, x, y)
             elif x == 0.0:
                 d_exponent = 0.0
             else:
@@ -393,7 +398,7 @@ class Value:
         y = self.data
         r = _power(c, y)
         if c > 0.0:
-            d_exponent = r * math.log(c)
+            d_exponent = _exponent_slope(r, c, y)
         elif c == 0.0:
             d_exponent = 0.0
         else:
@@ -476,16 +481,29 @@ class Value:
         Interior nodes (those with parents) have their grads reset first, so
         they hold exactly this pass's derivatives; leaves accumulate, as in
         PyTorch (call `zero_grad` on parameters between steps). ``grad`` seeds
-        the root's derivative (1.0 for ``∂self/∂self``).
+        the root's derivative (1.0 for ``∂self/∂self``; it must be finite).
 
         A node whose gradient is exactly 0 passes nothing on (a dead ReLU, a
         satisfied margin): its parents are not visited, so ``0 * inf`` is
         never formed and a zero upstream gradient stays 0 where PyTorch
         would give nan (e.g. ``(x.sqrt() * 0.0).backward()`` at ``x = 0``).
 
+        No gradient is handed over nan or overflowed. If a leaf's gradient
+        comes out non-finite, the pass is checked step by step and the first
+        step at fault is named, with its node's operation and label:
+        ValueError for a nan (``0 * inf``, ``inf - inf``), OverflowError for
+        an overflow (``1/x`` at ``x = 1e-200``, whose local derivative
+        ``-1/x**2`` overflowed when the node was computed). The leaves'
+        grads are then as they were before the call; the interior nodes
+        keep what the pass gave them until it stopped. An exact infinity is
+        handed over, as PyTorch does: ``sqrt'(0) = +inf`` (or an infinite
+        operand) times a finite gradient gives ``+-inf``.
+
         A result computed under `no_grad` has no graph: RuntimeError.
         """
         seed = _as_float(grad, "backward")
+        if not -_INF < seed < _INF:
+            raise ValueError(f"backward: the seed gradient must be finite, got {seed!r}")
         if not self.parents and self.local_grads is _NOT_RECORDED:
             raise RuntimeError(
                 f"backward: this Value (the result of {self.op!r}, {self.data!r}) was "
@@ -496,13 +514,17 @@ class Value:
         # As in PyTorch, a pass sums its contributions to a leaf first and
         # then accumulates them into what the leaf held: so a second pass
         # gives exactly twice the first, not that up to rounding.
+        leaves: list[Value] = []
+        add_leaf = leaves.append
         earlier: list[tuple[Value, float]] = []
         for node in order:
             if node.parents:
                 node.grad = 0.0
-            elif node.grad != 0.0:
-                earlier.append((node, node.grad))
-                node.grad = 0.0
+            else:
+                add_leaf(node)
+                if node.grad != 0.0:
+                    earlier.append((node, node.grad))
+                    node.grad = 0.0
         self.grad = seed
         for node in reversed(order):
             g = node.grad
@@ -512,6 +534,11 @@ class Value:
                 parent.grad += local * g
         for leaf, held in earlier:
             leaf.grad += held
+        # Outside the loop, one sum in C: a nan or inf in any leaf's grad
+        # shows in it (and so does a mere overflow of the sum, which the
+        # checked pass then finds harmless).
+        if not -_INF < sum(map(_grad_of, leaves), 0.0) < _INF:
+            _checked_backward(self, seed, order, leaves, earlier)
 
     def zero_grad(self) -> None:
         """Set this node's grad to 0.0."""
@@ -597,18 +624,27 @@ def _power(x: float, n: float) -> float:
     if x == 0.0 and n < 0.0:
         raise ZeroDivisionError(f"pow: 0.0 ** {n!r} divides by zero")
     try:
-        r = x**n
+        r: float = x**n  # a float: the complex case is refused above
     except OverflowError:
         raise OverflowError(f"pow: {x!r} ** {n!r} overflows a float") from None
     if not -_INF < r < _INF:
         _fail_non_finite("pow", r, x, n)
-    return float(r)
+    return r
 
 
 def _power_slope(x: float, n: float) -> float:
-    """``d(x**n)/dx = n x**(n-1)``, with PyTorch's values at the edges."""
+    """``d(x**n)/dx = n x**(n-1)``, with PyTorch's values at the edges.
+
+    An infinite exponent is refused: ``x ** inf`` is a limit (0, 1 or inf),
+    and ``n x**(n-1)`` there is ``inf * 0``, nan (PyTorch's gradient).
+    """
     if n == 0.0:
         return 0.0
+    if n - n:  # inf - inf is nan, which is true: the cheapest test for an infinite n
+        raise ValueError(
+            f"pow: {x!r} ** {n!r} has no derivative with respect to the base "
+            "(the exponent is infinite); use a finite exponent"
+        )
     if x == 0.0:
         if n < 1.0:
             return _INF  # 0 < n < 1: the slope is vertical at 0
@@ -620,6 +656,18 @@ def _power_slope(x: float, n: float) -> float:
         # |slope| exceeds the largest float; keep its sign
         negative = (n < 0.0) != (x < 0.0 and (n - 1.0) % 2.0 == 1.0)
         return -_INF if negative else _INF
+
+
+def _exponent_slope(r: float, x: float, y: float) -> float:
+    """``d(x**y)/dy = x**y ln x`` for ``x > 0`` (``r = x**y``); an infinite base
+    with ``x**y = 0`` (``inf ** -1``) makes it ``0 * inf``: refused."""
+    slope = r * math.log(x)
+    if slope != slope:
+        raise ValueError(
+            f"pow: {x!r} ** {y!r} has no derivative with respect to the exponent "
+            "(x**y ln x is 0 * inf)"
+        )
+    return slope
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -643,6 +691,154 @@ def topological_order(root: Value) -> list[Value]:
             stack.pop()
             order.append(node)
     return order
+
+
+# -- checking a backward pass (off the hot path) -------------------------------------
+
+_grad_of = attrgetter("grad")
+
+
+def _checked_backward(
+    root: Value,
+    seed: float,
+    order: list[Value],
+    leaves: list[Value],
+    earlier: list[tuple[Value, float]],
+) -> None:
+    """`backward`'s pass again, checking every step.
+
+    Raises at the first step that makes a gradient nan or overflow, after
+    putting the leaves' grads back as they were. Otherwise its result is the
+    plain pass's: the same operations in the same order.
+    """
+    for node in order:
+        node.grad = 0.0
+    root.grad = seed
+    try:
+        _checked_steps(order)
+        for leaf, held in earlier:
+            leaf.grad = _accumulated(leaf, held)
+    except (ValueError, OverflowError):
+        for leaf in leaves:
+            leaf.grad = 0.0
+        for leaf, held in earlier:
+            leaf.grad = held
+        raise
+
+
+def _checked_steps(order: list[Value]) -> None:
+    """`backward`'s loop, checking each contribution and each sum it makes."""
+    # A node whose gradient is an exact infinity -> the node whose infinite
+    # local derivative made it (for the messages).
+    source: dict[Value, Value] = {}
+    for node in reversed(order):
+        g = node.grad
+        if g == 0.0:
+            continue
+        for i, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
+            c = local * g
+            if not -_INF < c < _INF:
+                _check_step(node, i, local, g, source)
+                source.setdefault(parent, source.get(node, node))
+            total = parent.grad + c
+            if not -_INF < total < _INF:
+                _check_sum(parent, total, c, node, source)
+            parent.grad = total
+
+
+def _check_step(
+    node: Value,
+    i: int,
+    local: float,
+    g: float,
+    source: dict[Value, Value],
+) -> None:
+    """Raise unless ``local * g``, non-finite, is an exact infinity."""
+    at = f"backward: a non-finite gradient at {_describe(node)}: "
+    wrt = f"with respect to parents[{i}], {_describe(node.parents[i])},"
+    if local != local:
+        raise ValueError(f"{at}its local derivative {wrt} is nan.{_advice(node)}")
+    if not -_INF < g < _INF:  # an exact infinity from upstream
+        if local == 0.0:
+            raise ValueError(
+                f"{at}its gradient is {g!r} (an exact infinity, from "
+                f"{_describe(source.get(node, node))}) and its local derivative {wrt} "
+                f"is 0: the chain rule gives 0 * inf = nan.{_advice(node)}"
+            )
+        return
+    if -_INF < local < _INF:
+        raise OverflowError(
+            f"{at}its gradient {g!r} times its local derivative {wrt} {local!r}, "
+            f"overflows a float.{_advice(node)}"
+        )
+    if not _exactly_infinite(node, i):
+        raise OverflowError(
+            f"{at}its local derivative {wrt} overflowed to {local!r} when the node "
+            "was computed: the true derivative is finite but past the float range, "
+            f"so this gradient cannot be given (rescale the computation).{_advice(node)}"
+        )
+
+
+def _check_sum(
+    parent: Value, total: float, c: float, node: Value, source: dict[Value, Value]
+) -> None:
+    """Raise unless ``parent.grad + c``, non-finite, is an exact infinity."""
+    if total != total:  # +inf and -inf meet
+        raise ValueError(
+            f"backward: a non-finite gradient at {_describe(parent)}: the gradients "
+            f"{parent.grad!r} (from {_describe(source.get(parent, parent))}) and "
+            f"{c!r} (from {_describe(source.get(node, node))}) meet there, exact "
+            f"infinities each, and their sum is nan.{_advice(parent)}"
+        )
+    if -_INF < c < _INF and -_INF < parent.grad < _INF:
+        raise OverflowError(
+            f"backward: a non-finite gradient at {_describe(parent)}: the gradients "
+            f"flowing into it add up past the float range ({parent.grad!r} + {c!r}, "
+            f"the latter from {_describe(node)}).{_advice(parent)}"
+        )
+
+
+def _accumulated(leaf: Value, held: float) -> float:
+    """``leaf.grad + held``: this pass's gradient added to what the leaf held."""
+    total = leaf.grad + held
+    if -_INF < total < _INF:
+        return total
+    added = (
+        f"backward: {_describe(leaf)} held the gradient {held!r} from an earlier "
+        f"pass, and adding this pass's {leaf.grad!r} "
+    )
+    advice = " (call zero_grad() between passes). The leaves' grads are as they were."
+    if total != total:
+        raise ValueError(f"{added}gives nan{advice}")
+    if -_INF < held < _INF and -_INF < leaf.grad < _INF:
+        raise OverflowError(f"{added}overflows a float{advice}")
+    return total
+
+
+def _exactly_infinite(node: Value, i: int) -> str | None:
+    """Why ``node``'s infinite local derivative with respect to ``parents[i]`` is
+    the true one, or None if it overflowed (``-1/x**2`` at ``x = 1e-200``)."""
+    x = node.parents[i].data
+    if node.op == "sqrt" and x == 0.0:
+        return "sqrt's slope at 0 is vertical"
+    if node.op == "**" and i == 0 and x == 0.0:
+        return "the slope of x**n at x = 0 is vertical for 0 < n < 1"
+    if not -_INF < node.data < _INF or not all(-_INF < p.data < _INF for p in node.parents):
+        return "an operand is infinite"
+    return None
+
+
+def _describe(node: Value) -> str:
+    """A node as messages name it: operation, label and value."""
+    text = f"the {node.op!r} node" if node.op else "the leaf"
+    if node.label:
+        text += f" {node.label!r}"
+    return text + f" (= {node.data!r})"
+
+
+def _advice(node: Value) -> str:
+    """What a message about a failed pass ends with."""
+    return " The leaves' grads are as they were before backward()."
 
 
 # -- n-ary nodes -----------------------------------------------------------

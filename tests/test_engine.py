@@ -258,6 +258,29 @@ def test_non_number_operands_raise_type_error_naming_the_type(op, bad: object) -
         op(Value(2.0), bad)
 
 
+@pytest.mark.parametrize(
+    ("f", "message"),
+    [
+        (lambda: Value(2.0) ** -math.inf, r"pow: 2.0 \*\* -inf has no derivative"),
+        (lambda: Value(0.5) ** math.inf, r"pow: 0.5 \*\* inf has no derivative"),
+        (lambda: Value(2.0) ** math.inf, r"pow: 2.0 \*\* inf has no derivative"),
+        (lambda: Value(2.0) ** Value(-math.inf), r"pow: 2.0 \*\* -inf has no derivative"),
+        (lambda: Value(math.inf) ** Value(-1.0), r"inf \*\* -1.0 has no derivative .* exponent"),
+        (lambda: math.inf ** Value(-1.0), r"inf \*\* -1.0 has no derivative .* exponent"),
+    ],
+)
+def test_a_power_whose_local_derivative_would_be_nan_is_refused(f, message: str) -> None:  # type: ignore[no-untyped-def]
+    """``x ** -inf`` is 0 near 2, but ``n x**(n-1)`` is ``-inf * 0``: nan, never stored."""
+    with pytest.raises(ValueError, match=message):
+        f()
+
+
+def test_infinite_powers_with_a_derivative_still_work() -> None:
+    """Against a constant base the exponent may be infinite: ``2**-inf = 0``, slope 0."""
+    assert grads_of(lambda y: 2.0**y, -math.inf) == (0.0, [0.0])
+    assert (Value(math.inf) ** 2).data == math.inf
+
+
 _HUGE = 10**400
 
 
@@ -426,6 +449,102 @@ def test_a_deep_graph_is_freed_without_the_cyclic_collector() -> None:
     # what stays is CPython's bounded free lists (about 2,000 cached tuples)
     assert built - before > 20_000 * 3 * 100
     assert after - before < 0.02 * (built - before)
+
+
+# -- non-finite gradients: never handed over silently ----------------------------------
+
+
+@pytest.mark.parametrize("seed", [math.nan, math.inf, -math.inf])
+def test_backward_refuses_a_non_finite_seed(seed: float) -> None:
+    x = Value(2.0)
+    x.grad = 0.5
+    with pytest.raises(ValueError, match=rf"seed gradient must be finite, got {seed!r}"):
+        (x * x).backward(seed)
+    assert x.grad == 0.5
+
+
+def test_a_local_derivative_that_overflowed_at_forward_time_is_named() -> None:
+    """The issue's case: d(1/x)/dx = -1/x**2 overflows at 1e-200; the truth is -1e100."""
+    x = Value(1e-200, label="x")
+    q = 1 / x
+    q.label = "q"
+    with pytest.raises(OverflowError, match=(
+            r"at the '/' node 'q' \(= 1e\+200\): its local derivative with respect to "
+            r"parents\[0\], the leaf 'x' \(= 1e-200\), overflowed to -inf when the node was "
+            r"computed.*as they were before backward\(\)")):
+        (q * 1e-300).backward()
+    assert x.grad == 0.0
+
+
+def test_one_over_x_minus_one_over_x_is_refused_not_nan() -> None:
+    """The issue's case: -inf + inf = nan at x, where the truth is 0."""
+    x = Value(1e-200, label="x")
+    with pytest.raises(OverflowError, match=r"'/' node .* overflowed to -inf"):
+        (1 / x - 1 / x).backward()
+    assert x.grad == 0.0
+
+
+def test_a_failed_pass_leaves_every_leaf_as_it_was() -> None:
+    """Leaves that held grads, and leaves this pass reached first, are put back."""
+    x, w = Value(1e-200, label="x"), Value(3.0, label="w")
+    x.grad, w.grad = 5.0, 1.0
+    y = w * 2.0 + (1 / x) * 1e-300
+    with pytest.raises(OverflowError):
+        y.backward()
+    assert (x.grad, w.grad) == (5.0, 1.0)
+
+
+def test_a_product_or_sum_of_gradients_that_overflows_is_named() -> None:
+    x = Value(1.0, label="x")
+    with pytest.raises(OverflowError,
+                       match=r"'\*' node .* times its local derivative .* 1e\+300, overflows"):
+        (x * 1e300).backward(1e10)
+    x = Value(1e-10, label="x")
+    y = x * 1e308 + x * 1e308  # 2e298: finite; dy/dx = 2e308 is not
+    with pytest.raises(OverflowError, match=r"at the leaf 'x' .* add up past the float range"):
+        y.backward()
+    assert x.grad == 0.0
+
+
+def test_accumulating_into_a_leaf_past_the_float_range_is_refused() -> None:
+    x = Value(1e-10, label="x")
+    x.grad = 1e308
+    with pytest.raises(OverflowError, match=r"leaf 'x' .* held the gradient 1e\+308 .* zero_grad"):
+        (x * 1e308).backward()
+    assert x.grad == 1e308
+
+
+def test_a_sum_of_finite_leaf_grads_past_the_float_range_is_no_fault() -> None:
+    """The after-pass check sums the leaves' grads; that sum overflowing is checked, and passes."""
+    a, b = Value(1e-10), Value(1e-10)
+    (a * 1e308 + b * 1e308).backward()
+    assert (a.grad, b.grad) == (1e308, 1e308)
+
+
+def test_an_exact_infinity_is_handed_over_as_pytorch_does() -> None:
+    """sqrt'(0) = +inf is the derivative, not an overflow: +-inf reaches the leaf."""
+    x = Value(0.0, label="x")
+    (x.sqrt() * -3.0).backward()
+    assert x.grad == -math.inf
+    y = Value(math.inf)  # an infinite operand, as the forward pass allows
+    (y * Value(2.0)).backward()
+    assert y.grad == 2.0
+
+
+@pytest.mark.parametrize(
+    ("f", "message"),
+    [
+        # sqrt(x*x) at 0: inf reaches the '*' node, whose local derivatives are x = 0
+        (lambda x: (x * x).sqrt(),
+         r"'\*' node .* gradient is inf .* 'sqrt' node .* 0 \* inf = nan"),
+        (lambda x: x.sqrt() - x.sqrt(), r"leaf 'x' .* the gradients .* meet there.* sum is nan"),
+    ],
+)
+def test_an_exact_infinity_that_would_turn_into_nan_is_named(f, message: str) -> None:  # type: ignore[no-untyped-def]
+    x = Value(0.0, label="x")
+    with pytest.raises(ValueError, match=message):
+        f(x).backward()
+    assert x.grad == 0.0
 
 
 # -- n-ary nodes ------------------------------------------------------------------
