@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import math
 import re
 import threading
@@ -15,7 +16,10 @@ from hypothesis import strategies as st
 
 import microgrid
 from microgrid import (
+    MLP,
+    SGD,
     Value,
+    detect_anomaly,
     linear,
     linear_layer,
     logsumexp,
@@ -23,7 +27,8 @@ from microgrid import (
     sum_of,
     topological_order,
 )
-from microgrid.engine import is_grad_enabled, record_operands
+from microgrid.engine import is_anomaly_enabled, is_grad_enabled, record_operands
+from microgrid.losses import quadratic
 
 # -- construction ------------------------------------------------------------
 
@@ -471,7 +476,7 @@ def test_a_local_derivative_that_overflowed_at_forward_time_is_named() -> None:
     with pytest.raises(OverflowError, match=(
             r"at the '/' node 'q' \(= 1e\+200\): its local derivative with respect to "
             r"parents\[0\], the leaf 'x' \(= 1e-200\), overflowed to -inf when the node was "
-            r"computed.*as they were before backward\(\)")):
+            r"computed.*as they were before backward\(\).*detect_anomaly\(\)")):
         (q * 1e-300).backward()
     assert x.grad == 0.0
 
@@ -778,3 +783,156 @@ def test_record_operands_keeps_the_constants_the_graph_leaves_out() -> None:
     assert e not in operands
     assert (x + 1).parents == (x,)
 
+
+# -- detect_anomaly ----------------------------------------------------------------
+
+
+def test_detect_anomaly_refuses_a_graph_whose_data_changed_after_it_was_built() -> None:
+    """The issue's case: without the mode, y.backward() silently gives dy/dx at x = 2 (4)."""
+    x = Value(2.0, label="x")
+    with detect_anomaly():
+        y = x * x
+        x.data = 5.0
+        with pytest.raises(RuntimeError, match=(
+                r"the leaf 'x' \(= 5.0\) was 2.0 when the '\*' node \(= 4.0, built at "
+                r".*test_engine.py:\d+ in test_detect_anomaly_refuses.*\) was computed from it")):
+            y.backward()
+    assert (x.grad, y.grad) == (0.0, 0.0)
+
+
+def test_detect_anomaly_catches_a_training_loop_that_steps_between_forward_and_backward() -> None:
+    net = MLP(2, [3, 1], seed=0)
+    optimizer = SGD(net.parameters(), lr=0.1)
+    with detect_anomaly():
+        cost = quadratic(net([0.5, -1.0]), [1.0])
+        cost.backward()
+        optimizer.step()  # the parameters move: cost's graph is now stale
+        optimizer.zero_grad()
+        with pytest.raises(RuntimeError, match=r"leaf 'w\^2_\d\d' .* Build the graph again"):
+            cost.backward()
+        cost = quadratic(net([0.5, -1.0]), [1.0])  # the forward pass again: fine
+        cost.backward()
+
+
+def test_detect_anomaly_names_the_line_that_built_the_node_at_fault() -> None:
+    x = Value(1e-200, label="x")
+    with detect_anomaly():
+        q = 1 / x
+        line = inspect.currentframe().f_lineno - 1  # type: ignore[union-attr]
+        y = q * 1e-300
+        with pytest.raises(OverflowError, match=(
+                rf"at the '/' node \(= 1e\+200, built at .*test_engine.py:{line} in "
+                r"test_detect_anomaly_names.*overflowed to -inf")):
+            y.backward()
+    assert x.grad == 0.0
+
+
+def test_detect_anomaly_names_where_a_library_function_was_called() -> None:
+    """A node made inside microgrid (a loss) is placed at the user's line, via the library's."""
+    a = Value(math.inf)
+    with detect_anomaly():
+        cost = quadratic([a], [0.0])  # (a - 0)**2 = inf: allowed, a is infinite
+        with pytest.raises(ValueError, match=(
+                r"at the '\*\*' node \(= inf, built at .*test_engine.py:\d+ in "
+                r"test_detect_anomaly_names_where.* via losses.py:\d+ in quadratic")):
+            cost.backward()
+
+
+def test_detect_anomaly_raises_on_an_exact_infinity_too() -> None:
+    """Outside the mode sqrt'(0) = +inf reaches the leaf; inside, the first inf is named."""
+    x = Value(0.0, label="x")
+    with detect_anomaly():
+        s = x.sqrt()
+        s.label = "s"
+        with pytest.raises(ValueError, match=(
+                r"at the 'sqrt' node 's' .*is inf, exactly \(sqrt's slope at 0 is vertical\).*"
+                r"outside detect_anomaly\(\), backward hands this infinity over")):
+            (s * 3.0).backward()
+    assert x.grad == 0.0
+
+
+def test_detect_anomaly_refuses_a_graph_holding_nan() -> None:
+    x = Value(2.0, label="x")
+    y, z = x * 3.0, x * 3.0
+    x.data = math.nan
+    with detect_anomaly(), pytest.raises(ValueError, match=r"graph holds nan: the leaf 'x'"):
+        y.backward()
+    x.data = 2.0
+    z.local_grads = (math.nan,)
+    with detect_anomaly(), pytest.raises(ValueError, match="graph holds nan: the local derivative"):
+        z.backward()
+
+
+def test_a_graph_built_outside_the_mode_is_checked_but_its_lines_are_unknown() -> None:
+    """Nothing was recorded when it was built: a change of data cannot be seen, a fault can."""
+    x = Value(2.0)
+    y = x * x
+    x.data = 5.0
+    with detect_anomaly():
+        y.backward()  # unseen: the documented limit
+    assert x.grad == 4.0
+    x = Value(1e-200)
+    y = (1 / x) * 1e-300
+    with detect_anomaly(), pytest.raises(OverflowError, match=r"built outside detect_anomaly\(\)"):
+        y.backward()
+
+
+def test_detect_anomaly_changes_no_result_and_nothing_outside_it() -> None:
+    x, w = Value(0.5), Value(-1.5)
+    plain = (x * w + x).tanh() ** 2
+    plain.backward()
+    expected = (x.grad, w.grad)
+    x.grad = w.grad = 0.0
+    with detect_anomaly():
+        assert is_anomaly_enabled()
+        checked = (x * w + x).tanh() ** 2
+        checked.backward()
+        assert (x.grad, w.grad) == expected
+    assert not is_anomaly_enabled()
+    assert type((x * w).local_grads) is tuple  # nothing recorded outside
+
+
+def test_detect_anomaly_composes_with_no_grad_and_record_operands() -> None:
+    x = Value(2.0)
+    with detect_anomaly():
+        with no_grad():
+            assert (x * 2.0).parents == ()
+        with record_operands() as operands:
+            y = x + 1.5
+            s = sum_of([x, 4.0])
+        assert operands[y] == (x, 1.5) and operands[s] == (x, 4.0)
+        x.data = 3.0
+        with pytest.raises(RuntimeError, match=r"was 2\.0"):
+            y.backward()
+    with record_operands() as operands, detect_anomaly():
+        z = x * 3.0
+    assert operands[z] == (x, 3.0)
+    with no_grad(), detect_anomaly():
+        assert is_anomaly_enabled() and (x * 2.0).parents == ()
+
+
+def test_detect_anomaly_is_per_thread() -> None:
+    seen: list[bool] = []
+    t = threading.Thread(target=lambda: seen.append(is_anomaly_enabled()))
+    with detect_anomaly():
+        t.start()
+        t.join()
+    assert seen == [False]
+
+
+def test_a_graph_built_in_the_mode_is_freed_without_the_cyclic_collector() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        alive_before = sum(type(o) is Value for o in gc.get_objects())
+        with detect_anomaly():
+            x = Value(0.5)
+            y = x
+            for _ in range(1000):
+                y = (y * 0.5 + 0.25).tanh()
+            y.backward()
+        del x, y
+        alive = sum(type(o) is Value for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert alive == alive_before
