@@ -526,6 +526,40 @@ class MLP(Module):
             f"parameters={self.num_parameters()})"
         )
 
+    # -- numpy and PyTorch: microgrid.export, imported when asked for -------
+
+    def to_arrays(self) -> tuple[list[Any], list[Any]]:
+        """``(biases, weights)``: numpy arrays in ``network.py``'s layout (`export.to_arrays`)."""
+        from microgrid import export
+
+        return export.to_arrays(self)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        biases: Sequence[Any],
+        weights: Sequence[Any],
+        activation: str = "sigmoid",
+        output_activation: str = "sigmoid",
+    ) -> MLP:
+        """A network holding ``network.py``'s ``biases`` and ``weights`` (`export.from_arrays`)."""
+        from microgrid import export
+
+        return export.from_arrays(biases, weights, activation, output_activation, cls=cls)
+
+    def to_torch(self, dtype: Any = None) -> Any:
+        """A ``torch.nn.Sequential`` with the same parameters, float64 (`export.to_torch`)."""
+        from microgrid import export
+
+        return export.to_torch(self, dtype)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> MLP:
+        """A network holding a ``torch.nn.Sequential``'s parameters (`export.from_torch`)."""
+        from microgrid import export
+
+        return export.from_torch(module, cls=cls)
+
     # -- model files ------------------------------------------------------
 
     def to_document(self) -> dict[str, Any]:
