@@ -275,7 +275,10 @@ def run(options: DemoOptions | None = None, *, stream: TextIO | None = None) -> 
 
     X, y = DATASETS[options.dataset](preset.points, noise=preset.noise, seed=options.seed,
                                      signed=True)
-    net = MLP(2, [*hidden, 1], activation=options.activation, seed=options.seed)
+    # A linear output: the score the hinge cost reads (MLP would end sigmoid
+    # networks with a sigmoid, whose score never goes below 0).
+    net = MLP(2, [*hidden, 1], activation=options.activation, output_activation="linear",
+              seed=options.seed)
     say(f"Training an MLP {net.sizes} ({options.activation}, {net.num_parameters()} parameters) "
         f"on {options.dataset} ({len(X)} points) for {steps} steps: hinge loss + L2 {L2:g}, "
         f"SGD with the rate {lr:g} -> {lr / 10:g}")

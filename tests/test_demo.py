@@ -94,6 +94,14 @@ def test_demo_trains_micrograds_setup_through_fit(tmp_path: Path) -> None:
     assert MLP.load(tmp_path / "model.json").state_dict() == result.net.state_dict()
 
 
+def test_demo_networks_end_in_a_linear_score_whatever_the_hidden_activation(
+    tmp_path: Path
+) -> None:
+    """The hinge cost reads a score: MLP's default would end a sigmoid network in a sigmoid."""
+    result = run(DemoOptions(steps=2, activation="sigmoid", out=tmp_path, quiet=True))
+    assert result.net.activation == "sigmoid" and result.net.output_activation == "linear"
+
+
 @pytest.mark.slow
 def test_default_demo_reaches_full_training_accuracy(tmp_path: Path) -> None:
     """The default demo (100 steps on moons, seed 0) classifies every training point."""
