@@ -199,8 +199,8 @@ class DemoResult:
     cost. None when every training example is beyond the margin (cost 0, every grad 0):
     the drawings then show a point on the decision boundary (see `example_between`)."""
     example_cost: float
-    """The cost ``C_x`` of what the drawings show (above 0 unless training has not begun
-    to separate the classes)."""
+    """The cost ``C_x`` of what the drawings show: always above 0 (about 1 for a point on
+    the decision boundary), so their gradients are not all 0."""
     out: Path
     example_x: list[float] = field(default_factory=list)
     """The input the drawings show."""
