@@ -6,8 +6,9 @@ PyTorch with every parameter kept bit for bit (float64 all the way):
 - `to_arrays` / `from_arrays`: ``(biases, weights)`` in ``network.py``'s
   layout, lists of numpy arrays with ``weights[l]`` of shape
   ``(n_l, n_{l-1})`` and ``biases[l]`` of shape ``(n_l, 1)``, one per
-  layer after the input; ``weights[l][j, k]`` is the book's ``w^{l+2}_jk``,
-  our ``net.layers[l].neurons[j].w[k]``.
+  layer after the input; ``weights[l][j-1, k-1]`` is the book's
+  ``w^{l+2}_jk`` (neurons counted from 1), our
+  ``net.layers[l].neurons[j-1].w[k-1]``.
 - `to_torch` / `from_torch`: a ``torch.nn.Sequential`` of ``Linear``
   layers, each followed by the matching activation module (``Sigmoid``,
   ``Tanh``, ``ReLU``, ``Softmax(dim=-1)``; nothing for ``"linear"``),

@@ -115,14 +115,14 @@ def test_a_module_read_back_writes_the_same_module():
 
 
 def test_arrays_are_network_py_s_layout():
-    """weights[l] is (n_l, n_{l-1}) with [j, k] the book's w^{l+2}_jk; biases[l] is (n_l, 1)."""
+    """weights[l] is (n_l, n_{l-1}), entry [j-1, k-1] the book's w^{l+2}_jk; biases[l] is (n_l, 1)."""
     net = MLP(3, [4, 2], seed=0)
     biases, weights = net.to_arrays()
     assert [w.shape for w in weights] == [(4, 3), (2, 4)]
     assert [b.shape for b in biases] == [(4, 1), (2, 1)]
     assert all(a.dtype == np.float64 for a in biases + weights)
     neuron = net.layers[1].neurons[1]
-    assert neuron.w[3].label == "w^3_13" and weights[1][1, 3] == neuron.w[3].data
+    assert neuron.w[3].label == "w^3_24" and weights[1][1, 3] == neuron.w[3].data
     assert biases[1][1, 0] == neuron.b.data
 
 
