@@ -153,6 +153,24 @@ def test_notebook_runs_in_a_fresh_kernel(path: Path, tmp_path: Path) -> None:
     text = "".join(printed(cell) for cell in cells)
     for line in expect.lines:
         assert line in text, f"{line!r} not printed by {path.name}"
+    assert "agree: False" not in text and "DISAGREEMENT" not in text, text
     assert len(re.findall(r"agree: True$", text, flags=re.MULTILINE)) == expect.agreements
-    assert "agree: False" not in text and "DISAGREEMENT" not in text
     assert list(tmp_path.iterdir()) == [], "notebooks must not litter the working directory"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="needs the docs extra")
+def test_the_docs_site_has_every_notebook() -> None:
+    """The mkdocs hook adds each notebook as the page notebooks/<name>, and the nav lists it."""
+    from mkdocs.structure.files import Files
+
+    spec = importlib.util.spec_from_file_location("mkdocs_notebooks",
+                                                  ROOT / "scripts" / "mkdocs_notebooks.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    files = hook.on_files(Files([]), {"site_dir": "/site", "use_directory_urls": True})
+    added = {f.src_uri: Path(f.abs_src_path) for f in files}
+    assert added == {f"notebooks/{p.name}": p for p in NOTEBOOKS}
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert f"- notebooks/{path.name}" in nav
