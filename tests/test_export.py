@@ -115,7 +115,7 @@ def test_a_module_read_back_writes_the_same_module():
 
 
 def test_arrays_are_network_py_s_layout():
-    """weights[l] is (n_l, n_{l-1}), entry [j-1, k-1] the book's w^{l+2}_jk; biases[l] is (n_l, 1)."""
+    """weights[l] is (n_l, n_{l-1}), [j-1, k-1] the book's w^{l+2}_jk; biases[l] is (n_l, 1)."""
     net = MLP(3, [4, 2], seed=0)
     biases, weights = net.to_arrays()
     assert [w.shape for w in weights] == [(4, 3), (2, 4)]
