@@ -52,7 +52,7 @@ from microgrid.datasets import DATASETS
 from microgrid.engine import no_grad
 from microgrid.losses import hinge
 from microgrid.nn import MLP
-from microgrid.train import History, evaluate, fit
+from microgrid.train import DivergenceError, History, evaluate, fit
 
 __all__ = ["ACTIVATIONS", "FILES", "PRESETS", "Artifact", "DemoOptions", "DemoResult",
            "OutputFolderError", "Preset", "run", "summary"]
@@ -278,9 +278,10 @@ def run(options: DemoOptions | None = None, *, stream: TextIO | None = None) -> 
             lr_schedule=lambda k, total: learning_rate(k, total, lr),
         )
     except (ValueError, ArithmeticError) as e:
-        # SGD refuses non-finite grads and the engine non-finite values:
-        # the parameters blew up (they are left as the last good step left them).
-        problem = str(e) if len(str(e)) < 120 else str(e)[:117] + "..."
+        # fit's DivergenceError: the parameters blew up (they are left as the
+        # last good step left them); its cause is what overflowed.
+        cause = e.__cause__ if isinstance(e, DivergenceError) and e.__cause__ else e
+        problem = str(cause) if len(str(cause)) < 120 else str(cause)[:117] + "..."
         raise RuntimeError(
             f"training diverged after {done[0]} of {steps} steps ({problem}); "
             f"try a smaller --lr than {lr:g}"
