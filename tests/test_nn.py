@@ -1,8 +1,9 @@
 """Specification of `microgrid.nn`: neurons, layers, MLPs, traces and model files.
 
-Notation follows BACKPROP.md: ``net.layers[i].neurons[j].w[k]`` is ``w^{i+2}_jk``,
-``trace.z[l-1][j]`` is ``z^l_j`` and, after ``cost.backward()``,
-``trace.delta[l-1][j]`` is ``delta^l_j = ∂C/∂z^l_j``.
+Notation follows BACKPROP.md, neurons counted from 1 as in the book:
+``net.layers[l-2].neurons[j-1].w[k-1]`` is ``w^l_jk`` (``net.weight(l, j, k)``),
+``trace.z[l-1][j-1]`` is ``z^l_j`` and, after ``cost.backward()``,
+``trace.delta[l-1][j-1]`` is ``delta^l_j = ∂C/∂z^l_j`` (``trace.delta_of(l, j)``).
 """
 
 from __future__ import annotations
@@ -46,16 +47,30 @@ def set_parameters(module: Module, values: list[float]) -> None:
 
 
 def test_neuron_has_nin_weights_and_a_bias_labelled_in_book_notation() -> None:
-    """A standalone neuron is j=0 of layer 2 unless told otherwise: w^2_0k, b^2_0."""
+    """A standalone neuron is the first of layer 2 unless told otherwise: w^2_1k, b^2_1.
+
+    Labels count neurons from 1, as the book does; ``index`` is the Python
+    position in the layer, from 0, so the neuron is ``j = index + 1``."""
     n = Neuron(3, rng=random.Random(0))
     assert len(n.w) == 3
-    assert [w.label for w in n.w] == ["w^2_00", "w^2_01", "w^2_02"]
-    assert n.b.label == "b^2_0"
+    assert [w.label for w in n.w] == ["w^2_11", "w^2_12", "w^2_13"]
+    assert n.b.label == "b^2_1"
     assert n.activation == "relu"
     assert all(p.op == "" and p.parents == () for p in n.parameters())
     m = Neuron(2, rng=random.Random(0), layer_number=4, index=12)
-    assert [w.label for w in m.w] == ["w^4_12,0", "w^4_12,1"]
-    assert m.b.label == "b^4_12"
+    assert [w.label for w in m.w] == ["w^4_13,1", "w^4_13,2"]
+    assert m.b.label == "b^4_13"
+    assert [w.label for w in Neuron(10, rng=random.Random(0), index=8).w][8:] == [
+        "w^2_99", "w^2_9,10"]
+
+
+def test_neuron_refuses_numbers_that_would_mislabel_it() -> None:
+    with pytest.raises(ValueError, match="index must be at least 0, got -1"):
+        Neuron(2, index=-1)
+    with pytest.raises(ValueError, match=r"layer_number \(layer 1 is the input\) must be at le"):
+        Neuron(2, layer_number=1)
+    with pytest.raises(TypeError, match="index must be an int"):
+        Neuron(2, index=1.0)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
@@ -133,7 +148,7 @@ def test_layer_outputs_one_activation_per_neuron_equal_to_each_neurons_output() 
     out = layer(x)
     assert isinstance(out, list) and len(out) == 4
     assert [a.data for a in out] == [n(x).data for n in layer.neurons]
-    assert [n.w[2].label for n in layer.neurons] == ["w^3_02", "w^3_12", "w^3_22", "w^3_32"]
+    assert [n.w[2].label for n in layer.neurons] == ["w^3_13", "w^3_23", "w^3_33", "w^3_43"]
     assert repr(layer) == "Layer(nin=3, nout=4, activation='tanh')"
 
 
@@ -197,13 +212,13 @@ def test_softmax_with_log_likelihood_has_delta_equal_to_a_minus_y() -> None:
 
 
 def test_mlp_structure_and_indexing_follow_the_book() -> None:
-    """``net.layers[i].neurons[j].w[k]`` is ``w^{i+2}_jk``: j indexes neurons, k inputs."""
+    """The book's w^l_jk (neurons counted from 1) is ``net.layers[l-2].neurons[j-1].w[k-1]``."""
     net = MLP(3, [4, 2], seed=0)
     assert net.sizes == [3, 4, 2]
     assert [len(layer.neurons) for layer in net.layers] == [4, 2]
     assert [len(layer.neurons[0].w) for layer in net.layers] == [3, 4]
-    assert net.layers[1].neurons[1].w[3].label == "w^3_13"
-    assert net.layers[0].neurons[2].b.label == "b^2_2"
+    assert net.layers[1].neurons[1].w[3].label == "w^3_24"
+    assert net.layers[0].neurons[2].b.label == "b^2_3"
     assert [layer.activation for layer in net.layers] == ["relu", "linear"]
     assert net.num_parameters() == 4 * 4 + 2 * 5
 
@@ -313,6 +328,59 @@ def test_mlp_repr_shows_sizes_activations_and_parameter_count() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("activation", "output"),
+    [("sigmoid", "sigmoid"), ("tanh", "linear"), ("relu", "linear"), ("linear", "linear")],
+)
+def test_mlp_output_layer_defaults_to_sigmoid_after_sigmoid_and_linear_otherwise(
+    activation: str, output: str
+) -> None:
+    """A reader of the book writes MLP(2, [3, 2], activation="sigmoid") and gets the book's
+    network, sigmoid throughout; micrograd's ReLU MLP keeps its linear output (a score)."""
+    net = MLP(2, [3, 2], activation=activation, seed=0)
+    assert net.output_activation == output
+    assert [layer.activation for layer in net.layers] == [activation, output]
+    assert f"output_activation={output!r}" in repr(net)
+    assert MLP(2, [3], activation=activation, seed=0).layers[0].activation == output
+    explicit = MLP(2, [3, 2], activation=activation, output_activation="tanh", seed=0)
+    assert explicit.output_activation == explicit.layers[-1].activation == "tanh"
+
+
+def test_weight_and_bias_take_the_books_numbers() -> None:
+    """net.weight(l, j, k) is w^l_jk: from neuron k of layer l-1 to neuron j of layer l."""
+    net = MLP(2, [3, 2], seed=0)
+    w = net.weight(2, 2, 1)  # from neuron 1 of layer 1 to neuron 2 of layer 2
+    assert w is net.layers[0].neurons[1].w[0] and w.label == "w^2_21"
+    assert net.weight(3, 2, 3) is net.layers[1].neurons[1].w[2]
+    assert net.bias(3, 1) is net.layers[1].neurons[0].b and net.bias(3, 1).label == "b^3_1"
+    every = [net.weight(layer, j, k) for layer in (2, 3)
+             for j in range(1, net.sizes[layer - 1] + 1)
+             for k in range(1, net.sizes[layer - 2] + 1)]
+    assert every == [w for layer in net.layers for n in layer.neurons for w in n.w]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda net: net.weight(1, 1, 1), ValueError,
+         r"l=1 is out of range for w\^l_jk: l runs from 2 to 3 \(layer 1 is the input"),
+        (lambda net: net.weight(4, 1, 1), ValueError, "l=4 is out of range"),
+        (lambda net: net.weight(2, 0, 1), ValueError,
+         r"j=0 is out of range for w\^2_jk: j runs from 1 to 3 \(neurons are numbered from 1"),
+        (lambda net: net.weight(2, 1, 3), ValueError,
+         r"k=3 is out of range for w\^2_1k: k runs from 1 to 2"),
+        (lambda net: net.bias(3, 3), ValueError, r"j=3 is out of range for b\^3_j"),
+        (lambda net: net.weight(2.0, 1, 1), TypeError, "l must be an int, got float"),
+        (lambda net: net.bias(2, True), TypeError, "j must be an int, got bool"),
+    ],
+)
+def test_weight_and_bias_refuse_numbers_outside_the_network(
+    call: Any, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call(MLP(2, [3, 2], seed=0))
+
+
 def test_zero_grad_clears_every_parameter() -> None:
     net = MLP(2, [3, 1], seed=0)
     net([1.0, 2.0])[0].backward()
@@ -399,16 +467,16 @@ def test_trace_layout() -> None:
     assert [len(al) for al in t.a] == [2, 3, 2]
     assert [x.data for x in t.a[0]] == [0.5, -1.0]
     assert all(x.parents == () and x.op == "" for x in t.a[0])
-    assert [x.label for x in t.a[0]] == ["a^1_0", "a^1_1"]
+    assert [x.label for x in t.a[0]] == ["a^1_1", "a^1_2"]
     for zj, aj, n in zip(t.z[1], t.a[1], net.layers[0].neurons, strict=True):
         assert zj.op == "linear" and zj.parents == (*n.w, *t.a[0], n.b)
         assert aj.op == "sigmoid" and aj.parents == (zj,)
-    assert [zj.label for zj in t.z[1]] == ["z^2_0", "z^2_1", "z^2_2"]
-    assert [aj.label for aj in t.a[1]] == ["a^2_0", "a^2_1", "a^2_2"]
+    assert [zj.label for zj in t.z[1]] == ["z^2_1", "z^2_2", "z^2_3"]
+    assert [aj.label for aj in t.a[1]] == ["a^2_1", "a^2_2", "a^2_3"]
     for zj, aj in zip(t.z[2], t.a[2], strict=True):  # linear output: a IS z
         assert aj is zj and zj.op == "linear"
         assert zj.parents[-1].label.startswith("b^3_")
-    assert t.z[2][1].label == "z^3_1 = a^3_1"
+    assert t.z[2][1].label == "z^3_2 = a^3_2"
     assert t.output is t.a[-1]
     assert [o.data for o in t.output] == [o.data for o in net([0.5, -1])]
 
@@ -416,7 +484,7 @@ def test_trace_layout() -> None:
 def test_plain_call_sets_no_labels() -> None:
     """The hot path does no bookkeeping: only trace() labels z and a nodes."""
     out = MLP(2, [3, 1], seed=0)([1.0, 2.0])[0]
-    a_hidden = out.parents[3]  # parents: w^3_00..w^3_02, a^2_0..a^2_2, b^3_0
+    a_hidden = out.parents[3]  # parents: w^3_11..w^3_13, a^2_1..a^2_3, b^3_1
     assert a_hidden.op == "relu" and a_hidden.parents[0].op == "linear"
     assert out.label == a_hidden.label == a_hidden.parents[0].label == ""
 
@@ -425,7 +493,7 @@ def test_trace_uses_value_inputs_as_given_and_keeps_their_labels() -> None:
     x0, x1 = Value(1.0, "x"), Value(2.0)
     t = MLP(2, [1], seed=0).trace([x0, x1])
     assert t.a[0][0] is x0 and t.a[0][1] is x1
-    assert x0.label == "x" and x1.label == "a^1_1"
+    assert x0.label == "x" and x1.label == "a^1_2"
 
 
 def test_delta_is_z_grad_and_equals_bias_grad_bp3_and_bp4_exactly() -> None:
@@ -475,6 +543,125 @@ def test_input_gradient_is_readable_from_trace() -> None:
         expected = sum(n.w[k].data * d for n, d in zip(net.layers[0].neurons, t.delta[1],
                                                        strict=True))
         assert xk.grad == pytest.approx(expected, rel=1e-14)
+
+
+def test_trace_accessors_take_the_books_numbers() -> None:
+    net = MLP(2, [3, 2], activation="sigmoid", seed=0)
+    t = net.trace([0.5, -1.0])
+    assert t.net is net
+    assert t.a_of(1, 2) is t.a[0][1] and t.a_of(1, 2).label == "a^1_2"
+    assert t.z_of(2, 3) is t.z[1][2] and t.z_of(2, 3).label == "z^2_3"
+    assert t.a_of(3, 2) is t.output[1]
+    quadratic_cost(t.output, [1.0, 0.0]).backward()
+    assert t.delta_of(3, 1) == t.z[2][0].grad == t.delta[2][0] != 0.0
+    with pytest.raises(ValueError, match=r"l=1 is out of range for z\^l_j: l runs from 2 to 3 "
+                                         r"\(layer 1 is the input, which has no z\)"):
+        t.z_of(1, 1)
+    with pytest.raises(ValueError, match=r"j=0 is out of range for z\^2_j: j runs from 1 to 3"):
+        t.delta_of(2, 0)
+    with pytest.raises(ValueError, match=r"l=4 is out of range for a\^l_j: l runs from 1 to 3"):
+        t.a_of(4, 1)
+    with pytest.raises(TypeError, match="j must be an int"):
+        t.a_of(1, "1")  # type: ignore[arg-type]
+
+
+def traced_232() -> tuple[MLP, Trace]:
+    net = MLP(2, [3, 2], activation="sigmoid", init="normal", seed=0)
+    return net, net.trace([0.5, -1.0])
+
+
+def test_trace_table_has_a_row_per_number_named_as_in_the_book() -> None:
+    """Every a, z, delta, b, ∂C/∂b, w and ∂C/∂w, by its book label, with where it lives."""
+    net, t = traced_232()
+    quadratic_cost(t.output, [1.0, 0.0]).backward()
+    rows = t.table()
+    count = {q: sum(1 for r in rows if r.quantity == q)
+             for q in ("a", "z", "delta", "b", "dC/db", "w", "dC/dw")}
+    assert count == {"a": 7, "z": 5, "delta": 5, "b": 5, "dC/db": 5, "w": 12, "dC/dw": 12}
+    assert len(rows) == sum(count.values())
+    by_label = {r.label: r for r in rows}
+    w = by_label["w^2_21"]  # from neuron 1 of layer 1 to neuron 2 of layer 2
+    assert (w.l, w.j, w.k, w.value) == (2, 2, 1, net.layers[0].neurons[1].w[0].data)
+    assert w.python == "net.layers[0].neurons[1].w[0].data"
+    grad = by_label["∂C/∂w^3_13"]
+    assert grad.value == net.layers[1].neurons[0].w[2].grad == t.a[1][2].data * t.delta[2][0]
+    delta = by_label["delta^3_2"]
+    assert (delta.value, delta.python) == (t.delta[2][1], "trace.delta[2][1]")
+    assert by_label["a^1_1"].python == "trace.a[0][0].data"
+    assert by_label["∂C/∂b^2_3"].python == "net.layers[0].neurons[2].b.grad"
+    namespace = {"net": net, "trace": t}
+    for r in rows:  # each row's Python expression gives its value
+        assert eval(r.python, namespace) == r.value, r
+
+
+def test_trace_table_prints_layer_by_layer() -> None:
+    net, t = traced_232()
+    quadratic_cost(t.output, [1.0, 0.0]).backward()
+    text = str(t.table(precision=4))
+    assert repr(t.table(precision=4)) == text
+    lines = text.splitlines()
+    assert lines[0] == f"trace of {net!r}"
+    assert "layer 1: input" in lines and "layer 2: sigmoid" in lines
+    assert "layer 3: sigmoid (output)" in lines
+    assert lines[lines.index("layer 3: sigmoid (output)") + 1].split() == [
+        "j", "z^3_j", "a^3_j", "delta^3_j", "b^3_j", "∂C/∂b^3_j"]
+    first = lines[lines.index("layer 3: sigmoid (output)") + 2].split()
+    assert first == ["1", *(format(v, ".4g") for v in (
+        t.z[2][0].data, t.a[2][0].data, t.delta[2][0], net.layers[1].neurons[0].b.data,
+        net.layers[1].neurons[0].b.grad))]
+    assert ["j", "k", "w^2_jk", "∂C/∂w^2_jk"] in [line.split() for line in lines]
+    assert "Note" not in text  # one backward pass from zeroed grads: nothing to warn about
+    assert "w^l_jk is net.layers[l-2].neurons[j-1].w[k-1]" in " ".join(text.split())
+
+
+def test_trace_table_says_when_no_backward_pass_has_run() -> None:
+    """Read before backward, every delta and gradient is 0: the table says why."""
+    _, t = traced_232()
+    assert all(d == 0.0 for layer in t.delta for d in layer)
+    text = " ".join(str(t.table()).split())
+    assert "Note: every delta is 0" in text and "call cost.backward()" in text
+
+
+def test_trace_table_says_when_parameter_grads_accumulated() -> None:
+    """A second backward pass leaves delta as it was but doubles ∂C/∂b: BP3 seems to fail."""
+    net, t = traced_232()
+    cost = quadratic_cost(t.output, [1.0, 0.0])
+    cost.backward()
+    once = t.delta
+    cost.backward()
+    assert t.delta == once
+    assert net.layers[0].neurons[0].b.grad == 2 * once[1][0]
+    text = " ".join(str(t.table()).split())
+    assert "Note: ∂C/∂b is not delta for 5 of 5 neurons" in text and "net.zero_grad()" in text
+    net.zero_grad()
+    cost.backward()
+    assert "Note" not in str(t.table())
+
+
+def test_trace_table_prints_negative_zero_as_zero() -> None:
+    t = MLP(1, [1], seed=0).trace([-0.0])
+    assert math.copysign(1.0, t.a[0][0].data) == -1.0
+    assert " -0" not in str(t.table()) and "  1  0" in str(t.table())
+
+
+def test_trace_without_a_network_tables_z_a_and_delta_only() -> None:
+    _, t = traced_232()
+    bare = Trace(a=t.a, z=t.z)
+    assert {r.quantity for r in bare.table()} == {"a", "z", "delta"}
+    assert "∂C/∂b" not in str(bare.table())
+
+
+def test_trace_table_refuses_a_bad_precision() -> None:
+    _, t = traced_232()
+    with pytest.raises(ValueError, match="precision must be at least 1"):
+        t.table(precision=0)
+
+
+def test_the_module_docstring_examples_run() -> None:
+    import doctest
+
+    result = doctest.testmod(nn)
+    assert result.attempted > 10 and result.failed == 0
 
 
 # -- hypothesis: the fused linear node against * and + ----------------------------------
@@ -639,7 +826,7 @@ def test_save_refuses_non_finite_parameters_and_keeps_the_old_file(tmp_path: Pat
     net.save(path)
     before = path.read_bytes()
     net.layers[1].neurons[0].w[1].data = math.inf
-    with pytest.raises(ValueError, match=r"layers\[1\]\.w\[0\]\[1\] \(w\^3_01\)"):
+    with pytest.raises(ValueError, match=r"layers\[1\]\.w\[0\]\[1\] \(w\^3_12\)"):
         net.save(path)
     assert path.read_bytes() == before
 

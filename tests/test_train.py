@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import signal
 import sys
 
@@ -471,8 +472,9 @@ def test_an_optimizer_that_makes_parameters_non_finite_is_undone():
     X, y = xor(8, seed=0)
     net = MLP(2, [3, 1], seed=0)
     before = net.state_dict()
-    with pytest.raises(DivergenceError, match=r"step 1 of 3.*the optimizer's step made "
-                                              r"w\^2_00 -?inf") as info:
+    first = re.escape(net.parameters()[0].label)
+    with pytest.raises(DivergenceError, match=rf"step 1 of 3.*the optimizer's step made "
+                                              rf"{first} -?inf") as info:
         fit(net, X, y, optimizer=Careless(net.parameters()), epochs=3, progress=False)
     assert net.state_dict() == before and info.value.history.steps == 0
 
