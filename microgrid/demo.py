@@ -45,20 +45,19 @@ import importlib.util
 import math
 import os
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from microgrid._files import write_atomically
 from microgrid.datasets import DATASETS
 from microgrid.engine import no_grad
 from microgrid.losses import hinge
 from microgrid.nn import MLP
-from microgrid.train import History, evaluate, fit
+from microgrid.train import DivergenceError, History, evaluate, fit
 
 __all__ = ["ACTIVATIONS", "FILES", "PRESETS", "Artifact", "DemoOptions", "DemoResult",
            "OutputFolderError", "Preset", "run", "summary"]
@@ -219,21 +218,6 @@ class DemoResult:
         return 1 if any(a.failed for a in self.artifacts) else 0
 
 
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(temporary)`` next to ``path``, then rename it over ``path``."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    temporary = Path(name)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(OSError):
-            temporary.unlink()
-        raise
-
-
 def _plain_progress(stream: TextIO, total: int) -> Callable[[History], None]:
     """A line every tenth of the run, for when tqdm is not installed."""
     every = max(1, total // 10)
@@ -311,9 +295,10 @@ def run(options: DemoOptions | None = None, *, stream: TextIO | None = None) -> 
             lr_schedule=lambda k, total: learning_rate(k, total, lr),
         )
     except (ValueError, ArithmeticError) as e:
-        # SGD refuses non-finite grads and the engine non-finite values:
-        # the parameters blew up (they are left as the last good step left them).
-        problem = str(e) if len(str(e)) < 120 else str(e)[:117] + "..."
+        # fit's DivergenceError: the parameters blew up (they are left as the
+        # last good step left them); its cause is what overflowed.
+        cause = e.__cause__ if isinstance(e, DivergenceError) and e.__cause__ else e
+        problem = str(cause) if len(str(cause)) < 120 else str(cause)[:117] + "..."
         raise RuntimeError(
             f"training diverged after {done[0]} of {steps} steps ({problem}); "
             f"try a smaller --lr than {lr:g}"
@@ -389,10 +374,14 @@ def _boundary_point(
 
 
 def _write(artifact: Artifact, out: Path, write: Callable[[Path], object]) -> None:
-    """Write one file, recording a missing extra or a failure instead of raising."""
+    """Write one file, recording a missing extra or a failure instead of raising.
+
+    ``write(path)`` is atomic itself: `MLP.save`, `Drawing.save` and the plots'
+    ``save=`` all write through `microgrid._files.write_atomically`.
+    """
     path = out / artifact.name
     try:
-        _write_atomically(path, write)
+        write(path)
     except ImportError as e:
         artifact.skipped = str(e)
     except (OSError, ValueError, RuntimeError, ArithmeticError) as e:
@@ -468,7 +457,7 @@ def _write_drawings(result: DemoResult, x: list[float], target: int,
 
 
 def _text_writer(text: str) -> Callable[[Path], object]:
-    return lambda path: path.write_text(text, encoding="utf-8")
+    return lambda path: write_atomically(path, text.encode("utf-8"))
 
 
 def _graph_hint(problem: object) -> str:

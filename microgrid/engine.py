@@ -125,13 +125,15 @@ def _fail_non_finite(op: str, result: float, *operands: float) -> None:
 
     A result that is infinite because an operand already was infinite is
     allowed (the user asked for it); overflow from finite operands raises
-    `OverflowError`, and NaN raises `ValueError`. Either names the operation
-    and its operands.
+    `OverflowError`, and NaN from an infinite operand raises `ValueError`.
+    NaN from finite operands is an overflow too (a sum of terms that
+    overflowed to +inf and -inf). Either names the operation and its operands.
     """
     shown = ", ".join(repr(o) for o in operands)
-    if result != result:
+    finite = all(-_INF < o < _INF for o in operands)
+    if result != result and not finite:
         raise ValueError(f"{op}({shown}) is not a number (nan)")
-    if all(-_INF < o < _INF for o in operands):
+    if finite:
         raise OverflowError(f"{op}({shown}) overflows a float")
 
 

@@ -31,12 +31,11 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from microgrid._files import check_writable, write_atomically
 from microgrid.engine import Value, topological_order
 from microgrid.nn import MLP, Trace
 from microgrid.render import FORMATS, MissingRendererError, Renderer, RenderError, render
@@ -112,7 +111,9 @@ class Drawing:
 
         ``.svg``, ``.png``, ``.pdf``, or ``.dot``/``.gv`` for the DOT text
         (options as `render`). The file is replaced only once the drawing
-        has rendered, so a failed render never truncates an existing file.
+        has rendered, and atomically (a temporary file renamed over it), so
+        a failed render or a killed process never truncates an existing
+        file. A read-only file is refused (PermissionError), as ``cp`` does.
 
             >>> from microgrid import Value
             >>> import tempfile, pathlib
@@ -122,9 +123,7 @@ class Drawing:
             'digraph'
         """
         target = Path(path)
-        if not target.parent.is_dir():
-            raise FileNotFoundError(f"save: cannot write {str(target)!r}: no folder "
-                                    f"{str(target.parent)!r}")
+        check_writable(target)  # before a render that may take seconds
         suffix = target.suffix.lower().lstrip(".")
         if suffix in ("dot", "gv"):
             data = self.source.encode("utf-8")
@@ -137,8 +136,7 @@ class Drawing:
                 f"save: cannot tell the format of {str(target)!r} from its suffix; "
                 "use .svg, .png, .pdf, .dot or .gv"
             )
-        _write_atomically(target, data)
-        return target
+        return write_atomically(target, data)
 
     # -- Jupyter ----------------------------------------------------------------
 
@@ -166,28 +164,6 @@ def _check_max_nodes(max_nodes: object) -> int:
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
     return max_nodes
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to a new file beside ``target``, then rename it over ``target``.
-
-    The new file gets the permissions a plain ``open(target, "wb")`` would
-    give: those of the file it replaces, or the default (umask) for a new one.
-    """
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as e:
-        raise OSError(e.errno, f"cannot write {str(target)!r}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if target.exists():
-            shutil.copymode(target, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 # -- the computation graph ------------------------------------------------------

@@ -38,27 +38,31 @@ object (never pickle)::
 
 Floats are written with Python's shortest round-trip ``repr``, so a
 save/load round trip is bit-exact. Saving is atomic: the file is written
-to a temporary file in the same directory, flushed to disk, then renamed
-over the target, so an interrupted save leaves the previous file intact.
-Loading checks everything (size of the file, keys, types, shapes, finite
+to a temporary file in the same folder, flushed to disk, then renamed
+over the target, so an interrupted save (even ``kill -9``) leaves the
+previous file intact. A read-only file is not replaced, as ``cp`` would
+not; the new file keeps the permissions of the one it replaces.
+Loading checks everything (that it is a regular file, its size, keys,
+types, shapes, the number of parameters before building any, finite
 numbers, known format and version) and raises `ValueError` saying what
-is wrong.
+is wrong. A network above `MAX_PARAMETERS` is refused unless the caller
+raises the limit: ``MLP.load(path, max_parameters=...)``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import numbers
 import os
 import random
-import tempfile
+import reprlib
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from microgrid._files import read_regular_file, write_atomically
 from microgrid.engine import Scalar, Value, linear, linear_layer, logsumexp
 
 __all__ = [
@@ -95,14 +99,33 @@ INITS = ("he", "normal", "scaled_normal", "uniform", "xavier")
 
 FORMAT = "microgrid.mlp"
 VERSION = 1
+MAX_PARAMETERS = 2**20
+"""`MLP.load` refuses networks with more parameters (1,048,576 load in about 5 s and
+300 MB) unless given a larger ``max_parameters``."""
 MAX_FILE_BYTES = 64 * 1024 * 1024
-"""`MLP.load` refuses larger model files."""
+"""`MLP.load` refuses larger model files, or, with a larger ``max_parameters``, files
+of more than 64 bytes per parameter allowed."""
+_BYTES_PER_PARAMETER = 64  # a float's repr is at most 24 characters; leave room for layout
 MAX_WIDTH = 65_536
 """`MLP.load` refuses layers wider than this."""
 MAX_LAYERS = 1_000
 """`MLP.load` refuses networks with more layers than this."""
 
 _INF = math.inf
+
+# What a model file said, quoted short: a file may hold a 4,000-digit number or a
+# megabyte-long string, which an error message should not repeat.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxlong = _SHORT.maxother = 40
+_SHORT.maxlist = _SHORT.maxdict = 6
+_SHORT.maxlevel = 2
+
+
+def _quote(x: object) -> str:
+    try:
+        return _SHORT.repr(x)
+    except ValueError:  # an int past Python's limit of digits for str()
+        return f"an int of {x.bit_length()} bits" if isinstance(x, int) else type(x).__name__
 
 
 def _check_name(name: object, valid: Sequence[str], what: str) -> str:
@@ -225,13 +248,13 @@ class Module:
 
 def _finite_number(x: object, where: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise ValueError(f"{where}: expected a number, got {type(x).__name__} {x!r}")
+        raise ValueError(f"{where}: expected a number, got {type(x).__name__} {_quote(x)}")
     try:
         v = float(x)
     except OverflowError:
-        raise ValueError(f"{where}: {x!r} is too large for a float") from None
+        raise ValueError(f"{where}: {_quote(x)} is too large for a float") from None
     if not -_INF < v < _INF:
-        raise ValueError(f"{where}: {x!r} is not a finite number")
+        raise ValueError(f"{where}: {_quote(x)} is not a finite number")
     return v
 
 
@@ -849,61 +872,54 @@ class MLP(Module):
         """Write the network to ``path`` as JSON, atomically (see the module docstring).
 
         The previous file at ``path``, if any, stays intact until the new one
-        is complete on disk. Raises ValueError if a parameter is not finite.
+        is complete on disk. Raises ValueError if a parameter is not finite,
+        PermissionError if ``path`` is read-only, OSError naming ``path`` if
+        it cannot be written.
         """
         document = self.to_document()  # checks before touching the disk
-        target = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(target))
-        mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o644
-        fd, temporary = tempfile.mkstemp(
-            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory
-        )
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(document, f, allow_nan=False)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(temporary, mode)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_atomically(path, (json.dumps(document, allow_nan=False) + "\n").encode("utf-8"))
 
     @classmethod
-    def from_document(cls, document: object) -> MLP:
+    def from_document(cls, document: object, *, max_parameters: int = MAX_PARAMETERS) -> MLP:
         """Build a network from a parsed model file, validating everything.
 
-        Raises ValueError naming the first problem found.
+        Raises ValueError naming the first problem found, or if the sizes
+        make more than ``max_parameters`` parameters.
         """
-        return _from_document(cls, document)
+        return _from_document(cls, document, _check_count(max_parameters, "max_parameters"))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> MLP:
+    def load(cls, path: str | os.PathLike[str], *, max_parameters: int = MAX_PARAMETERS) -> MLP:
         """Read a network written by `save`.
 
         Raises ValueError saying what is wrong with a malformed, truncated,
-        oversized or hostile file (OSError if it cannot be read at all).
+        oversized or hostile file, or with what is not a regular file (a
+        named pipe, a device); OSError if it cannot be read at all. A
+        network of more than ``max_parameters`` parameters (`MAX_PARAMETERS`
+        by default) is refused before it is built; raise the limit for a
+        larger network you trust.
         """
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            raise ValueError(f"{os.fspath(path)!r}: larger than {MAX_FILE_BYTES} bytes")
+        limit = _check_count(max_parameters, "max_parameters")
+        name = os.fspath(path)
+        max_bytes = max(MAX_FILE_BYTES, _BYTES_PER_PARAMETER * limit)
+        raw = read_regular_file(path, max_bytes + 1)
+        if len(raw) > max_bytes:
+            raise ValueError(f"{name!r}: larger than {max_bytes} bytes, the cap for "
+                             f"max_parameters={limit:,}")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ValueError(f"{os.fspath(path)!r}: not UTF-8 text ({e.reason})") from None
+            raise ValueError(f"{name!r}: not UTF-8 text ({e.reason})") from None
         try:
             document = json.loads(text, parse_constant=_reject_constant)
         except RecursionError:
-            raise ValueError(f"{os.fspath(path)!r}: JSON nested too deeply") from None
+            raise ValueError(f"{name!r}: JSON nested too deeply") from None
         except ValueError as e:
-            raise ValueError(f"{os.fspath(path)!r}: not valid JSON ({e})") from None
+            raise ValueError(f"{name!r}: not valid JSON ({e})") from None
         try:
-            return _from_document(cls, document)
+            return _from_document(cls, document, limit)
         except ValueError as e:
-            raise ValueError(f"{os.fspath(path)!r}: {e}") from None
+            raise ValueError(f"{name!r}: {e}") from None
 
 
 def _reject_constant(name: str) -> float:
@@ -913,7 +929,7 @@ def _reject_constant(name: str) -> float:
 _KEYS = ("format", "version", "sizes", "activation", "output_activation", "layers")
 
 
-def _from_document(cls: type[MLP], document: object) -> MLP:
+def _from_document(cls: type[MLP], document: object, max_parameters: int) -> MLP:
     if not isinstance(document, dict):
         raise ValueError(f"expected a JSON object, got {type(document).__name__}")
     missing = [key for key in _KEYS if key not in document]
@@ -921,27 +937,38 @@ def _from_document(cls: type[MLP], document: object) -> MLP:
         raise ValueError(f"missing keys: {', '.join(missing)}")
     extra = sorted(str(key) for key in document if key not in _KEYS)
     if extra:
-        raise ValueError(f"unexpected keys: {', '.join(extra)}")
+        raise ValueError(f"unexpected keys: {_quote(extra)[1:-1]}")
     if document["format"] != FORMAT:
-        raise ValueError(f"format is {document['format']!r}, expected {FORMAT!r}")
+        raise ValueError(f"format is {_quote(document['format'])}, expected {FORMAT!r}")
     version = document["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
         raise ValueError(
-            f"unsupported version {version!r} (this microgrid reads version {VERSION})"
+            f"unsupported version {_quote(version)} (this microgrid reads version {VERSION})"
         )
     sizes = document["sizes"]
     if not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS + 1:
         raise ValueError(f"sizes must be a list of 2 to {MAX_LAYERS + 1} layer widths")
     for i, n in enumerate(sizes):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_WIDTH:
-            raise ValueError(f"sizes[{i}] is {n!r}; expected an int from 1 to {MAX_WIDTH}")
+            raise ValueError(f"sizes[{i}] is {_quote(n)}; expected an int from 1 to {MAX_WIDTH}")
+    # Before reading any layer: a file of 61 MB can describe 32 million parameters,
+    # which take minutes and gigabytes to build.
+    count = sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
+    if count > max_parameters:
+        raise ValueError(
+            f"sizes {_quote(sizes)} make {count:,} parameters, more than "
+            f"max_parameters={max_parameters:,}; if you trust the file, raise the limit: "
+            f"MLP.load(path, max_parameters={count})"
+        )
     activation = document["activation"]
     if not isinstance(activation, str) or activation not in _NEURON_ACTIVATIONS:
-        raise ValueError(f"activation {activation!r} is not one of {sorted(_NEURON_ACTIVATIONS)}")
+        raise ValueError(
+            f"activation {_quote(activation)} is not one of {sorted(_NEURON_ACTIVATIONS)}"
+        )
     output_activation = document["output_activation"]
     if not isinstance(output_activation, str) or output_activation not in ACTIVATIONS:
         raise ValueError(
-            f"output_activation {output_activation!r} is not one of {list(ACTIVATIONS)}"
+            f"output_activation {_quote(output_activation)} is not one of {list(ACTIVATIONS)}"
         )
     layers = document["layers"]
     if not isinstance(layers, list) or len(layers) != len(sizes) - 1:

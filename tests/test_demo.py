@@ -13,10 +13,12 @@ import argparse
 import importlib.util
 import io
 import math
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,6 +141,34 @@ def test_demo_draws_a_boundary_point_when_every_example_is_beyond_the_margin(
     nearer = i if math.dist(result.example_x, X[i]) <= math.dist(result.example_x, X[j]) else j
     assert result.example_y == y[nearer]
     assert result.example_cost == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+def test_each_file_is_written_once_atomically_with_opens_permissions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One atomic write per file, renamed onto its own name: the demo no longer wraps the
+    already atomic saves in a second temporary file. Files get what open() would give
+    (0o666 less the umask; it was always 0o644)."""
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        renamed.append(Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    old_umask = os.umask(0o077)
+    try:
+        result = run(DemoOptions(steps=2, out=tmp_path, quiet=True))
+    finally:
+        os.umask(old_umask)
+    written = sorted(a.name for a in result.artifacts if a.path is not None)
+    assert "model.json" in written
+    assert sorted(renamed) == written
+    assert sorted(os.listdir(tmp_path)) == written
+    for name in written:
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
 
 
 def test_demo_trains_micrograds_setup_through_fit(tmp_path: Path) -> None:

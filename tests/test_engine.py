@@ -229,6 +229,9 @@ def test_tanh_does_not_overflow() -> None:
         (lambda: Value(1e308) + Value(1e308), OverflowError, "add"),
         (lambda: Value(math.inf) - math.inf, ValueError, "nan"),
         (lambda: Value(math.inf) * 0, ValueError, "nan"),
+        # nan from finite operands: terms overflowed to +inf and -inf (a diverging fit)
+        (lambda: microgrid.linear([Value(1e200), Value(1e200)], [1e200, -1e200]),
+         OverflowError, r"linear\(1e\+200, 1e\+200, 1e\+200, -1e\+200, 0.0\) overflows"),
     ],
 )
 def test_domain_errors_are_clear(f, error: type[Exception], message: str) -> None:  # type: ignore[no-untyped-def]

@@ -443,6 +443,30 @@ def test_save_picks_the_format_from_the_suffix(tmp_path: Path) -> None:
     assert (drawing.save(tmp_path / "g.gv").stat().st_mode & 0o777) == 0o600  # kept
 
 
+def test_save_refuses_a_read_only_file_before_rendering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 0444 drawing was silently replaced; now refused, as cp does, and before any
+    (possibly long) render, as is a missing folder."""
+    drawing = draw(neuron_graph())
+    kept = tmp_path / "g.svg"
+    kept.write_text("<svg/>", encoding="utf-8")
+    kept.chmod(0o444)
+    rendered: list[str] = []
+    monkeypatch.setattr(Drawing, "render", lambda self, *a, **k: rendered.append("!") or b"")
+    monkeypatch.setattr(Drawing, "svg", lambda self, *a, **k: rendered.append("!") or "")
+    with pytest.raises(PermissionError, match=r"cannot write '.*g\.svg': the file is read-only"):
+        drawing.save(kept)
+    with pytest.raises(FileNotFoundError, match="there is no folder"):
+        drawing.save(tmp_path / "missing" / "g.png")
+    assert rendered == [] and kept.read_text(encoding="utf-8") == "<svg/>"
+    (tmp_path / "g.gv").write_text("old", encoding="utf-8")
+    (tmp_path / "g.gv").chmod(0o444)
+    with pytest.raises(PermissionError):
+        drawing.save(tmp_path / "g.gv")
+    assert sorted(os.listdir(tmp_path)) == ["g.gv", "g.svg"]
+
+
 @wasm_only
 def test_jupyter_shows_svg_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "")  # no `dot`: the in-process renderer

@@ -13,7 +13,12 @@ import json
 import math
 import os
 import random
+import signal
 import statistics
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -829,17 +834,17 @@ def test_save_refuses_non_finite_parameters_and_keeps_the_old_file(tmp_path: Pat
 def test_interrupted_save_leaves_the_previous_file_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A write that dies half-way (disk full, Ctrl-C) never touches the old file."""
+    """A write that dies half-way (disk full, Ctrl-C) never touches the old file.
+    (A save killed with SIGKILL: tests/test_files.py.)"""
     path = tmp_path / "m.json"
     old = MLP(2, [3, 1], seed=1)
     old.save(path)
     before = path.read_bytes()
 
-    def dies_half_way(obj: Any, f: Any, **kwargs: Any) -> None:
-        f.write(json.dumps(obj)[:20])
+    def interrupted(fd: int) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("microgrid.nn.json.dump", dies_half_way)
+    monkeypatch.setattr(os, "fsync", interrupted)  # the new content is written, not yet synced
     with pytest.raises(KeyboardInterrupt):
         MLP(2, [3, 1], seed=2).save(path)
     monkeypatch.undo()
@@ -847,15 +852,45 @@ def test_interrupted_save_leaves_the_previous_file_intact(
     assert os.listdir(tmp_path) == ["m.json"]
 
     def no_rename(src: Any, dst: Any) -> None:
-        raise OSError("simulated failure")
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("microgrid.nn.os.replace", no_rename)
-    with pytest.raises(OSError, match="simulated"):
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(OSError, match=r"cannot write '.*m\.json': No space left") as e:
         MLP(2, [3, 1], seed=2).save(path)
     monkeypatch.undo()
+    assert ".tmp" not in str(e.value)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.json"]
     assert MLP.load(path).state_dict() == old.state_dict()
+
+
+_SAVER = """
+import sys
+from microgrid import MLP
+nets = [MLP(50, [50, 10], seed=seed) for seed in (1, 2)]
+print("saving", flush=True)
+for i in range(10**9):
+    nets[i % 2].save(sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_a_save_killed_at_any_moment_leaves_a_complete_model(tmp_path: Path) -> None:
+    """kill -9 at random moments of repeated saves: the file always loads, as one of the
+    two networks exactly (the old or the complete new one)."""
+    path = tmp_path / "m.json"
+    nets = [MLP(50, [50, 10], seed=seed) for seed in (1, 2)]
+    nets[0].save(path)
+    rng = random.Random(0)
+    for _ in range(3):
+        child = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)],
+                                 stdout=subprocess.PIPE)
+        assert child.stdout is not None and child.stdout.readline() == b"saving\n"
+        time.sleep(rng.uniform(0.05, 0.3))
+        child.kill()
+        child.wait()
+        assert child.returncode == -signal.SIGKILL
+        assert MLP.load(path).state_dict() in [net.state_dict() for net in nets]
 
 
 def test_save_keeps_an_existing_files_permissions(tmp_path: Path) -> None:
@@ -907,7 +942,7 @@ def test_load_rejects_oversized_files(tmp_path: Path, monkeypatch: pytest.Monkey
     MLP(2, [3, 1], seed=0).save(path)
     monkeypatch.setattr(nn, "MAX_FILE_BYTES", os.path.getsize(path) - 1)
     with pytest.raises(ValueError, match="larger than"):
-        MLP.load(path)
+        MLP.load(path, max_parameters=1)  # else the cap is 64 bytes per allowed parameter
 
 
 def _set(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
@@ -957,6 +992,165 @@ def test_load_rejects_non_finite_numbers(tmp_path: Path, literal: str) -> None:
     doc["layers"][0]["b"][1] = "__X__"
     with pytest.raises(ValueError, match="finite"):
         _load_text(tmp_path, json.dumps(doc).replace('"__X__"', literal))
+
+
+def test_load_checks_the_parameter_count_before_building_anything() -> None:
+    """A file claiming sizes [4000, 4000, 4000] (32 million parameters; 61 MB of zeros fits
+    under the byte cap and took minutes and gigabytes to build) is refused by its sizes,
+    before its layers are even read, naming the keyword that raises the limit."""
+    doc = _valid_document()
+    doc["sizes"], doc["layers"] = [4000, 4000, 4000], "not read"
+    with pytest.raises(ValueError, match=r"sizes \[4000, 4000, 4000\] make 32,008,000 "
+                                         r"parameters.*max_parameters=1,048,576"):
+        MLP.from_document(doc)
+    assert nn.MAX_PARAMETERS == 2**20
+
+
+def test_the_parameter_limit_can_be_raised(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    net = MLP(2, [3, 1], seed=0)  # 13 parameters
+    net.save(path)
+    with pytest.raises(ValueError, match=r"13 parameters, more than max_parameters=12; .*"
+                                         r"MLP.load\(path, max_parameters=13\)"):
+        MLP.load(path, max_parameters=12)
+    assert MLP.load(path, max_parameters=13).state_dict() == net.state_dict()
+    with pytest.raises(ValueError, match="max_parameters=12"):
+        MLP.from_document(net.to_document(), max_parameters=12)
+    with pytest.raises(TypeError, match="max_parameters must be an int"):
+        MLP.load(path, max_parameters=1e6)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_parameters must be at least 1"):
+        MLP.load(path, max_parameters=0)
+
+
+def test_raising_the_parameter_limit_raises_the_byte_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file may hold 64 bytes per allowed parameter (or MAX_FILE_BYTES if more), so a
+    larger limit is never defeated by the byte cap."""
+    path = tmp_path / "m.json"
+    net = MLP(2, [3, 1], seed=0)
+    net.save(path)
+    monkeypatch.setattr(nn, "MAX_FILE_BYTES", 100)
+    with pytest.raises(ValueError, match=r"larger than 100 bytes.*max_parameters"):
+        MLP.load(path, max_parameters=1)
+    assert os.path.getsize(path) <= 64 * 13
+    assert MLP.load(path, max_parameters=13).state_dict() == net.state_dict()
+
+
+def test_a_gigantic_number_is_quoted_short(tmp_path: Path) -> None:
+    """A 4,000-digit weight (a valid JSON number) gave a 4,000-character message."""
+    doc = _valid_document()
+    doc["layers"][0]["w"][1][0] = 10**3999
+    for load in (lambda: _load_text(tmp_path, json.dumps(doc)), lambda: MLP.from_document(doc)):
+        with pytest.raises(ValueError, match=r"layers\[0\]\.w\[1\]\[0\]: 1000.*too large") as e:
+            load()
+        assert len(str(e.value)) < 200
+    doc = _valid_document()
+    doc["activation"] = "x" * 100_000
+    doc["sizes"] = [2] * 1000
+    doc["extra" * 1000] = 1
+    for key in ("activation", "sizes", "extra"):
+        broken = _valid_document()
+        broken[key if key != "extra" else "extra" * 1000] = doc[key if key != "extra" else
+                                                                "extra" * 1000]
+        with pytest.raises(ValueError) as e:
+            MLP.from_document(broken)
+        assert len(str(e.value)) < 200, key
+
+
+def _finishes(fn: Any, seconds: float, unblock: Path) -> Any:
+    """fn()'s result or exception, or a failure if it is still running after ``seconds``
+    (then the named pipe ``unblock`` is opened for writing, which frees it)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(fn())
+        except BaseException as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        os.close(os.open(unblock, os.O_WRONLY))
+        thread.join()
+        pytest.fail(f"still blocked after {seconds} s")
+    return outcome[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_load_refuses_a_named_pipe_without_waiting_on_it(tmp_path: Path) -> None:
+    pipe = tmp_path / "model.json"
+    os.mkfifo(pipe)
+    error = _finishes(lambda: MLP.load(pipe), 5.0, pipe)
+    assert isinstance(error, ValueError)
+    assert "is a named pipe, not a regular file" in str(error)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_load_refuses_a_device() -> None:
+    with pytest.raises(ValueError, match="'/dev/zero' is a character device, not a regular"):
+        MLP.load("/dev/zero")
+
+
+def test_load_of_a_folder_raises_is_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        MLP.load(tmp_path)
+
+
+def test_save_refuses_a_read_only_file_as_cp_does(tmp_path: Path) -> None:
+    """A 0444 file was silently replaced (even by root, for whom os.access allows it)."""
+    path = tmp_path / "m.json"
+    MLP(2, [1], seed=0).save(path)
+    before = path.read_bytes()
+    path.chmod(0o444)
+    with pytest.raises(PermissionError, match=r"cannot write '.*m\.json': the file is "
+                                             r"read-only \(mode 444\)"):
+        MLP(2, [1], seed=1).save(path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.json"]
+
+
+def test_save_into_a_read_only_folder_names_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error named our temporary file ('.m.json.x1y2.tmp'), which the user never asked for."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:  # root creates files anywhere: fail as the kernel does for others
+        real_open = os.open
+
+        def refuse(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+            if flags & os.O_CREAT and Path(path).parent == folder:
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(PermissionError) as e:
+        MLP(2, [1], seed=0).save(folder / "m.json")
+    monkeypatch.undo()
+    assert f"cannot write {str(folder / 'm.json')!r}: Permission denied" in str(e.value)
+    assert ".tmp" not in str(e.value)
+    assert os.listdir(folder) == []
+
+
+def test_save_refuses_an_empty_path_and_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save("") made its temporary file in the parent of the working folder."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(ValueError, match="empty path"):
+        MLP(2, [1], seed=0).save("")
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        MLP(2, [1], seed=0).save(tmp_path)
+    with pytest.raises(IsADirectoryError, match="names a folder"):
+        MLP(2, [1], seed=0).save("m.json/")
+    with pytest.raises(FileNotFoundError, match="there is no folder 'nope'"):
+        MLP(2, [1], seed=0).save("nope/m.json")
+    assert sorted(os.listdir(tmp_path)) == ["work"] and os.listdir(work) == []
 
 
 # -- hypothesis: corrupted model files ---------------------------------------------------
