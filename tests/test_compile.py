@@ -227,6 +227,36 @@ def test_random_networks_static_targets_match_the_eager_engine(
         assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
 
 
+@given(networks_and_batches(), st.integers(0, 2**32 - 1),
+       st.sampled_from(["quadratic", "mse", "cross_entropy", "cross_entropy_with_logits",
+                        "hinge"]))
+def test_random_networks_library_costs_with_value_targets_match_the_eager_engine(
+    case: tuple[MLP, list[list[float]], int], seed: int, loss: str
+) -> None:
+    """compile's default passes targets as Values: every library cost with a number
+    target builds its graph from them, so one program replays every target."""
+    net, X, nout = case
+    rng = random.Random(seed)
+    params = net.parameters()
+    cost_of = getattr(losses, loss)
+    Y: list[Any]
+    if loss == "hinge":
+        Y = [rng.choice([-1.0, 1.0]) for _ in X]
+    else:
+        Y = [[rng.uniform(0.0, 1.0) for _ in range(nout)] for _ in X]
+
+    def cost(x: list[Value], y: Any) -> Value:
+        a = net(x)
+        outputs = [a[0]] if loss == "hinge" else [aj.sigmoid() for aj in a] \
+            if loss == "cross_entropy" else a
+        return cost_of(outputs, y) + losses.l2_penalty(params, 1e-3)  # type: ignore[no-any-return]
+
+    with numpy_tanh():
+        step = compile(cost, X[0], Y[0], params=params)
+        assert_matches(step(X, Y), eager(cost, params, X, Y))
+    assert "programs=1" in repr(step)
+
+
 # -- random expressions over every engine operation ---------------------------------
 
 SAFE_UNARY: list[Callable[[Value], Value]] = [
