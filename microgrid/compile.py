@@ -515,19 +515,35 @@ class _Unary(_Instruction):
             local = r * (1.0 - r)
         elif op == "exp":
             local = r
-        elif op == "log":
-            local = 1.0 / self.a.get(V, U)
         elif op == "neg":
             self.a.add(GV, GU, -g)
             return
-        elif op == "sqrt":
-            local = 0.5 / r  # +inf at 0, as in the engine
+        elif op in ("log", "sqrt"):
+            # 1/x and 1/(2 sqrt x) are +inf at (or next to) 0; where the gradient
+            # g is 0 the engine passes nothing on, so 0 * inf must give 0, not nan
+            local = 1.0 / self.a.get(V, U) if op == "log" else 0.5 / r
+            self.a.add(GV, GU, _times(local, g))
+            return
         else:  # abs
             local = np.sign(self.a.get(V, U))
         self.a.add(GV, GU, local * g)
 
     def describe(self) -> str:
         return f"{self.op}[{self.stop - self.start}]"
+
+
+def _times(local: Array, g: Array) -> Array:
+    """``local * g``, 0 wherever ``g`` is 0 even if ``local`` is infinite.
+
+    The engine skips a node whose gradient is exactly 0 (see
+    ``Value.backward``), so it never forms ``0 * inf``; the replay must give
+    the same 0 where ``local`` can be infinite. Only those operations pay
+    for it.
+    """
+    product: Array = local * g
+    if not np.isfinite(local).all():
+        product[np.broadcast_to(g == 0.0, product.shape)] = 0.0
+    return product
 
 
 _UFUNC_NAMES = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "**": "power"}
@@ -597,7 +613,7 @@ class _Binary(_Instruction):
             slope = n * np.power(x, n - 1.0)  # n per element: no shortcuts (see _operands)
             at_zero = np.where(n < 1.0, np.inf, np.where(n == 1.0, n, 0.0))
             slope = np.where(n == 0.0, 0.0, np.where(x == 0.0, at_zero, slope))
-            left.add(GV, GU, g * slope)
+            left.add(GV, GU, _times(slope, g))  # +inf at 0 for n < 1, and on overflow
         if right.needs_grad:
             positive = x > 0.0
             d_exponent = np.where(positive, r * np.log(np.where(positive, x, 1.0)), 0.0)

@@ -562,6 +562,44 @@ def test_softmax_and_logit_costs_match_the_eager_engine(
         assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
 
 
+# -- where the engine's semantics need care ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "at"),
+    [
+        (lambda w, x: (w * x).sqrt() * 0.0 + w * x, 0.0),  # the adversary's case
+        (lambda w, x: ((w * x) ** 0.5) * 0.0 + w * x, 0.0),  # a fractional power at 0
+        (lambda w, x: ((w * x) ** -1.0) * 0.0 + w * x, 1e-200),  # n x^(n-1) overflows
+        (lambda w, x: (w * x + 1e-320).log() * 0.0 + w * x, 0.0),  # 1/x overflows
+    ],
+)
+def test_a_zero_gradient_meeting_an_infinite_local_derivative_passes_nothing_on(
+    build: Callable[[Value, Value], Value], at: float
+) -> None:
+    """The engine skips a node whose gradient is 0, so ``0 * inf`` is never formed;
+    compiled, the same 0 (it was nan)."""
+    w = Value(1.0)
+    X, Y = [[at], [1.0]], [0.0, 0.0]
+
+    def cost(x: list[Value], y: Value) -> Value:
+        return build(w, x[0])
+
+    loss, grads = compile(cost, X[0], 0.0, params=[w])(X, Y)
+    e_loss, e_grads, _, _ = eager(cost, [w], X, Y)
+    assert math.isfinite(grads[0])
+    assert (loss, grads) == (pytest.approx(e_loss, rel=1e-15), pytest.approx(e_grads, rel=1e-15))
+
+
+def test_infinite_gradients_stay_infinite_where_the_upstream_gradient_is_not_0() -> None:
+    """sqrt'(0) = +inf, as in the engine: only the 0 * inf case changes."""
+    w = Value(0.0)
+    step = compile(lambda x, y: (x[0] + w).sqrt(), [1.0], 0.0, params=[w])
+    eager_cost = (Value(0.0) + w).sqrt()
+    eager_cost.backward()
+    assert step([[0.0]], [0.0])[1] == [w.grad] == [math.inf]
+
+
 # -- the docs -------------------------------------------------------------------
 
 
