@@ -945,21 +945,28 @@ class _Family:
     differs from the family's first only in constants joins it, and those
     constants (the label in ``score * y``) are lifted into per-example rows
     filled from ``table``, one row of constants per target.
+
+    A family holds no reference to its `Compiled` (which holds it): no
+    reference cycle, so a dropped `Compiled` is freed by reference counting.
     """
 
-    def __init__(self, owner: Compiled, key: object, recording: _Recording) -> None:
-        self.owner = owner
+    def __init__(
+        self, key: object, recording: _Recording, params: list[Value], static_y: bool,
+        check: bool,
+    ) -> None:
         self.base = recording
+        self.params = params
+        self.static_y = static_y
         self.lifted: list[tuple[int, Path]] = []
         self.keys: dict[object, int] = {key: 0}  # target key -> row of table
         self.references = {key: recording}  # what each target's examples must record
         self.table = np.zeros((1, 0))
-        self.program = _build(recording, owner.params)
-        self.pending_check = owner.check_first_batch
+        self.program = _build(recording, params)
+        self.pending_check = check  # the first batch's examples are still to be checked
 
-    def admit(self, key: object, recording: _Recording) -> bool:
+    def admit(self, key: object, recording: _Recording, param_index: dict[Value, int]) -> bool:
         """Take the target ``key`` in if its recording differs only in constants."""
-        d = _differences(self.base, recording, self.owner._param_index)
+        d = _differences(self.base, recording, param_index)
         if d.structure is not None:
             return False
         new = [(i, path) for i, path, _, _ in d.constants if (i, path) not in self.lifted]
@@ -967,7 +974,7 @@ class _Family:
             self.lifted += new
             base_values = np.array([[_value_at(self.base, i, path) for i, path in new]])
             self.table = np.hstack([self.table, np.repeat(base_values, len(self.table), axis=0)])
-            self.program = _build(self.base, self.owner.params, self.lifted)
+            self.program = _build(self.base, self.params, self.lifted)
         row = np.array([[_value_at(recording, i, path) for i, path in self.lifted]])
         self.keys[key] = len(self.table)
         self.table = np.vstack([self.table, row])
@@ -975,20 +982,18 @@ class _Family:
         return True
 
     def forward(
-        self, X: Array, T: Array | None, rows: Rows | None, table_rows: Rows | None
-    ) -> tuple[Array, Array]:
-        """Replay the program on the examples ``X`` (targets ``T``); return the stores V, U.
+        self, X: Array, T: Array | None, table_rows: Rows | None
+    ) -> tuple[Array, Array, bool]:
+        """Replay the program on the examples ``X`` (targets ``T``): the stores V, U,
+        and whether every value stayed in the engine's domain (finite).
 
-        ``rows`` are the examples' positions in the whole batch (None: all of
-        it), ``table_rows`` each example's row of lifted constants.
+        ``table_rows`` are each example's row of lifted constants.
         """
-        if self.pending_check:
-            self._check_first_batch(X, T)
         p = self.program
         nin = X.shape[1]
         V = np.empty((p.n_V, X.shape[0]))
         V[:nin] = X.T
-        if T is not None and not self.owner.static_y:
+        if T is not None and not self.static_y:
             V[nin : nin + (1 if T.ndim == 1 else T.shape[1])] = T.T
         if p.lift_stop > p.lift_start:
             V[p.lift_start : p.lift_stop] = self.table[table_rows].T
@@ -998,9 +1003,7 @@ class _Family:
         with np.errstate(all="ignore"):
             for instruction in p.instructions:
                 ok = instruction.forward(V, U) and ok
-        if not (ok and np.isfinite(V).all() and np.isfinite(U).all()):
-            self._diagnose(X, T, rows)
-        return V, U
+        return V, U, ok and bool(np.isfinite(V).all()) and bool(np.isfinite(U).all())
 
     def values(self, V: Array, U: Array) -> list[Array]:
         """The function's result(s) for every example replayed."""
@@ -1021,36 +1024,7 @@ class _Family:
             for instruction in reversed(self.program.instructions):
                 if instruction.needs_grad:
                     instruction.backward(V, U, GV, GU)
-        return GU[: len(self.owner.params)]
-
-    def _check_first_batch(self, X: Array, T: Array | None) -> None:
-        """Record one example whose x differs from the recorded one, and compare."""
-        x0 = self.owner._x
-        for i in range(X.shape[0]):
-            x = X[i].tolist()
-            if x != x0:
-                self.owner._verify(x, None if T is None else T[i].tolist(),
-                                   f"for the examples x={x0!r} and x={x!r}")
-                self.pending_check = False  # only once a check has run and passed
-                return
-
-    def _diagnose(self, X: Array, T: Array | None, rows: Rows | None) -> None:
-        """A value left the engine's domain: find the example and raise the engine's error.
-
-        numpy turns what the engine refuses (log of a negative number, an
-        overflow) into nan or inf, so the examples are rerun eagerly to raise
-        the engine's own error. If none raises and each graph is the recorded
-        one, the non-finite values are the engine's too.
-        """
-        for i in range(X.shape[0]):
-            where = i if rows is None else int(rows[i])
-            try:
-                self.owner._verify(X[i].tolist(), None if T is None else T[i].tolist(),
-                                   f"for the recorded example and example {where} of the batch")
-            except (ValueError, ZeroDivisionError, OverflowError) as e:
-                if isinstance(e, TracingError):
-                    raise
-                raise type(e)(f"example {where} of the batch: {e}") from e
+        return GU[: len(self.params)]
 
 
 class Compiled:
@@ -1120,7 +1094,7 @@ class Compiled:
         out = np.empty((Xa.shape[0], self._n_roots))
         for family, rows, table_rows in self._split(Xa, T):
             Xg, Tg = _rows(Xa, T, rows)
-            V, U = family.forward(Xg, Tg, rows, table_rows)
+            V, U = self._replay(family, Xg, Tg, rows, table_rows)
             out[slice(None) if rows is None else rows] = np.stack(family.values(V, U), axis=1)
         return out[:, 0] if self._n_roots == 1 else out
 
@@ -1168,10 +1142,10 @@ class Compiled:
             _compare(first, again, self._param_index, "when recorded twice on the same "
                      "example (is the function random, or does it keep state?)")
             for family in self._families:
-                if family.admit(key, first):
+                if family.admit(key, first, self._param_index):
                     break
             else:
-                family = _Family(self, key, first)
+                family = _Family(key, first, self.params, self.static_y, self.check_first_batch)
                 self._families.append(family)
             found = self._targets[key] = (family, family.keys[key])
         return found
@@ -1181,6 +1155,50 @@ class Compiled:
         family, _ = self._target(y)
         reference = family.references[_static_key(y) if self.static_y else None]
         _compare(reference, _record(self.fn, x, y, self.static_y), self._param_index, between)
+
+    # -- replaying a family ---------------------------------------------------
+
+    def _replay(
+        self, family: _Family, X: Array, T: Array | None, rows: Rows | None,
+        table_rows: Rows | None,
+    ) -> tuple[Array, Array]:
+        """``family.forward``, with its checks: the stores V and U.
+
+        ``rows`` are the examples' positions in the whole batch (None: all
+        of it), for messages.
+        """
+        V, U, ok = family.forward(X, T, table_rows)
+        if not ok:
+            self._diagnose(X, T, rows)
+        if family.pending_check:
+            # record one example whose x differs from the recorded one, and compare
+            x0 = self._x
+            for i in range(X.shape[0]):
+                x = X[i].tolist()
+                if x != x0:
+                    self._verify(x, None if T is None else T[i].tolist(),
+                                 f"for the examples x={x0!r} and x={x!r}")
+                    family.pending_check = False  # only once a check has run and passed
+                    break
+        return V, U
+
+    def _diagnose(self, X: Array, T: Array | None, rows: Rows | None) -> None:
+        """A value left the engine's domain: find the example and raise the engine's error.
+
+        numpy turns what the engine refuses (log of a negative number, an
+        overflow) into nan or inf, so the examples are rerun eagerly to raise
+        the engine's own error. If none raises and each graph is the recorded
+        one, the non-finite values are the engine's too.
+        """
+        for i in range(X.shape[0]):
+            where = i if rows is None else int(rows[i])
+            try:
+                self._verify(X[i].tolist(), None if T is None else T[i].tolist(),
+                             f"for the recorded example and example {where} of the batch")
+            except (ValueError, ZeroDivisionError, OverflowError) as e:
+                if isinstance(e, TracingError):
+                    raise
+                raise type(e)(f"example {where} of the batch: {e}") from e
 
     # -- the replay -----------------------------------------------------------
 
@@ -1240,7 +1258,7 @@ class Compiled:
         grads = None
         for family, rows, table_rows in self._split(Xa, T):
             Xg, Tg = _rows(Xa, T, rows)
-            V, U = family.forward(Xg, Tg, rows, table_rows)
+            V, U = self._replay(family, Xg, Tg, rows, table_rows)
             loss += float(family.values(V, U)[0].sum())
             g = family.gradients(V, U, seed)
             grads = g if grads is None else grads + g

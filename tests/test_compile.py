@@ -28,11 +28,13 @@ states it.
 from __future__ import annotations
 
 import doctest
+import gc
 import importlib
 import math
 import random
 import subprocess
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -598,6 +600,34 @@ def test_infinite_gradients_stay_infinite_where_the_upstream_gradient_is_not_0()
     eager_cost = (Value(0.0) + w).sqrt()
     eager_cost.backward()
     assert step([[0.0]], [0.0])[1] == [w.grad] == [math.inf]
+
+
+# -- memory -----------------------------------------------------------------------
+
+
+def test_a_dropped_compiled_function_is_freed_without_the_cyclic_collector() -> None:
+    """No reference cycles in compiled programs (as in the engine's graphs): with the
+    collector off, dropping the last reference frees it (100 compiled fits held 29 MB)."""
+    net = MLP(2, [4, 1], seed=0)
+    X, Y = [[0.5, -1.0], [1.0, 2.0], [-0.3, 0.1]], [1, -1, 1]
+
+    def live_values() -> int:
+        return sum(type(o) is Value for o in gc.get_objects())
+
+    gc.collect()
+    gc.disable()
+    try:
+        before = live_values()
+        for static in (True, False):
+            step = compile(hinge_l2(net), X[0], Y[0], params=net.parameters(), static_y=static)
+            step(X, Y)
+            step.forward(X, Y)
+            dropped = weakref.ref(step)
+            del step
+            assert dropped() is None
+        assert live_values() == before  # the recorded graphs went with it
+    finally:
+        gc.enable()
 
 
 # -- the docs -------------------------------------------------------------------
