@@ -42,9 +42,15 @@ How the tape is built (see docs/compile.md):
   per-example one: the sum the eager engine accumulates example by example.
 
 Tracing rule (as in JAX): the tape records which operations ran, not the
-Python that chose them. Python control flow on values (``if v > 0``,
-``max(v.data ...)``, ``float(v)``) is frozen at the recorded example. The
-recording is repeated to detect what can be detected (see `compile`).
+Python that chose them. A recording depends on the example, on any number
+Python reads off a Value, on the parameters' values and on randomness: a
+compiled function gives the eager engine's numbers on every example, or
+`compile` refuses it with `TracingError`. Numbers read through the engine
+(``float(v)``, ``v > 0``, ``max(values)``) are refused as they are read
+(`engine.record_operands` reports them); what ``v.data`` could change is
+found by recording again and comparing: on the example, with the parameters
+moved, and on the first batch's examples that hold each node's extremes
+(see `compile`).
 """
 
 from __future__ import annotations
@@ -72,6 +78,9 @@ else:
 __all__ = ["Compiled", "TracingError", "compile"]
 
 INSTALL_HINT = 'pip install "microgrid-autodiff[fast]"'
+
+FIRST_BATCH_CHECKS = 32
+"""How many examples of the first batch `compile` records again and compares (``check``)."""
 
 _UNARY = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs")
 _BINARY = ("+", "-", "*", "/", "**")
@@ -118,6 +127,7 @@ class _Recording:
     inputs: list[Value]
     targets: list[Value]
     operands: dict[Value, tuple[object, ...]]
+    signature: list[object] | None = None  # see `_signature`, made when first needed
 
 
 def _example(x: object, what: str) -> list[float]:
@@ -157,9 +167,19 @@ def _record(fn: Callable[..., Any], x: list[float], y: object, static: bool) -> 
     else:
         targets = [Value(y, "y")]  # type: ignore[arg-type]
         args = (inputs, targets[0])
-    with record_operands() as operands:
+    reads: list[str] = []
+
+    def refuse(v: Value, how: str) -> None:
+        reads.append(_read_refused(v, how))
+        raise TracingError(reads[0])
+
+    with record_operands(on_read=refuse) as operands:
         result = fn(*args)
+    if reads:  # raised inside fn, and fn caught it
+        raise TracingError(reads[0])
     roots = _roots(result)
+    if len(roots) == 1:
+        return _Recording(roots, topological_order(roots[0]), inputs, targets, operands)
     order: list[Value] = []
     seen: set[Value] = set()
     for root in roots:
@@ -168,6 +188,17 @@ def _record(fn: Callable[..., Any], x: list[float], y: object, static: bool) -> 
                 seen.add(node)
                 order.append(node)
     return _Recording(roots, order, inputs, targets, operands)
+
+
+def _read_refused(v: Value, how: str) -> str:
+    return (
+        f"compile: the function read the number held by {_name(v)} ({how}) while it was "
+        "being recorded. A number read off a Value is Python, not an operation: the "
+        "replay would not recompute it for other examples, nor after the parameters "
+        "change, so compiled results could silently differ from eager ones. Keep the "
+        "computation on Values (relu or abs instead of an if, logsumexp instead of max), "
+        "read values outside the compiled function, or use the eager engine."
+    )
 
 
 def _roots(result: object) -> list[Value]:
@@ -239,9 +270,9 @@ Path = Union[tuple[int, ...], None]  # noqa: UP007
 
 _RULE = (
     "A compiled graph replays the operations recorded for one example; Python control "
-    "flow that depends on values (if v > 0, comparisons, float(v), v.data) cannot be "
-    "replayed. Keep the computation on Values (e.g. relu instead of an if), or use the "
-    "eager engine."
+    "flow on values (if v.data > 0), numbers computed from them, and random numbers "
+    "cannot be replayed. Keep the computation on Values (e.g. relu instead of an if), "
+    "or use the eager engine."
 )
 
 
@@ -305,12 +336,67 @@ def _differences(a: _Recording, b: _Recording, params: dict[Value, int]) -> _Dif
     return _Difference(None, sorted(constants, key=lambda c: (c[0], c[1] or ())))
 
 
-def _compare(a: _Recording, b: _Recording, params: dict[Value, int], between: str) -> None:
-    """Raise TracingError unless the two recordings are the same program, constants included."""
+def _signature(rec: _Recording, params: dict[Value, int]) -> list[object]:
+    """The recording as plain data: equal signatures are the same program.
+
+    Each node's operation, its parents by position and its constants as
+    written; each leaf's role (or, for a leaf made inside the function, its
+    value). Comparing two signatures is one C-level ``==``: the fast path of
+    `_compare`, which walks the graphs (`_differences`) only to say how two
+    recordings differ.
+    """
+    if rec.signature is not None:
+        return rec.signature
+    roles = _roles(rec, params)
+    index: dict[Value, int] = {}
+    position = index.__getitem__
+    signature: list[object] = []
+    for i, node in enumerate(rec.order):
+        index[node] = i
+        if not node.parents:
+            signature.append(roles.get(node) or ("leaf", _exactly(node.data)))
+            continue
+        written = rec.operands.get(node)
+        signature.append((node.op, tuple(map(position, node.parents)),
+                          None if written is None else _plain(written, index)))
+    signature.append(tuple(map(position, rec.roots)))
+    rec.signature = signature
+    return signature
+
+
+def _exactly(c: object) -> tuple[float, float]:
+    """A constant as data that tells 0.0 from -0.0."""
+    f = float(c)  # type: ignore[arg-type]
+    return (f, math.copysign(1.0, f))
+
+
+def _plain(written: tuple[object, ...], index: dict[Value, int]) -> tuple[object, ...]:
+    return tuple(
+        index[a] if type(a) is Value
+        else _plain(a, index) if isinstance(a, tuple)
+        else _exactly(a)
+        for a in written
+    )
+
+
+def _compare(
+    a: _Recording,
+    b: _Recording,
+    params: dict[Value, int],
+    between: str,
+    source: str = "the example's values",
+) -> None:
+    """Raise TracingError unless the two recordings are the same program, constants included.
+
+    ``between`` says which recordings differ, ``source`` what a constant
+    that differs must have been computed from.
+    """
     seen = set(a.order)
     shared = [n for n in b.order if n.parents and n in seen]
     if shared:
         raise TracingError(_outside(shared[0]))
+    if _signature(a, params) == _signature(b, params):
+        return
     d = _differences(a, b, params)
     if d.structure is not None:
         raise TracingError(f"compile: the function built different graphs {between}: "
@@ -322,7 +408,7 @@ def _compare(a: _Recording, b: _Recording, params: dict[Value, int], between: st
                 else f"a constant operand of {_name(node)} (node {i})")
         raise TracingError(
             f"compile: the function built different graphs {between}: {what} is {u!r} in "
-            f"one and {v!r} in the other, so it was computed from the example's values "
+            f"one and {v!r} in the other, so it was computed from {source} "
             f"and would be replayed frozen. {_RULE}"
         )
 
@@ -1026,6 +1112,36 @@ class _Family:
                     instruction.backward(V, U, GV, GU)
         return GU[: len(self.params)]
 
+    def examples_to_check(self, V: Array, T: Array | None) -> list[int]:
+        """Which examples of a first batch to record again (see `compile`).
+
+        All of a batch of at most ``FIRST_BATCH_CHECKS``; else that many,
+        chosen to take what a branch on a value would take differently: the
+        examples holding the smallest and largest value of each input and
+        target, then of the result, then one of each distinct target (if at
+        most 8: labels), then of every other node in the order computed.
+        """
+        batch = V.shape[1]
+        if batch <= FIRST_BATCH_CHECKS:
+            return list(range(batch))
+        p = self.program
+        lowest, highest = V.argmin(axis=1).tolist(), V.argmax(axis=1).tolist()
+        roots = [row for kind, row in p.roots if kind == "V"]
+        chosen: dict[int, None] = {}
+        for row in range(p.lift_stop):
+            chosen.update(((lowest[row], None), (highest[row], None)))
+        for row in roots:
+            chosen.update(((lowest[row], None), (highest[row], None)))
+        if T is not None and not self.static_y:
+            distinct, first = np.unique(T.reshape(batch, -1), axis=0, return_index=True)
+            if len(distinct) <= 8:
+                chosen.update(dict.fromkeys(sorted(first.tolist())))
+        for row in range(p.lift_stop, p.n_V):
+            if len(chosen) >= FIRST_BATCH_CHECKS:
+                break
+            chosen.update(((lowest[row], None), (highest[row], None)))
+        return list(chosen)[:FIRST_BATCH_CHECKS]
+
 
 class Compiled:
     """A recorded scalar function replayed over batches; made by `compile`.
@@ -1059,9 +1175,12 @@ class Compiled:
         self._y_width = None if y is None else (len(y) if isinstance(y, list) else 0)
         self._families: list[_Family] = []
         self._targets: dict[object, tuple[_Family, int]] = {}
+        self._y = y
         roots = self._target(y)[0].base.roots
         self.graph: Value | list[Value] = roots[0] if len(roots) == 1 else roots
         self._n_roots = len(roots)
+        if check:
+            self._check_live_leaves()
 
     # -- public ---------------------------------------------------------------
 
@@ -1100,8 +1219,10 @@ class Compiled:
 
     def check(self, X: ArrayLike, Y: ArrayLike | None = None) -> None:
         """Record the function on every example of a batch, eagerly, and raise
-        `TracingError` at the first whose graph differs from the compiled one."""
+        `TracingError` at the first whose graph differs from the compiled one
+        (and, first, if it differs with the parameters' values changed)."""
         Xa, T = self._batch(X, Y)
+        self._check_live_leaves()
         for i in range(Xa.shape[0]):
             self._verify(Xa[i].tolist(), None if T is None else T[i].tolist(),
                          f"for the recorded example and example {i} of the batch")
@@ -1156,6 +1277,40 @@ class Compiled:
         reference = family.references[_static_key(y) if self.static_y else None]
         _compare(reference, _record(self.fn, x, y, self.static_y), self._param_index, between)
 
+    def _check_live_leaves(self) -> None:
+        """Record the example again with the parameters' values changed, and compare.
+
+        The replay reads the parameters (and other leaves from outside the
+        function) live, so a graph that depends on their values (a branch
+        on ``w.data``, a constant computed from it) would be replayed
+        frozen. Each is moved to the other side of 0, at least 1 away
+        (``p -> -(p + 1)`` for ``p >= 0``, ``-(p - 1)`` below), so a branch
+        on the sign of any of them flips, then put back. If the function
+        fails there (log of a negative number, its own assertion), nothing
+        is learnt: the failure is the moved values', not the caller's.
+        """
+        family, _ = self._target(self._y)
+        reference = family.references[_static_key(self._y) if self.static_y else None]
+        leaves = family.program.free
+        if not leaves:
+            return
+        held = [v.data for v in leaves]
+        try:
+            for v, d in zip(leaves, held, strict=True):
+                v.data = -(d + 1.0) if d >= 0.0 else -(d - 1.0)
+            moved = _record(self.fn, self._x, self._y, self.static_y)
+        except TracingError:
+            raise
+        except Exception:
+            return
+        finally:
+            for v, d in zip(leaves, held, strict=True):
+                v.data = d
+        _compare(reference, moved, self._param_index,
+                 "when recorded again with the parameters' values changed (does it read "
+                 "them, as w.data, or is it random?)",
+                 "the parameters' values (or another leaf's from outside the function)")
+
     # -- replaying a family ---------------------------------------------------
 
     def _replay(
@@ -1171,16 +1326,24 @@ class Compiled:
         if not ok:
             self._diagnose(X, T, rows)
         if family.pending_check:
-            # record one example whose x differs from the recorded one, and compare
-            x0 = self._x
-            for i in range(X.shape[0]):
-                x = X[i].tolist()
-                if x != x0:
-                    self._verify(x, None if T is None else T[i].tolist(),
-                                 f"for the examples x={x0!r} and x={x!r}")
-                    family.pending_check = False  # only once a check has run and passed
-                    break
+            for i in family.examples_to_check(V, T):
+                self._verify_example(X, T, i, rows, "of the first batch")
+            family.pending_check = False  # only once every check has run and passed
         return V, U
+
+    def _verify_example(
+        self, X: Array, T: Array | None, i: int, rows: Rows | None, batch: str
+    ) -> None:
+        """`_verify` example ``i``; an error from ``fn`` (a cost refusing its
+        target, a domain error) is raised naming the example."""
+        where = i if rows is None else int(rows[i])
+        try:
+            self._verify(X[i].tolist(), None if T is None else T[i].tolist(),
+                         f"for the recorded example and example {where} {batch}")
+        except (ValueError, ZeroDivisionError, OverflowError) as e:
+            if isinstance(e, TracingError):
+                raise
+            raise type(e)(f"example {where} of the batch: {e}") from e
 
     def _diagnose(self, X: Array, T: Array | None, rows: Rows | None) -> None:
         """A value left the engine's domain: find the example and raise the engine's error.
@@ -1191,14 +1354,7 @@ class Compiled:
         one, the non-finite values are the engine's too.
         """
         for i in range(X.shape[0]):
-            where = i if rows is None else int(rows[i])
-            try:
-                self._verify(X[i].tolist(), None if T is None else T[i].tolist(),
-                             f"for the recorded example and example {where} of the batch")
-            except (ValueError, ZeroDivisionError, OverflowError) as e:
-                if isinstance(e, TracingError):
-                    raise
-                raise type(e)(f"example {where} of the batch: {e}") from e
+            self._verify_example(X, T, i, rows, "of the batch")
 
     # -- the replay -----------------------------------------------------------
 
@@ -1327,12 +1483,19 @@ def compile(
     For continuous targets use Value targets (the default).
 
     The tracing rule: only operations on Values are recorded; Python
-    control flow that looks at values is frozen at the example. ``fn`` is
-    recorded twice on the example (to catch randomness and nodes built
-    outside ``fn``) and, if ``check``, once more on the first example of
-    the first batch that differs from it; a difference raises
-    `TracingError` (`Compiled.check` checks a whole batch). Needs numpy
-    (the ``fast`` extra).
+    control flow that looks at values would be frozen at the example, so
+    it is refused with `TracingError`. Inside ``fn``, making a number of a
+    Value (``float(v)``, ``int(v)``, ``v.item()``, a comparison,
+    ``format(v, spec)``) raises at once. ``fn`` is recorded twice on the
+    example (randomness, nodes built outside ``fn``) and, if ``check``,
+    once more with every parameter (and other leaf from outside ``fn``)
+    moved to the other side of 0 for that one recording, then put back (a
+    branch on, or a number from, ``p.data``), and on the first batch, up
+    to ``FIRST_BATCH_CHECKS``
+    of its examples (all of a small batch, else those holding each input's,
+    target's and node's smallest and largest value) are recorded again;
+    any difference raises `TracingError` (`Compiled.check` checks a whole
+    batch). Needs numpy (the ``fast`` extra).
     """
     _ensure_numpy()
     if not callable(fn):
