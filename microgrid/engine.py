@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from operator import mul as _mul
@@ -59,15 +59,27 @@ _ONE_ONE = (1.0, 1.0)
 _ONE_MINUS_ONE = (1.0, -1.0)
 _MINUS_ONE = (-1.0,)
 
+
+class _Operands(dict["Value", tuple[object, ...]]):
+    """`record_operands`' mode: the operands dict, and who is told of reads."""
+
+    __slots__ = ("on_read",)
+
+    def __init__(self, on_read: Callable[[Value, str], None] | None) -> None:
+        super().__init__()
+        self.on_read = on_read
+
+
 # What `_node` records: _RECORD (parents and local gradients), _NO_GRAD
-# (nothing), or a dict (parents, and the operands as written of every
-# operation with a number operand; see `record_operands`).
+# (nothing), or an _Operands dict (parents, and the operands as written of
+# every operation with a number operand; see `record_operands`).
 _RECORD = None
 _NO_GRAD = False
-_mode: ContextVar[dict[Value, tuple[object, ...]] | bool | None] = ContextVar(
-    "microgrid_mode", default=_RECORD
-)
+_mode: ContextVar[_Operands | bool | None] = ContextVar("microgrid_mode", default=_RECORD)
 _current_mode = _mode.get
+# One entry per `record_operands` context with an `on_read`, in any thread
+# (list append/pop are atomic): outside those, a read costs one truth test.
+_watching: list[None] = []
 
 
 @contextmanager
@@ -93,7 +105,9 @@ def is_grad_enabled() -> bool:
 
 
 @contextmanager
-def record_operands() -> Iterator[dict[Value, tuple[object, ...]]]:
+def record_operands(
+    on_read: Callable[[Value, str], None] | None = None,
+) -> Iterator[dict[Value, tuple[object, ...]]]:
     """Also record, for each operation with a plain-number operand, its operands.
 
     The engine does not make nodes for constants (``x + 1.0`` has parents
@@ -102,13 +116,24 @@ def record_operands() -> Iterator[dict[Value, tuple[object, ...]]]:
     ``(x, 1.0)`` for ``x + 1.0``, ``(2.0, x)`` for ``2.0 / x``, the terms for
     `sum_of`, ``(weights, inputs, bias)`` for `linear`. The compiler
     (`microgrid.compile`) replays graphs from it. Costs nothing outside.
+
+    ``on_read(v, how)``, if given, is called whenever code inside the
+    context turns a Value into a Python number: ``float(v)``, ``int(v)``,
+    ``v.item()``, a comparison (``v > 0``, ``max(values)``) or
+    ``format(v, spec)``, ``how`` naming which. The compiler refuses such
+    reads: the number would be frozen into the replay. (Reading the
+    attribute ``v.data`` cannot be seen.)
     """
-    operands: dict[Value, tuple[object, ...]] = {}
+    operands = _Operands(on_read)
     token = _mode.set(operands)
+    if on_read is not None:
+        _watching.append(None)
     try:
         yield operands
     finally:
         _mode.reset(token)
+        if on_read is not None:
+            _watching.pop()
 
 
 def _as_float(x: object, op: str) -> float:
@@ -483,29 +508,46 @@ class Value:
 
     # -- conversions and comparisons ----------------------------------------
 
+    # Each of these turns the Value into a Python number; inside a recording
+    # that watches reads (`record_operands`) its `on_read` is told.
+
     def __float__(self) -> float:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "float(v)")
         return self.data
 
     def __int__(self) -> int:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "int(v)")
         return int(self.data)
 
     def item(self) -> float:
         """The value as a Python float (as ``tensor.item()`` in PyTorch)."""
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "v.item()")
         return self.data
 
     def __lt__(self, other: Scalar) -> bool:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "a comparison v < ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data < b
 
     def __le__(self, other: Scalar) -> bool:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "a comparison v <= ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data <= b
 
     def __gt__(self, other: Scalar) -> bool:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "a comparison v > ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data > b
 
     def __ge__(self, other: Scalar) -> bool:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "a comparison v >= ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data >= b
 
@@ -517,7 +559,18 @@ class Value:
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
     def __format__(self, spec: str) -> str:
-        return format(self.data, spec) if spec else repr(self)
+        if not spec:
+            return repr(self)
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, f"format(v, {spec!r})")
+        return format(self.data, spec)
+
+
+def _read(v: Value, how: str) -> None:
+    """Inside `record_operands`, tell its ``on_read`` that ``v``'s number was read."""
+    on_read = cast("_Operands", _current_mode()).on_read
+    if on_read is not None:
+        on_read(v, how)
 
 
 _ONLY_VALUES = frozenset({Value})

@@ -580,3 +580,22 @@ def test_record_operands_keeps_the_constants_the_graph_leaves_out() -> None:
     assert operands[s] == (x, 4.0)
     assert e not in operands
     assert (x + 1).parents == (x,)
+
+
+def test_record_operands_tells_on_read_of_every_number_read_off_a_value() -> None:
+    """What compile refuses: Python making a number of a Value while a graph is
+    recorded. ``v.data`` and ``repr`` are not seen; outside the context nothing is."""
+    x, y = Value(2.0, "x"), Value(3.0, "y")
+    reads: list[tuple[Value, str]] = []
+    with record_operands(on_read=lambda v, how: reads.append((v, how))):
+        float(x), int(x), x.item(), x < y, x <= 1, y > x, x >= 0.5, max(x, y)
+        format(x, ".2f"), f"{x}", repr(x), x.data, x + y
+    assert reads == [
+        (x, "float(v)"), (x, "int(v)"), (x, "v.item()"), (x, "a comparison v < ..."),
+        (x, "a comparison v <= ..."), (y, "a comparison v > ..."),
+        (x, "a comparison v >= ..."), (y, "a comparison v > ..."), (x, "format(v, '.2f')"),
+    ]
+    with record_operands():  # no on_read: nothing to tell
+        float(x)
+    float(x), x < y
+    assert len(reads) == 9
