@@ -30,7 +30,7 @@ from microgrid.gradcheck import gradcheck
 from microgrid.graph import Drawing, draw, draw_network  # renderers imported only when used
 from microgrid.nn import MLP, Layer, Module, Neuron, Trace
 from microgrid.optim import SGD, Adam
-from microgrid.train import History, fit
+from microgrid.train import DivergenceError, History, fit
 
 __version__ = "0.1.0"
 
@@ -38,6 +38,7 @@ __all__ = [
     "MLP",
     "SGD",
     "Adam",
+    "DivergenceError",
     "Drawing",
     "History",
     "Layer",

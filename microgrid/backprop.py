@@ -12,11 +12,14 @@ something. Names follow BACKPROP.md:
     BP3  ∂C/∂b^l_j  = delta^l_j
     BP4  ∂C/∂w^l_jk = a^{l-1}_k delta^l_j
 
-Indexing. ``z``, ``a`` and ``delta`` are lists indexed by the book's layer
-number ``l`` minus one, exactly like `microgrid.nn.Trace` (``z[0] == []``
-and ``delta[0] == []``: the input layer has neither). ``weights``,
-``biases``, ``nabla_w`` and ``nabla_b`` are indexed like ``net.layers``:
-``weights[l-2][j][k]`` is ``w^l_jk`` and ``biases[l-2][j]`` is ``b^l_j``.
+Indexing. The book numbers neurons from 1, Python's lists count from 0.
+``z``, ``a`` and ``delta`` are lists indexed by the book's layer number
+``l`` minus one and neuron number ``j`` minus one, exactly like
+`microgrid.nn.Trace` (``z[l-1][j-1]`` is ``z^l_j``; ``z[0] == []`` and
+``delta[0] == []``: the input layer has neither). ``weights``, ``biases``,
+``nabla_w`` and ``nabla_b`` are indexed like ``net.layers``:
+``weights[l-2][j-1][k-1]`` is ``w^l_jk`` and ``biases[l-2][j-1]`` is
+``b^l_j``. The report names everything in the book's numbering.
 
 `compare` runs the engine (``net.trace``, ``cost.backward()``) beside the
 closed form and reports, equation by equation, how far apart they are.
@@ -66,18 +69,28 @@ COSTS = ("quadratic", "cross-entropy", "log-likelihood")
 _ELEMENTWISE = ("sigmoid", "tanh", "relu", "linear")
 
 
-def default_output_activation(cost: str) -> str:
-    """The output activation the book pairs with ``cost``.
+def default_output_activation(cost: str, activation: str = "sigmoid") -> str:
+    """The output activation for ``cost`` after hidden layers of ``activation``.
 
     Cross-entropy goes with sigmoid outputs and log-likelihood with a
-    softmax layer (then BP1 reduces to ``delta^L = a^L - y``); the quadratic
-    cost uses sigmoid outputs, like the book's first network.
+    softmax layer, as in the book (then BP1 reduces to ``delta^L = a^L - y``).
+    The quadratic cost takes what `microgrid.nn.MLP` chooses by default:
+    sigmoid after sigmoid hidden layers (the book's networks are sigmoid
+    throughout), linear after any other. `microgrid bp` uses this, so it
+    builds the network ``MLP`` builds for the same request.
 
         >>> default_output_activation("log-likelihood")
         'softmax'
+        >>> [default_output_activation("quadratic", act) for act in ("sigmoid", "relu")]
+        ['sigmoid', 'linear']
     """
     _check_name(cost, COSTS, "cost")
-    return "softmax" if cost == "log-likelihood" else "sigmoid"
+    _check_name(activation, _ELEMENTWISE, "hidden activation")
+    if cost == "log-likelihood":
+        return "softmax"
+    if cost == "cross-entropy" or activation == "sigmoid":
+        return "sigmoid"
+    return "linear"
 
 
 # -- activations: sigma and sigma', by name ----------------------------------
@@ -143,7 +156,7 @@ def softmax(z: Sequence[float]) -> list[float]:
 class Network:
     """A network's parameters as plain floats: the closed form's view of an MLP.
 
-    ``weights[l-2][j][k]`` is ``w^l_jk``, ``biases[l-2][j]`` is ``b^l_j`` and
+    ``weights[l-2][j-1][k-1]`` is ``w^l_jk``, ``biases[l-2][j-1]`` is ``b^l_j`` and
     ``activations[l-2]`` names ``sigma`` for layer ``l`` (``"softmax"`` only
     for the last layer). Build one with `from_lists` or `from_mlp`.
     """
@@ -163,8 +176,9 @@ class Network:
         activation: str = "sigmoid",
         output_activation: str | None = None,
     ) -> Network:
-        """A network from nested lists: ``weights[l-2][j][k]``, ``biases[l-2][j]``.
+        """A network from nested lists: ``weights[l-2][j-1][k-1]``, ``biases[l-2][j-1]``.
 
+        ``w^l_jk`` and ``b^l_j`` in the book's numbering (neurons from 1).
         Hidden layers use ``activation``; the last uses ``output_activation``
         (default: the same as the hidden layers). Copies the numbers.
 
@@ -320,14 +334,14 @@ def cost_value(cost: str, a_L: Sequence[float], y: Sequence[float]) -> float:
                 if weight != 0.0:
                     if not p > 0.0:
                         raise ValueError(
-                            f"cross-entropy: a^L_{j} = {aj!r} with y_{j} = {yj!r} "
+                            f"cross-entropy: a^L_{j + 1} = {aj!r} with y_{j + 1} = {yj!r} "
                             "makes the cost infinite (a must lie strictly between 0 and 1)"
                         )
                     total -= weight * math.log(p)
         return total
     j = y.index(1.0) if isinstance(y, list) else list(y).index(1.0)
     if not a_L[j] > 0.0:
-        raise ValueError(f"log-likelihood: a^L_{j} = {a_L[j]!r}; -ln a_y needs a_y > 0")
+        raise ValueError(f"log-likelihood: a^L_{j + 1} = {a_L[j]!r}; -ln a_y needs a_y > 0")
     return -math.log(a_L[j])
 
 
@@ -341,7 +355,7 @@ def _grad_a(cost: str, a_L: list[float], y: list[float]) -> list[float]:
         for j, (aj, yj) in enumerate(zip(a_L, y, strict=True)):
             if not 0.0 < aj < 1.0:
                 raise ValueError(
-                    f"cross-entropy: a^L_{j} = {aj!r} is not strictly between 0 and 1, "
+                    f"cross-entropy: a^L_{j + 1} = {aj!r} is not strictly between 0 and 1, "
                     "so ∂C/∂a is undefined (use a sigmoid output layer)"
                 )
             out.append((aj - yj) / (aj * (1.0 - aj)))
@@ -376,7 +390,7 @@ class Backprop:
 
     ``z``, ``a``, ``delta`` are indexed by ``l - 1`` (like `microgrid.nn.Trace`);
     ``nabla_b``, ``nabla_w`` by ``l - 2`` (like ``net.layers`` and `Network`):
-    ``nabla_w[l-2][j][k] = ∂C/∂w^l_jk``. ``nabla_x[k] = ∂C/∂x_k`` (BP2's
+    ``nabla_w[l-2][j-1][k-1] = ∂C/∂w^l_jk``. ``nabla_x[k-1] = ∂C/∂x_k`` (BP2's
     ``(w^2)^T delta^2`` one layer further, without a ``sigma'``). ``cost`` is ``C_x``.
     """
 
@@ -532,6 +546,7 @@ class LayerReport:
 
     l: int  # noqa: E741 - the book's layer number
     equation: str  # which equation gives this layer's delta: BP1 (output) or BP2
+    # Lists are indexed from 0: delta_autodiff[j-1] is z^l_j.grad, w_grad[j-1][k-1] w^l_jk.grad.
     delta_autodiff: list[float]  # z^l_j.grad
     delta_closed: list[float]  # delta^l_j from BP1/BP2
     b_grad: list[float]  # b^l_j.grad
@@ -600,27 +615,17 @@ class Report:
         return json.dumps(self.as_dict(), indent=indent)
 
     def __str__(self) -> str:
+        last = len(self.sizes)
+        layers = ", ".join(f"layer {l} {act}" + (" (output)" if l == last else "")
+                           for l, act in enumerate(self.activations, 2))  # noqa: E741
         lines = [
-            f"network {','.join(map(str, self.sizes))}  "
-            f"activations {','.join(self.activations)}  cost {self.cost}",
+            f"network {','.join(map(str, self.sizes))}: {layers}; cost {self.cost}",
             f"x = {_fmt_list(self.x)}   y = {_fmt_list(self.y)}",
             f"C_x: autodiff {self.cost_autodiff:.12g}   closed form {self.cost_closed:.12g}",
+            "neurons are numbered from 1, as in the book: j in layer l, k in layer l-1",
         ]
         for layer in reversed(self.layers):  # backprop order: output first
-            l = layer.l  # noqa: E741
-            lines += [
-                "",
-                f"layer l={l}" + (" (output)" if layer.equation == "BP1" else ""),
-                f"  {'j':>3}  {f'z^{l}_j.grad':>19}  {'delta ' + layer.equation:>19}"
-                f"  {f'b^{l}_j.grad':>19}  {'BP3 delta^l_j':>19}",
-            ]
-            for j, row in enumerate(zip(layer.delta_autodiff, layer.delta_closed,
-                                        layer.b_grad, layer.bp3, strict=True)):
-                lines.append(f"  {j:>3}  " + "  ".join(f"{v:>19.12g}" for v in row))
-            lines.append(f"  {'j':>3} {'k':>2}  {f'w^{l}_jk.grad':>19}  {'BP4 a_k delta_j':>19}")
-            for j, (row_auto, row_closed) in enumerate(zip(layer.w_grad, layer.bp4, strict=True)):
-                for k, (wa, wc) in enumerate(zip(row_auto, row_closed, strict=True)):
-                    lines.append(f"  {j:>3} {k:>2}  {wa:>19.12g}  {wc:>19.12g}")
+            lines += ["", *_layer_lines(layer)]
         lines += [
             "",
             f"{'equation':<9}{'entries':>8}{'max |diff|':>14}{'max rel diff':>14}  agree",
@@ -633,8 +638,32 @@ class Report:
         return "\n".join(lines)
 
 
+def _layer_lines(layer: LayerReport) -> list[str]:
+    """One layer of the report: its deltas and bias grads, then its weight grads."""
+    l = layer.l  # noqa: E741
+    lines = [
+        f"layer l={l}" + (" (output)" if layer.equation == "BP1" else ""),
+        f"  {'j':>3}  {f'z^{l}_j.grad':>19}  {f'{layer.equation} delta^{l}_j':>19}"
+        f"  {f'b^{l}_j.grad':>19}  {f'BP3 delta^{l}_j':>19}",
+    ]
+    for j, row in enumerate(zip(layer.delta_autodiff, layer.delta_closed,
+                                layer.b_grad, layer.bp3, strict=True), 1):
+        lines.append(f"  {j:>3}  " + "  ".join(_fmt_number(v) for v in row))
+    lines.append(f"  {'j':>3} {'k':>2}  {f'w^{l}_jk.grad':>19}  "
+                 f"{f'BP4 a^{l - 1}_k delta^{l}_j':>19}")
+    for j, (row_auto, row_closed) in enumerate(zip(layer.w_grad, layer.bp4, strict=True), 1):
+        for k, (wa, wc) in enumerate(zip(row_auto, row_closed, strict=True), 1):
+            lines.append(f"  {j:>3} {k:>2}  {_fmt_number(wa)}  {_fmt_number(wc)}")
+    return lines
+
+
+def _fmt_number(v: float) -> str:
+    """A report number: 12 significant digits, and 0 for -0.0 (the two are equal)."""
+    return f"{v + 0.0:>19.12g}"
+
+
 def _fmt_list(xs: Sequence[float]) -> str:
-    return "[" + ", ".join(f"{v:.6g}" for v in xs) + "]"
+    return "[" + ", ".join(f"{v + 0.0:.6g}" for v in xs) + "]"
 
 
 def compare(

@@ -76,24 +76,28 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "bp",
         help="check BP1-BP4 against the autodiff engine on a random network",
         description="Build a random network and example, run the engine (trace, cost.backward()) "
-        "and the textbook backprop in plain floats, and print both side by side. The output "
-        "layer's activation follows the cost unless --output-activation is given: sigmoid "
-        "for quadratic and cross-entropy, softmax for log-likelihood. Exit status: 0 when "
-        "all four equations agree, 1 when not, 2 on bad arguments.",
+        "and the textbook backprop in plain floats, and print both side by side, neurons "
+        "numbered from 1 as in the book. The output layer's activation, unless "
+        "--output-activation is given, is the one MLP chooses (sigmoid after sigmoid hidden "
+        "layers, linear after others) for the quadratic cost, sigmoid for cross-entropy and "
+        "softmax for log-likelihood. Exit status: 0 when all four equations agree, 1 when "
+        "not, 2 on bad arguments.",
     )
     p.add_argument("--sizes", type=sizes, default=[2, 3, 2], help="layer widths (default 2,3,2)")
-    p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"],
-                   help="hidden layers' activation (default sigmoid)")
+    p.add_argument("--activation", default=None, choices=["sigmoid", "tanh", "relu", "linear"],
+                   help="hidden layers' activation (default sigmoid; a network without "
+                   "hidden layers, such as --sizes 1,1, takes only --output-activation)")
     p.add_argument("--cost", default="quadratic",
                    choices=["quadratic", "cross-entropy", "log-likelihood"],
                    help="the cost C_x (default quadratic)")
     p.add_argument("--output-activation", default=None,
                    choices=["sigmoid", "tanh", "relu", "linear", "softmax"],
-                   help="output layer's activation (default: the cost's, see above)")
+                   help="output layer's activation (default: see above)")
     p.add_argument("--init", default="normal",
                    choices=["normal", "scaled_normal", "uniform", "xavier", "he"],
                    help="weight initialisation (default normal: the book's N(0, 1))")
-    p.add_argument("--seed", type=int, default=0, help="seed for the network and example")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the network and the random example (default 0)")
     p.add_argument("--x", type=numbers, default=None,
                    help="the input, e.g. 0.5,-1 (default random; write --x=-1,2 "
                    "when it starts with a minus)")
@@ -112,6 +116,12 @@ def _run_bp(args: argparse.Namespace) -> int:
     from microgrid.nn import MLP
 
     sizes: list[int] = args.sizes
+    if args.activation is not None and len(sizes) == 2:
+        print(f"microgrid bp: error: --activation {args.activation} sets the hidden layers' "
+              f"activation, and --sizes {','.join(map(str, sizes))} has no hidden layer; "
+              "set the output layer's with --output-activation", file=sys.stderr)
+        return 2
+    activation = args.activation or "sigmoid"
     rng = random.Random(args.seed)
     x = args.x if args.x is not None else [rng.uniform(-1.0, 1.0) for _ in range(sizes[0])]
     if args.y is not None:
@@ -120,10 +130,10 @@ def _run_bp(args: argparse.Namespace) -> int:
         y = rng.randrange(sizes[-1])
     else:
         y = [float(rng.random() < 0.5) for _ in range(sizes[-1])]
-    output_activation = args.output_activation or default_output_activation(args.cost)
+    output_activation = args.output_activation or default_output_activation(args.cost,
+                                                                             activation)
     try:
-        net = MLP(sizes[0], sizes[1:], args.activation, output_activation, args.init,
-                  seed=args.seed)
+        net = MLP(sizes[0], sizes[1:], activation, output_activation, args.init, seed=args.seed)
         report = compare(net, x, y, args.cost, rtol=args.rtol, atol=args.atol)
     except (ValueError, OverflowError, ZeroDivisionError) as e:
         print(f"microgrid bp: error: {e}", file=sys.stderr)

@@ -42,9 +42,15 @@ How the tape is built (see docs/compile.md):
   per-example one: the sum the eager engine accumulates example by example.
 
 Tracing rule (as in JAX): the tape records which operations ran, not the
-Python that chose them. Python control flow on values (``if v > 0``,
-``max(v.data ...)``, ``float(v)``) is frozen at the recorded example. The
-recording is repeated to detect what can be detected (see `compile`).
+Python that chose them. A recording depends on the example, on any number
+Python reads off a Value, on the parameters' values and on randomness: a
+compiled function gives the eager engine's numbers on every example, or
+`compile` refuses it with `TracingError`. Numbers read through the engine
+(``float(v)``, ``v > 0``, ``max(values)``) are refused as they are read
+(`engine.record_operands` reports them); what ``v.data`` could change is
+found by recording again and comparing: on the example, with the parameters
+moved, and on the first batch's examples that hold each node's extremes
+(see `compile`).
 """
 
 from __future__ import annotations
@@ -72,6 +78,9 @@ else:
 __all__ = ["Compiled", "TracingError", "compile"]
 
 INSTALL_HINT = 'pip install "microgrid-autodiff[fast]"'
+
+FIRST_BATCH_CHECKS = 32
+"""How many examples of the first batch `compile` records again and compares (``check``)."""
 
 _UNARY = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs")
 _BINARY = ("+", "-", "*", "/", "**")
@@ -118,6 +127,7 @@ class _Recording:
     inputs: list[Value]
     targets: list[Value]
     operands: dict[Value, tuple[object, ...]]
+    signature: list[object] | None = None  # see `_signature`, made when first needed
 
 
 def _example(x: object, what: str) -> list[float]:
@@ -157,9 +167,19 @@ def _record(fn: Callable[..., Any], x: list[float], y: object, static: bool) -> 
     else:
         targets = [Value(y, "y")]  # type: ignore[arg-type]
         args = (inputs, targets[0])
-    with record_operands() as operands:
+    reads: list[str] = []
+
+    def refuse(v: Value, how: str) -> None:
+        reads.append(_read_refused(v, how))
+        raise TracingError(reads[0])
+
+    with record_operands(on_read=refuse) as operands:
         result = fn(*args)
+    if reads:  # raised inside fn, and fn caught it
+        raise TracingError(reads[0])
     roots = _roots(result)
+    if len(roots) == 1:
+        return _Recording(roots, topological_order(roots[0]), inputs, targets, operands)
     order: list[Value] = []
     seen: set[Value] = set()
     for root in roots:
@@ -168,6 +188,17 @@ def _record(fn: Callable[..., Any], x: list[float], y: object, static: bool) -> 
                 seen.add(node)
                 order.append(node)
     return _Recording(roots, order, inputs, targets, operands)
+
+
+def _read_refused(v: Value, how: str) -> str:
+    return (
+        f"compile: the function read the number held by {_name(v)} ({how}) while it was "
+        "being recorded. A number read off a Value is Python, not an operation: the "
+        "replay would not recompute it for other examples, nor after the parameters "
+        "change, so compiled results could silently differ from eager ones. Keep the "
+        "computation on Values (relu or abs instead of an if, logsumexp instead of max), "
+        "read values outside the compiled function, or use the eager engine."
+    )
 
 
 def _roots(result: object) -> list[Value]:
@@ -239,9 +270,9 @@ Path = Union[tuple[int, ...], None]  # noqa: UP007
 
 _RULE = (
     "A compiled graph replays the operations recorded for one example; Python control "
-    "flow that depends on values (if v > 0, comparisons, float(v), v.data) cannot be "
-    "replayed. Keep the computation on Values (e.g. relu instead of an if), or use the "
-    "eager engine."
+    "flow on values (if v.data > 0), numbers computed from them, and random numbers "
+    "cannot be replayed. Keep the computation on Values (e.g. relu instead of an if), "
+    "or use the eager engine."
 )
 
 
@@ -305,12 +336,67 @@ def _differences(a: _Recording, b: _Recording, params: dict[Value, int]) -> _Dif
     return _Difference(None, sorted(constants, key=lambda c: (c[0], c[1] or ())))
 
 
-def _compare(a: _Recording, b: _Recording, params: dict[Value, int], between: str) -> None:
-    """Raise TracingError unless the two recordings are the same program, constants included."""
+def _signature(rec: _Recording, params: dict[Value, int]) -> list[object]:
+    """The recording as plain data: equal signatures are the same program.
+
+    Each node's operation, its parents by position and its constants as
+    written; each leaf's role (or, for a leaf made inside the function, its
+    value). Comparing two signatures is one C-level ``==``: the fast path of
+    `_compare`, which walks the graphs (`_differences`) only to say how two
+    recordings differ.
+    """
+    if rec.signature is not None:
+        return rec.signature
+    roles = _roles(rec, params)
+    index: dict[Value, int] = {}
+    position = index.__getitem__
+    signature: list[object] = []
+    for i, node in enumerate(rec.order):
+        index[node] = i
+        if not node.parents:
+            signature.append(roles.get(node) or ("leaf", _exactly(node.data)))
+            continue
+        written = rec.operands.get(node)
+        signature.append((node.op, tuple(map(position, node.parents)),
+                          None if written is None else _plain(written, index)))
+    signature.append(tuple(map(position, rec.roots)))
+    rec.signature = signature
+    return signature
+
+
+def _exactly(c: object) -> tuple[float, float]:
+    """A constant as data that tells 0.0 from -0.0."""
+    f = float(c)  # type: ignore[arg-type]
+    return (f, math.copysign(1.0, f))
+
+
+def _plain(written: tuple[object, ...], index: dict[Value, int]) -> tuple[object, ...]:
+    return tuple(
+        index[a] if type(a) is Value
+        else _plain(a, index) if isinstance(a, tuple)
+        else _exactly(a)
+        for a in written
+    )
+
+
+def _compare(
+    a: _Recording,
+    b: _Recording,
+    params: dict[Value, int],
+    between: str,
+    source: str = "the example's values",
+) -> None:
+    """Raise TracingError unless the two recordings are the same program, constants included.
+
+    ``between`` says which recordings differ, ``source`` what a constant
+    that differs must have been computed from.
+    """
     seen = set(a.order)
     shared = [n for n in b.order if n.parents and n in seen]
     if shared:
         raise TracingError(_outside(shared[0]))
+    if _signature(a, params) == _signature(b, params):
+        return
     d = _differences(a, b, params)
     if d.structure is not None:
         raise TracingError(f"compile: the function built different graphs {between}: "
@@ -322,7 +408,7 @@ def _compare(a: _Recording, b: _Recording, params: dict[Value, int], between: st
                 else f"a constant operand of {_name(node)} (node {i})")
         raise TracingError(
             f"compile: the function built different graphs {between}: {what} is {u!r} in "
-            f"one and {v!r} in the other, so it was computed from the example's values "
+            f"one and {v!r} in the other, so it was computed from {source} "
             f"and would be replayed frozen. {_RULE}"
         )
 
@@ -515,19 +601,35 @@ class _Unary(_Instruction):
             local = r * (1.0 - r)
         elif op == "exp":
             local = r
-        elif op == "log":
-            local = 1.0 / self.a.get(V, U)
         elif op == "neg":
             self.a.add(GV, GU, -g)
             return
-        elif op == "sqrt":
-            local = 0.5 / r  # +inf at 0, as in the engine
+        elif op in ("log", "sqrt"):
+            # 1/x and 1/(2 sqrt x) are +inf at (or next to) 0; where the gradient
+            # g is 0 the engine passes nothing on, so 0 * inf must give 0, not nan
+            local = 1.0 / self.a.get(V, U) if op == "log" else 0.5 / r
+            self.a.add(GV, GU, _times(local, g))
+            return
         else:  # abs
             local = np.sign(self.a.get(V, U))
         self.a.add(GV, GU, local * g)
 
     def describe(self) -> str:
         return f"{self.op}[{self.stop - self.start}]"
+
+
+def _times(local: Array, g: Array) -> Array:
+    """``local * g``, 0 wherever ``g`` is 0 even if ``local`` is infinite.
+
+    The engine skips a node whose gradient is exactly 0 (see
+    ``Value.backward``), so it never forms ``0 * inf``; the replay must give
+    the same 0 where ``local`` can be infinite. Only those operations pay
+    for it.
+    """
+    product: Array = local * g
+    if not np.isfinite(local).all():
+        product[np.broadcast_to(g == 0.0, product.shape)] = 0.0
+    return product
 
 
 _UFUNC_NAMES = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "**": "power"}
@@ -597,7 +699,7 @@ class _Binary(_Instruction):
             slope = n * np.power(x, n - 1.0)  # n per element: no shortcuts (see _operands)
             at_zero = np.where(n < 1.0, np.inf, np.where(n == 1.0, n, 0.0))
             slope = np.where(n == 0.0, 0.0, np.where(x == 0.0, at_zero, slope))
-            left.add(GV, GU, g * slope)
+            left.add(GV, GU, _times(slope, g))  # +inf at 0 for n < 1, and on overflow
         if right.needs_grad:
             positive = x > 0.0
             d_exponent = np.where(positive, r * np.log(np.where(positive, x, 1.0)), 0.0)
@@ -929,21 +1031,28 @@ class _Family:
     differs from the family's first only in constants joins it, and those
     constants (the label in ``score * y``) are lifted into per-example rows
     filled from ``table``, one row of constants per target.
+
+    A family holds no reference to its `Compiled` (which holds it): no
+    reference cycle, so a dropped `Compiled` is freed by reference counting.
     """
 
-    def __init__(self, owner: Compiled, key: object, recording: _Recording) -> None:
-        self.owner = owner
+    def __init__(
+        self, key: object, recording: _Recording, params: list[Value], static_y: bool,
+        check: bool,
+    ) -> None:
         self.base = recording
+        self.params = params
+        self.static_y = static_y
         self.lifted: list[tuple[int, Path]] = []
         self.keys: dict[object, int] = {key: 0}  # target key -> row of table
         self.references = {key: recording}  # what each target's examples must record
         self.table = np.zeros((1, 0))
-        self.program = _build(recording, owner.params)
-        self.pending_check = owner.check_first_batch
+        self.program = _build(recording, params)
+        self.pending_check = check  # the first batch's examples are still to be checked
 
-    def admit(self, key: object, recording: _Recording) -> bool:
+    def admit(self, key: object, recording: _Recording, param_index: dict[Value, int]) -> bool:
         """Take the target ``key`` in if its recording differs only in constants."""
-        d = _differences(self.base, recording, self.owner._param_index)
+        d = _differences(self.base, recording, param_index)
         if d.structure is not None:
             return False
         new = [(i, path) for i, path, _, _ in d.constants if (i, path) not in self.lifted]
@@ -951,7 +1060,7 @@ class _Family:
             self.lifted += new
             base_values = np.array([[_value_at(self.base, i, path) for i, path in new]])
             self.table = np.hstack([self.table, np.repeat(base_values, len(self.table), axis=0)])
-            self.program = _build(self.base, self.owner.params, self.lifted)
+            self.program = _build(self.base, self.params, self.lifted)
         row = np.array([[_value_at(recording, i, path) for i, path in self.lifted]])
         self.keys[key] = len(self.table)
         self.table = np.vstack([self.table, row])
@@ -959,20 +1068,18 @@ class _Family:
         return True
 
     def forward(
-        self, X: Array, T: Array | None, rows: Rows | None, table_rows: Rows | None
-    ) -> tuple[Array, Array]:
-        """Replay the program on the examples ``X`` (targets ``T``); return the stores V, U.
+        self, X: Array, T: Array | None, table_rows: Rows | None
+    ) -> tuple[Array, Array, bool]:
+        """Replay the program on the examples ``X`` (targets ``T``): the stores V, U,
+        and whether every value stayed in the engine's domain (finite).
 
-        ``rows`` are the examples' positions in the whole batch (None: all of
-        it), ``table_rows`` each example's row of lifted constants.
+        ``table_rows`` are each example's row of lifted constants.
         """
-        if self.pending_check:
-            self._check_first_batch(X, T)
         p = self.program
         nin = X.shape[1]
         V = np.empty((p.n_V, X.shape[0]))
         V[:nin] = X.T
-        if T is not None and not self.owner.static_y:
+        if T is not None and not self.static_y:
             V[nin : nin + (1 if T.ndim == 1 else T.shape[1])] = T.T
         if p.lift_stop > p.lift_start:
             V[p.lift_start : p.lift_stop] = self.table[table_rows].T
@@ -982,9 +1089,7 @@ class _Family:
         with np.errstate(all="ignore"):
             for instruction in p.instructions:
                 ok = instruction.forward(V, U) and ok
-        if not (ok and np.isfinite(V).all() and np.isfinite(U).all()):
-            self._diagnose(X, T, rows)
-        return V, U
+        return V, U, ok and bool(np.isfinite(V).all()) and bool(np.isfinite(U).all())
 
     def values(self, V: Array, U: Array) -> list[Array]:
         """The function's result(s) for every example replayed."""
@@ -1005,36 +1110,37 @@ class _Family:
             for instruction in reversed(self.program.instructions):
                 if instruction.needs_grad:
                     instruction.backward(V, U, GV, GU)
-        return GU[: len(self.owner.params)]
+        return GU[: len(self.params)]
 
-    def _check_first_batch(self, X: Array, T: Array | None) -> None:
-        """Record one example whose x differs from the recorded one, and compare."""
-        x0 = self.owner._x
-        for i in range(X.shape[0]):
-            x = X[i].tolist()
-            if x != x0:
-                self.owner._verify(x, None if T is None else T[i].tolist(),
-                                   f"for the examples x={x0!r} and x={x!r}")
-                self.pending_check = False  # only once a check has run and passed
-                return
+    def examples_to_check(self, V: Array, T: Array | None) -> list[int]:
+        """Which examples of a first batch to record again (see `compile`).
 
-    def _diagnose(self, X: Array, T: Array | None, rows: Rows | None) -> None:
-        """A value left the engine's domain: find the example and raise the engine's error.
-
-        numpy turns what the engine refuses (log of a negative number, an
-        overflow) into nan or inf, so the examples are rerun eagerly to raise
-        the engine's own error. If none raises and each graph is the recorded
-        one, the non-finite values are the engine's too.
+        All of a batch of at most ``FIRST_BATCH_CHECKS``; else that many,
+        chosen to take what a branch on a value would take differently: the
+        examples holding the smallest and largest value of each input and
+        target, then of the result, then one of each distinct target (if at
+        most 8: labels), then of every other node in the order computed.
         """
-        for i in range(X.shape[0]):
-            where = i if rows is None else int(rows[i])
-            try:
-                self.owner._verify(X[i].tolist(), None if T is None else T[i].tolist(),
-                                   f"for the recorded example and example {where} of the batch")
-            except (ValueError, ZeroDivisionError, OverflowError) as e:
-                if isinstance(e, TracingError):
-                    raise
-                raise type(e)(f"example {where} of the batch: {e}") from e
+        batch = V.shape[1]
+        if batch <= FIRST_BATCH_CHECKS:
+            return list(range(batch))
+        p = self.program
+        lowest, highest = V.argmin(axis=1).tolist(), V.argmax(axis=1).tolist()
+        roots = [row for kind, row in p.roots if kind == "V"]
+        chosen: dict[int, None] = {}
+        for row in range(p.lift_stop):
+            chosen.update(((lowest[row], None), (highest[row], None)))
+        for row in roots:
+            chosen.update(((lowest[row], None), (highest[row], None)))
+        if T is not None and not self.static_y:
+            distinct, first = np.unique(T.reshape(batch, -1), axis=0, return_index=True)
+            if len(distinct) <= 8:
+                chosen.update(dict.fromkeys(sorted(first.tolist())))
+        for row in range(p.lift_stop, p.n_V):
+            if len(chosen) >= FIRST_BATCH_CHECKS:
+                break
+            chosen.update(((lowest[row], None), (highest[row], None)))
+        return list(chosen)[:FIRST_BATCH_CHECKS]
 
 
 class Compiled:
@@ -1069,9 +1175,12 @@ class Compiled:
         self._y_width = None if y is None else (len(y) if isinstance(y, list) else 0)
         self._families: list[_Family] = []
         self._targets: dict[object, tuple[_Family, int]] = {}
+        self._y = y
         roots = self._target(y)[0].base.roots
         self.graph: Value | list[Value] = roots[0] if len(roots) == 1 else roots
         self._n_roots = len(roots)
+        if check:
+            self._check_live_leaves()
 
     # -- public ---------------------------------------------------------------
 
@@ -1104,14 +1213,16 @@ class Compiled:
         out = np.empty((Xa.shape[0], self._n_roots))
         for family, rows, table_rows in self._split(Xa, T):
             Xg, Tg = _rows(Xa, T, rows)
-            V, U = family.forward(Xg, Tg, rows, table_rows)
+            V, U = self._replay(family, Xg, Tg, rows, table_rows)
             out[slice(None) if rows is None else rows] = np.stack(family.values(V, U), axis=1)
         return out[:, 0] if self._n_roots == 1 else out
 
     def check(self, X: ArrayLike, Y: ArrayLike | None = None) -> None:
         """Record the function on every example of a batch, eagerly, and raise
-        `TracingError` at the first whose graph differs from the compiled one."""
+        `TracingError` at the first whose graph differs from the compiled one
+        (and, first, if it differs with the parameters' values changed)."""
         Xa, T = self._batch(X, Y)
+        self._check_live_leaves()
         for i in range(Xa.shape[0]):
             self._verify(Xa[i].tolist(), None if T is None else T[i].tolist(),
                          f"for the recorded example and example {i} of the batch")
@@ -1152,10 +1263,10 @@ class Compiled:
             _compare(first, again, self._param_index, "when recorded twice on the same "
                      "example (is the function random, or does it keep state?)")
             for family in self._families:
-                if family.admit(key, first):
+                if family.admit(key, first, self._param_index):
                     break
             else:
-                family = _Family(self, key, first)
+                family = _Family(key, first, self.params, self.static_y, self.check_first_batch)
                 self._families.append(family)
             found = self._targets[key] = (family, family.keys[key])
         return found
@@ -1165,6 +1276,85 @@ class Compiled:
         family, _ = self._target(y)
         reference = family.references[_static_key(y) if self.static_y else None]
         _compare(reference, _record(self.fn, x, y, self.static_y), self._param_index, between)
+
+    def _check_live_leaves(self) -> None:
+        """Record the example again with the parameters' values changed, and compare.
+
+        The replay reads the parameters (and other leaves from outside the
+        function) live, so a graph that depends on their values (a branch
+        on ``w.data``, a constant computed from it) would be replayed
+        frozen. Each is moved to the other side of 0, at least 1 away
+        (``p -> -(p + 1)`` for ``p >= 0``, ``-(p - 1)`` below), so a branch
+        on the sign of any of them flips, then put back. If the function
+        fails there (log of a negative number, its own assertion), nothing
+        is learnt: the failure is the moved values', not the caller's.
+        """
+        family, _ = self._target(self._y)
+        reference = family.references[_static_key(self._y) if self.static_y else None]
+        leaves = family.program.free
+        if not leaves:
+            return
+        held = [v.data for v in leaves]
+        try:
+            for v, d in zip(leaves, held, strict=True):
+                v.data = -(d + 1.0) if d >= 0.0 else -(d - 1.0)
+            moved = _record(self.fn, self._x, self._y, self.static_y)
+        except TracingError:
+            raise
+        except Exception:
+            return
+        finally:
+            for v, d in zip(leaves, held, strict=True):
+                v.data = d
+        _compare(reference, moved, self._param_index,
+                 "when recorded again with the parameters' values changed (does it read "
+                 "them, as w.data, or is it random?)",
+                 "the parameters' values (or another leaf's from outside the function)")
+
+    # -- replaying a family ---------------------------------------------------
+
+    def _replay(
+        self, family: _Family, X: Array, T: Array | None, rows: Rows | None,
+        table_rows: Rows | None,
+    ) -> tuple[Array, Array]:
+        """``family.forward``, with its checks: the stores V and U.
+
+        ``rows`` are the examples' positions in the whole batch (None: all
+        of it), for messages.
+        """
+        V, U, ok = family.forward(X, T, table_rows)
+        if not ok:
+            self._diagnose(X, T, rows)
+        if family.pending_check:
+            for i in family.examples_to_check(V, T):
+                self._verify_example(X, T, i, rows, "of the first batch")
+            family.pending_check = False  # only once every check has run and passed
+        return V, U
+
+    def _verify_example(
+        self, X: Array, T: Array | None, i: int, rows: Rows | None, batch: str
+    ) -> None:
+        """`_verify` example ``i``; an error from ``fn`` (a cost refusing its
+        target, a domain error) is raised naming the example."""
+        where = i if rows is None else int(rows[i])
+        try:
+            self._verify(X[i].tolist(), None if T is None else T[i].tolist(),
+                         f"for the recorded example and example {where} {batch}")
+        except (ValueError, ZeroDivisionError, OverflowError) as e:
+            if isinstance(e, TracingError):
+                raise
+            raise type(e)(f"example {where} of the batch: {e}") from e
+
+    def _diagnose(self, X: Array, T: Array | None, rows: Rows | None) -> None:
+        """A value left the engine's domain: find the example and raise the engine's error.
+
+        numpy turns what the engine refuses (log of a negative number, an
+        overflow) into nan or inf, so the examples are rerun eagerly to raise
+        the engine's own error. If none raises and each graph is the recorded
+        one, the non-finite values are the engine's too.
+        """
+        for i in range(X.shape[0]):
+            self._verify_example(X, T, i, rows, "of the batch")
 
     # -- the replay -----------------------------------------------------------
 
@@ -1224,7 +1414,7 @@ class Compiled:
         grads = None
         for family, rows, table_rows in self._split(Xa, T):
             Xg, Tg = _rows(Xa, T, rows)
-            V, U = family.forward(Xg, Tg, rows, table_rows)
+            V, U = self._replay(family, Xg, Tg, rows, table_rows)
             loss += float(family.values(V, U)[0].sum())
             g = family.gradients(V, U, seed)
             grads = g if grads is None else grads + g
@@ -1293,12 +1483,19 @@ def compile(
     For continuous targets use Value targets (the default).
 
     The tracing rule: only operations on Values are recorded; Python
-    control flow that looks at values is frozen at the example. ``fn`` is
-    recorded twice on the example (to catch randomness and nodes built
-    outside ``fn``) and, if ``check``, once more on the first example of
-    the first batch that differs from it; a difference raises
-    `TracingError` (`Compiled.check` checks a whole batch). Needs numpy
-    (the ``fast`` extra).
+    control flow that looks at values would be frozen at the example, so
+    it is refused with `TracingError`. Inside ``fn``, making a number of a
+    Value (``float(v)``, ``int(v)``, ``v.item()``, a comparison,
+    ``format(v, spec)``) raises at once. ``fn`` is recorded twice on the
+    example (randomness, nodes built outside ``fn``) and, if ``check``,
+    once more with every parameter (and other leaf from outside ``fn``)
+    moved to the other side of 0 for that one recording, then put back (a
+    branch on, or a number from, ``p.data``), and on the first batch, up
+    to ``FIRST_BATCH_CHECKS``
+    of its examples (all of a small batch, else those holding each input's,
+    target's and node's smallest and largest value) are recorded again;
+    any difference raises `TracingError` (`Compiled.check` checks a whole
+    batch). Needs numpy (the ``fast`` extra).
     """
     _ensure_numpy()
     if not callable(fn):

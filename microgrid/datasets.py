@@ -1,4 +1,9 @@
-"""Small seeded toy datasets in the plane: moons, circles, XOR, spirals.
+"""Datasets: seeded toys in the plane, the bundled 8x8 digits, and an MNIST reader.
+
+The toys (moons, circles, XOR, spirals) are generated; `digits` is real
+data shipped with the package (no network needed); `mnist` reads the MNIST
+files from a folder you give. Helpers: `train_test_split` (seeded,
+stratified) and `one_hot`.
 
 Each generator returns ``(X, y)``: ``X`` a list of ``n`` points ``[x1, x2]``
 (Python floats) and ``y`` a list of ``n`` labels. The same arguments give
@@ -21,15 +26,37 @@ coordinate. Example::
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import importlib.resources
 import math
 import numbers
+import os
 import random
-from collections.abc import Callable, Sequence
+import struct
+import zlib
+from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
+from typing import Any, Literal
 
-__all__ = ["DATASETS", "Dataset", "circles", "moons", "signed_labels", "spirals", "xor"]
+__all__ = [
+    "DATASETS",
+    "MNIST_FILES",
+    "MNIST_URL",
+    "Dataset",
+    "circles",
+    "digits",
+    "mnist",
+    "moons",
+    "one_hot",
+    "signed_labels",
+    "spirals",
+    "train_test_split",
+    "xor",
+]
 
 Dataset = tuple[list[list[float]], list[int]]
-"""``(X, y)``: points ``[x1, x2]`` and their labels."""
+"""``(X, y)``: rows of features (floats; points ``[x1, x2]`` for the toys) and their labels."""
 
 
 def _real(fn: str, name: str, x: object) -> float:
@@ -37,6 +64,21 @@ def _real(fn: str, name: str, x: object) -> float:
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{fn}: {name} must be a real number, got {type(x).__name__} {x!r}")
     return float(x)
+
+
+def _is_int(x: object) -> bool:
+    """An integer, and not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _check_seed(fn: str, seed: object) -> None:
+    if seed is not None and not _is_int(seed):
+        raise TypeError(f"{fn}: seed must be an int or None, got {type(seed).__name__} {seed!r}")
+
+
+def _check_list(fn: str, name: str, x: object, what: str) -> None:
+    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
+        raise TypeError(f"{fn}: {name} must be a list of {what}, got {type(x).__name__}")
 
 
 def _check(fn: str, n: object, noise: object, seed: object) -> None:
@@ -48,8 +90,7 @@ def _check(fn: str, n: object, noise: object, seed: object) -> None:
     sigma = _real(fn, "noise", noise)
     if not (math.isfinite(sigma) and sigma >= 0.0):
         raise ValueError(f"{fn}: noise must be finite and >= 0, got {noise!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"{fn}: seed must be an int or None, got {type(seed).__name__} {seed!r}")
+    _check_seed(fn, seed)
 
 
 def _linspace(start: float, stop: float, k: int, endpoint: bool = True) -> list[float]:
@@ -193,3 +234,326 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "xor": xor,
 }
 """The generators by name, e.g. for a ``--dataset`` option."""
+
+
+# -- splitting and labels -----------------------------------------------------
+
+
+def train_test_split(
+    X: Sequence[Sequence[float]],
+    y: Sequence[Any],
+    test_size: float = 0.2,
+    *,
+    seed: int | None = 0,
+    stratify: bool = True,
+) -> tuple[tuple[list[Any], list[Any]], tuple[list[Any], list[Any]]]:
+    """Split ``(X, y)`` into ``(X_train, y_train), (X_test, y_test)``, seeded and stratified.
+
+    The test part gets ``ceil(test_size * n)`` examples (as scikit-learn's
+    ``train_test_split``), the training part the rest. With ``stratify``
+    every class keeps its share of the examples in both parts: a class of
+    ``n_c`` examples puts ``n_test * n_c / n`` of them in the test part,
+    rounded so the parts have exactly their sizes (the largest remainders
+    are rounded up). Which examples go where, and the order of each part
+    (shuffled, so the classes are mixed), depend only on ``seed``.
+
+    Labels are grouped by value: class indices (or any hashable labels),
+    or one-hot lists. The rows are not copied: both parts hold the same row objects as ``X``
+    (nothing is modified).
+
+        >>> X, y = digits()
+        >>> (X_train, y_train), (X_test, y_test) = train_test_split(X, y, 0.2, seed=0)
+        >>> len(X_train), len(X_test), y_test.count(0), y.count(0)
+        (1437, 360, 36, 178)
+    """
+    _check_list("train_test_split", "X", X, "rows")
+    _check_list("train_test_split", "y", y, "labels")
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(f"train_test_split: X has {n} rows but y has {len(y)} labels")
+    fraction = _real("train_test_split", "test_size", test_size)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"train_test_split: test_size must be in (0, 1), got {test_size!r}")
+    _check_seed("train_test_split", seed)
+    # round() first: 0.28 * 25 is 7.000000000000001 in floats, and 7 is meant.
+    n_test = math.ceil(round(fraction * n, 9))
+    if not 1 <= n_test <= n - 1:
+        raise ValueError(
+            f"train_test_split: {n} examples with test_size={test_size!r} leave "
+            f"{n_test} for testing and {n - n_test} for training; both need at least one"
+        )
+    rng = random.Random(seed)
+    if stratify:
+        test = _stratified_test_indices(y, n_test, rng)
+    else:
+        order = list(range(n))
+        rng.shuffle(order)
+        test = order[:n_test]
+    chosen = set(test)
+    train = [i for i in range(n) if i not in chosen]
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return (
+        ([X[i] for i in train], [y[i] for i in train]),
+        ([X[i] for i in test], [y[i] for i in test]),
+    )
+
+
+def _stratified_test_indices(y: Sequence[Any], n_test: int, rng: random.Random) -> list[int]:
+    """``n_test`` indices drawn class by class in proportion to the class sizes."""
+    classes: dict[Hashable, list[int]] = {}  # in order of first appearance: deterministic
+    for i, label in enumerate(y):
+        key = tuple(label) if isinstance(label, list) else label
+        if not isinstance(key, Hashable):
+            raise TypeError(
+                f"train_test_split: label {i} is {type(label).__name__} {label!r}; "
+                "stratifying needs class indices or one-hot lists"
+            )
+        classes.setdefault(key, []).append(i)
+    n = len(y)
+    groups = list(classes.values())
+    # Exact integer shares: class c gets floor(n_test * n_c / n), and the
+    # leftover examples go to the classes with the largest remainders.
+    counts = [n_test * len(g) // n for g in groups]
+    by_remainder = sorted(range(len(groups)), key=lambda c: -(n_test * len(groups[c]) % n))
+    for c in by_remainder[: n_test - sum(counts)]:
+        counts[c] += 1
+    test: list[int] = []
+    for group, count in zip(groups, counts, strict=True):
+        members = list(group)
+        rng.shuffle(members)
+        test += members[:count]
+    return test
+
+
+def one_hot(y: Sequence[int], n_classes: int | None = None) -> list[list[float]]:
+    """Class indices as one-hot rows: ``y_j = 1.0`` for the class, ``0.0`` elsewhere.
+
+    The targets the book's quadratic and cross-entropy costs take for
+    several outputs (``network.py``'s ``vectorized_result``). ``n_classes``
+    defaults to ``max(y) + 1``.
+
+        >>> one_hot([2, 0], n_classes=3)
+        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    if n_classes is not None and not _is_int(n_classes):
+        raise TypeError(f"one_hot: n_classes must be an int, got {type(n_classes).__name__}")
+    bad = next((i for i, label in enumerate(y) if not _is_int(label)), None)
+    if bad is not None:
+        raise TypeError(
+            f"one_hot: label {bad} is {type(y[bad]).__name__} {y[bad]!r}; expected a class index"
+        )
+    if n_classes is not None and n_classes < 1:
+        raise ValueError(f"one_hot: n_classes must be at least 1, got {n_classes}")
+    k = n_classes if n_classes is not None else max(y, default=-1) + 1
+    rows = []
+    for i, label in enumerate(y):
+        if not 0 <= label < k:
+            raise ValueError(f"one_hot: label {i} is {label}; expected 0 to {k - 1}")
+        row = [0.0] * k
+        row[label] = 1.0
+        rows.append(row)
+    return rows
+
+
+# -- IDX files (MNIST's format) -------------------------------------------------
+#
+# An IDX file is a 4-byte magic number (two zero bytes, the element type, the
+# number of dimensions), each dimension as a big-endian uint32, then the
+# elements in row-major order. Only unsigned bytes (type 0x08) are read here.
+
+_UBYTE = 0x08
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped if they are gzip (recognised by content, not name)."""
+    raw = path.read_bytes()
+    if not raw.startswith(_GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:
+        raise ValueError(f"{path}: not a valid gzip file ({e})") from None
+
+
+def _parse_idx(data: bytes, ndim: int, where: str) -> tuple[tuple[int, ...], bytes]:
+    """The dimensions and the elements of an IDX file of unsigned bytes, all checked."""
+    header = 4 + 4 * ndim
+    magic, expected_magic = data[:4], bytes((0, 0, _UBYTE, ndim))
+    if len(magic) == 4 and magic != expected_magic:
+        raise ValueError(
+            f"{where}: magic number 0x{magic.hex()}, expected 0x{expected_magic.hex()}"
+            f" (an IDX file of unsigned bytes with {ndim} dimension{'s' * (ndim > 1)})"
+        )
+    if len(data) < header:
+        raise ValueError(f"{where}: {len(data)} bytes, too short for an IDX header")
+    dims = struct.unpack_from(f">{ndim}I", data, 4)
+    expected = math.prod(dims)
+    found = len(data) - header
+    if found != expected:
+        shape = " x ".join(f"{d:,}" for d in dims)
+        problem = "truncated" if found < expected else "trailing bytes"
+        raise ValueError(
+            f"{where}: the header says {shape} = {expected:,} bytes of data, "
+            f"the file has {found:,} ({problem})"
+        )
+    return dims, data[header:]
+
+
+def _images_and_labels(
+    images: bytes,
+    labels: bytes,
+    where: tuple[str, str],
+    shape: tuple[int, int],
+    top: int,
+    limit: int | None,
+) -> Dataset:
+    """``(X, y)`` from an images and a labels IDX file, checked: pixels 0..``top``
+    scaled to [0, 1] (``value / top``), labels 0..9."""
+    (n, rows, cols), pixels = _parse_idx(images, 3, where[0])
+    (n_labels,), classes = _parse_idx(labels, 1, where[1])
+    if (rows, cols) != shape:
+        raise ValueError(
+            f"{where[0]}: images of {rows} x {cols} pixels, expected {shape[0]} x {shape[1]}"
+        )
+    if n != n_labels:
+        raise ValueError(f"{where[0]} has {n:,} images but {where[1]} has {n_labels:,} labels")
+    if n and max(classes) > 9:
+        bad = next(i for i, c in enumerate(classes) if c > 9)
+        raise ValueError(f"{where[1]}: label {bad} is {classes[bad]}; expected 0 to 9")
+    if top < 255 and n and max(pixels) > top:
+        bad = next(i for i, v in enumerate(pixels) if v > top)
+        raise ValueError(
+            f"{where[0]}: pixel {bad % (rows * cols)} of image {bad // (rows * cols)} is "
+            f"{pixels[bad]}; expected 0 to {top}"
+        )
+    m = n if limit is None else min(limit, n)
+    size = rows * cols
+    # One float object per pixel value, shared by every row: a row then costs
+    # only its list of pointers (8 bytes a pixel instead of 32).
+    level = [v / top for v in range(256)]
+    X = [[level[v] for v in pixels[i * size : (i + 1) * size]] for i in range(m)]
+    return X, list(classes[:m])
+
+
+# -- the bundled digits ---------------------------------------------------------
+
+_DATA = importlib.resources.files("microgrid") / "data"
+"""Where the package's data files are (``microgrid/data``)."""
+
+_DIGITS_IMAGES = "digits-images-idx3-ubyte.gz"
+_DIGITS_LABELS = "digits-labels-idx1-ubyte.gz"
+_SHA256 = {  # of each file's uncompressed bytes, as scripts/make_digits_data.py prints them
+    _DIGITS_IMAGES: "359cd13f0f514122884198b78a131df597421cbf5e93a76678fa96fc548f0d96",
+    _DIGITS_LABELS: "ce71631c1f31ce56fa54f31d1d498fafacff59b001e6c30c4a5e29508aa277ad",
+}
+
+
+def _bundled(name: str) -> bytes:
+    """A data file of the package, uncompressed and checked against its SHA-256."""
+    raw = gzip.decompress((_DATA / name).read_bytes())
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != _SHA256[name]:
+        raise RuntimeError(
+            f"microgrid's data file {name} is damaged (SHA-256 {digest}, expected "
+            f"{_SHA256[name]}); reinstall microgrid-autodiff"
+        )
+    return raw
+
+
+def digits() -> Dataset:
+    """The 1,797 8x8 handwritten digits that scikit-learn bundles, shipped with microgrid.
+
+    Returns ``(X, y)``: ``X[i]`` is image ``i``'s 64 pixels, row by row,
+    scaled from the original counts 0..16 to ``[0, 1]`` (``count / 16``);
+    ``y[i]`` its digit, an int 0..9 (178 zeros, 182 ones, ...). The order
+    is scikit-learn's: ``X[i]`` is ``load_digits().data[i] / 16``. No
+    network and no extra needed; the file is checked against its SHA-256
+    on every load (~20 ms).
+
+    The data are the test set of E. Alpaydin and C. Kaynak's "Optical
+    Recognition of Handwritten Digits" (UCI Machine Learning Repository,
+    1998), as scikit-learn distributes it (BSD-3-Clause); the licence and
+    attribution are in ``microgrid/data/DIGITS-LICENSE.txt``. Use
+    `train_test_split` for a test set and `one_hot` for one-hot targets.
+
+        >>> X, y = digits()
+        >>> len(X), len(X[0]), sorted(set(y)) == list(range(10))
+        (1797, 64, True)
+        >>> min(min(row) for row in X), max(max(row) for row in X)
+        (0.0, 1.0)
+    """
+    images, labels = _bundled(_DIGITS_IMAGES), _bundled(_DIGITS_LABELS)
+    return _images_and_labels(images, labels, (_DIGITS_IMAGES, _DIGITS_LABELS), (8, 8), 16, None)
+
+
+# -- MNIST ----------------------------------------------------------------------
+
+MNIST_URL = "https://yann.lecun.com/exdb/mnist/"
+"""Where the MNIST files are published (LeCun, Cortes and Burges)."""
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+"""The images and labels file of each split, as published (also read with ``.gz``)."""
+
+def _find_mnist_file(folder: Path, name: str) -> Path:
+    # As published (optionally .gz), and as some mirrors rename them
+    # (train-images.idx3-ubyte).
+    dotted = name.replace("-idx", ".idx")
+    for candidate in (name, f"{name}.gz", dotted, f"{dotted}.gz"):
+        if (folder / candidate).is_file():
+            return folder / candidate
+    everything = ", ".join(f"{f}.gz" for pair in MNIST_FILES.values() for f in pair)
+    raise FileNotFoundError(
+        f"mnist: no {name} (or {name}.gz) in {str(folder)!r}. MNIST is not bundled: download "
+        f"the four files {everything} from {MNIST_URL} (or a mirror of it) into that folder; "
+        "gzipped or not, both are read."
+    )
+
+
+def mnist(
+    path: str | os.PathLike[str],
+    split: Literal["train", "test"] = "train",
+    *,
+    limit: int | None = None,
+) -> Dataset:
+    """Read MNIST's training (60,000) or test (10,000) images from the folder ``path``.
+
+    The folder holds the standard IDX files (`MNIST_FILES`, gzipped or
+    not, as downloaded from `MNIST_URL`). Returns ``(X, y)``: ``X[i]`` is
+    image ``i``'s 784 pixels, row by row, scaled from 0..255 to ``[0, 1]``
+    (``value / 255``); ``y[i]`` its digit, an int 0..9. ``limit`` keeps
+    only the first ``limit`` examples.
+
+    Everything is checked: missing files raise FileNotFoundError saying
+    where to get them; a wrong magic number, a truncated file or trailing
+    bytes, images that are not 28 x 28, image and label counts that differ,
+    or a label above 9 raise ValueError naming the file and the problem.
+
+    Memory: Python lists of floats are large. The 256 possible pixel
+    floats are shared by all rows, so an image costs only its list of 784
+    pointers, about 7 KB: the 60,000 training images take about 420 MB
+    and a few seconds to build (the 10,000 test images about 70 MB);
+    without the sharing it would be four times that. The files are read
+    whole, to check them (47 MB for the training images, released on
+    return), but only the first ``limit`` rows are built: ``limit=10_000``
+    costs about 70 MB.
+
+        >>> X, y = mnist("~/data/mnist", limit=1000)        # doctest: +SKIP
+        >>> len(X), len(X[0])                               # doctest: +SKIP
+        (1000, 784)
+    """
+    if split not in MNIST_FILES:
+        raise ValueError(f"mnist: split must be 'train' or 'test', got {split!r}")
+    if limit is not None and not _is_int(limit):
+        raise TypeError(f"mnist: limit must be an int or None, got {type(limit).__name__}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"mnist: limit must be at least 1, got {limit}")
+    folder = Path(path).expanduser()
+    files = [_find_mnist_file(folder, name) for name in MNIST_FILES[split]]
+    images, labels = (_read_bytes(f) for f in files)
+    where = (str(files[0]), str(files[1]))
+    return _images_and_labels(images, labels, where, (28, 28), 255, limit)

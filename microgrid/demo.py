@@ -23,7 +23,11 @@ The drawings are of the training example with the smallest margin
 or gets wrong), after
 ``cost.backward()`` on it alone, so the grads and ``delta`` shown are that
 example's (BP1-BP4). When every example lies beyond the margin (cost 0, as
-circles and xor end up), every grad in the drawings is 0, truthfully.
+circles and xor end up), its grads would all be 0 and teach nothing, so
+the drawings show a point on the decision boundary instead: where the
+boundary crosses the segment between the two nearest training examples of
+opposite classes, labelled like the nearer of the two (cost about 1). The
+summary says which it is.
 
 Missing extras do not stop the demo: it trains, writes what it can (the
 DOT source of a drawing when SVG cannot be rendered) and names the extra
@@ -41,19 +45,19 @@ import importlib.util
 import math
 import os
 import sys
-import tempfile
+import textwrap
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from microgrid._files import write_atomically
 from microgrid.datasets import DATASETS
 from microgrid.engine import no_grad
 from microgrid.losses import hinge
 from microgrid.nn import MLP
-from microgrid.train import History, evaluate, fit
+from microgrid.train import DivergenceError, History, evaluate, fit
 
 __all__ = ["ACTIVATIONS", "FILES", "PRESETS", "Artifact", "DemoOptions", "DemoResult",
            "OutputFolderError", "Preset", "run", "summary"]
@@ -189,12 +193,21 @@ class DemoResult:
     """Training accuracy of the trained network (``evaluate`` after the last step)."""
     loss: float
     """Mean cost of the trained network on the training set (no penalty)."""
-    example: int
-    """The index of the training example the drawings show."""
+    example: int | None
+    """The index of the training example the drawings show: the one with the largest
+    cost. None when every training example is beyond the margin (cost 0, every grad 0):
+    the drawings then show a point on the decision boundary (see `example_between`)."""
     example_cost: float
-    """Its cost ``C_x`` (the largest in the training set; 0 when every example is beyond
-    the margin, and then so is every grad in the drawings)."""
+    """The cost ``C_x`` of what the drawings show: always above 0 (about 1 for a point on
+    the decision boundary), so their gradients are not all 0."""
     out: Path
+    example_x: list[float] = field(default_factory=list)
+    """The input the drawings show."""
+    example_y: int = 0
+    """Its label, -1 or +1."""
+    example_between: tuple[int, int] | None = None
+    """For a point on the decision boundary: the two training examples (of opposite
+    classes, the nearest such pair) on whose segment it lies; it has the nearer one's label."""
     artifacts: list[Artifact] = field(default_factory=list)
     seconds: float = 0.0
     """Wall time of the whole run: data, training, pictures, files."""
@@ -203,21 +216,6 @@ class DemoResult:
     def status(self) -> int:
         """0 if every file was written or skipped for a missing extra, else 1."""
         return 1 if any(a.failed for a in self.artifacts) else 0
-
-
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(temporary)`` next to ``path``, then rename it over ``path``."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    temporary = Path(name)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(OSError):
-            temporary.unlink()
-        raise
 
 
 def _plain_progress(stream: TextIO, total: int) -> Callable[[History], None]:
@@ -275,7 +273,10 @@ def run(options: DemoOptions | None = None, *, stream: TextIO | None = None) -> 
 
     X, y = DATASETS[options.dataset](preset.points, noise=preset.noise, seed=options.seed,
                                      signed=True)
-    net = MLP(2, [*hidden, 1], activation=options.activation, seed=options.seed)
+    # A linear output: the score the hinge cost reads (MLP would end sigmoid
+    # networks with a sigmoid, whose score never goes below 0).
+    net = MLP(2, [*hidden, 1], activation=options.activation, output_activation="linear",
+              seed=options.seed)
     say(f"Training an MLP {net.sizes} ({options.activation}, {net.num_parameters()} parameters) "
         f"on {options.dataset} ({len(X)} points) for {steps} steps: hinge loss + L2 {L2:g}, "
         f"SGD with the rate {lr:g} -> {lr / 10:g}")
@@ -294,9 +295,10 @@ def run(options: DemoOptions | None = None, *, stream: TextIO | None = None) -> 
             lr_schedule=lambda k, total: learning_rate(k, total, lr),
         )
     except (ValueError, ArithmeticError) as e:
-        # SGD refuses non-finite grads and the engine non-finite values:
-        # the parameters blew up (they are left as the last good step left them).
-        problem = str(e) if len(str(e)) < 120 else str(e)[:117] + "..."
+        # fit's DivergenceError: the parameters blew up (they are left as the
+        # last good step left them); its cause is what overflowed.
+        cause = e.__cause__ if isinstance(e, DivergenceError) and e.__cause__ else e
+        problem = str(cause) if len(str(cause)) < 120 else str(cause)[:117] + "..."
         raise RuntimeError(
             f"training diverged after {done[0]} of {steps} steps ({problem}); "
             f"try a smaller --lr than {lr:g}"
@@ -304,30 +306,82 @@ def run(options: DemoOptions | None = None, *, stream: TextIO | None = None) -> 
     final = evaluate(net, X, y, loss="hinge")
     accuracy = final.accuracy if final.accuracy is not None else math.nan
 
-    # The drawings show the example with the smallest margin y * score:
-    # the largest cost, so the most to backpropagate.
-    with no_grad():
-        margins = [t * net(x)[0].data for x, t in zip(X, y, strict=True)]
-    example = min(range(len(X)), key=margins.__getitem__)
-    result = DemoResult(options, net, history, accuracy, final.loss, example,
-                        max(0.0, 1.0 - margins[example]), out)
+    result = DemoResult(options, net, history, accuracy, final.loss, None, 0.0, out)
+    _choose_example(result, X, y)
 
     say(f"Writing pictures and the model to {os.fspath(out)}{os.sep}")
     artifacts = {name: Artifact(name, text) for name, text in FILES.items()}
     result.artifacts = list(artifacts.values())
     _write_plots(result, X, y, artifacts)
-    _write_drawings(result, X[example], y[example], artifacts)
+    _write_drawings(result, result.example_x, result.example_y, artifacts)
     _write(artifacts["model.json"], out, lambda path: net.save(path))
     result.seconds = time.perf_counter() - start
     print(summary(result), file=stream, flush=True)
     return result
 
 
+def _choose_example(result: DemoResult, X: list[list[float]], y: list[int]) -> None:
+    """Pick what the drawings show: an example whose gradients are not all 0.
+
+    The training example with the smallest margin ``y * score`` (the largest
+    cost, so the most to backpropagate), if its cost is above 0. Otherwise
+    every example is beyond the margin, and the drawings show a point on
+    the decision boundary, whose cost is about 1.
+    """
+    net = result.net
+    with no_grad():
+        margins = [t * net(x)[0].data for x, t in zip(X, y, strict=True)]
+    example = min(range(len(X)), key=margins.__getitem__)
+    if margins[example] < 1.0:
+        result.example, result.example_x, result.example_y = example, X[example], y[example]
+        result.example_cost = 1.0 - margins[example]
+        return
+    i, j, x = _boundary_point(net, X, y)
+    nearer = i if math.dist(x, X[i]) <= math.dist(x, X[j]) else j
+    with no_grad():
+        score = net(x)[0].data
+    result.example, result.example_x, result.example_y = None, x, y[nearer]
+    result.example_between = (i, j)
+    result.example_cost = max(0.0, 1.0 - y[nearer] * score)
+
+
+def _boundary_point(
+    net: MLP, X: list[list[float]], y: list[int]
+) -> tuple[int, int, list[float]]:
+    """Where the decision boundary crosses the segment between the nearest opposite pair.
+
+    Called when every margin is at least 1, so the score is at least 1 at the
+    +1 example ``i`` and at most -1 at the -1 example ``j``: bisection finds
+    where on the segment between them it changes sign.
+    """
+    positive = [i for i, t in enumerate(y) if t > 0]
+    negative = [j for j, t in enumerate(y) if t < 0]
+    i, j = min(((i, j) for i in positive for j in negative),
+               key=lambda pair: math.dist(X[pair[0]], X[pair[1]]))
+
+    def point(t: float) -> list[float]:
+        return [a + t * (b - a) for a, b in zip(X[i], X[j], strict=True)]
+
+    low, high = 0.0, 1.0  # the score is positive at low, negative at high
+    with no_grad():
+        for _ in range(50):
+            middle = (low + high) / 2
+            if net(point(middle))[0].data > 0.0:
+                low = middle
+            else:
+                high = middle
+    return i, j, point((low + high) / 2)
+
+
 def _write(artifact: Artifact, out: Path, write: Callable[[Path], object]) -> None:
-    """Write one file, recording a missing extra or a failure instead of raising."""
+    """Write one file, recording a missing extra or a failure instead of raising.
+
+    ``write(path)`` is atomic itself: `MLP.save`, `Drawing.save` and the plots'
+    ``save=`` all write through `microgrid._files.write_atomically`.
+    """
     path = out / artifact.name
     try:
-        _write_atomically(path, write)
+        write(path)
     except ImportError as e:
         artifact.skipped = str(e)
     except (OSError, ValueError, RuntimeError, ArithmeticError) as e:
@@ -363,7 +417,9 @@ def _write_drawings(result: DemoResult, x: list[float], target: int,
     trace = net.trace(x)
     cost = hinge(trace.output, target)
     cost.label = "C_x"
-    where = (f"training example {result.example}: x = [{x[0]:.3g}, {x[1]:.3g}], "
+    what = (f"training example {result.example}" if result.example is not None
+            else "a point on the decision boundary")
+    where = (f"{what}: x = [{x[0]:.3g}, {x[1]:.3g}], "
              f"y = {target:+d}")
     net.zero_grad()  # so the parameters' grads are this example's alone
     cost.backward()
@@ -401,12 +457,26 @@ def _write_drawings(result: DemoResult, x: list[float], target: int,
 
 
 def _text_writer(text: str) -> Callable[[Path], object]:
-    return lambda path: path.write_text(text, encoding="utf-8")
+    return lambda path: write_atomically(path, text.encode("utf-8"))
 
 
 def _graph_hint(problem: object) -> str:
     text = str(problem)
     return text if "microgrid-autodiff[graph]" in text else f"{text}; {_EXTRAS['graph']}"
+
+
+def _drawn_example(result: DemoResult) -> list[str]:
+    """The summary's lines on what the drawings show, and why that."""
+    if result.example is not None:
+        return [f"  the drawings show training example {result.example}, the one with the "
+                f"largest cost ({result.example_cost:.4g})"]
+    x = ", ".join(f"{v:.3g}" for v in result.example_x)
+    i, j = result.example_between or (0, 0)
+    text = (f"every training example is beyond the margin (cost 0: all its gradients are 0), "
+            f"so the drawings show a point on the decision boundary, x = [{x}], between "
+            f"training examples {i} and {j}, labelled {result.example_y:+d} like the nearer "
+            f"one (cost {result.example_cost:.4g})")
+    return textwrap.wrap(text, 88, initial_indent="  ", subsequent_indent="  ")
 
 
 def summary(result: DemoResult) -> str:
@@ -418,10 +488,7 @@ def summary(result: DemoResult) -> str:
         f"{history.steps} steps in {history.seconds:.1f} s"
         + (" (interrupted by Ctrl-C)" if history.interrupted else ""),
         f"  training accuracy {result.accuracy:.0%}, mean hinge loss {result.loss:.4f}",
-        f"  the drawings show training example {result.example}, the one with the largest "
-        f"cost ({result.example_cost:.4g}"
-        + ("; all are beyond the margin, so every grad is 0)" if result.example_cost == 0
-           else ")"),
+        *_drawn_example(result),
         f"  files in {os.fspath(result.out)}{os.sep}:",
     ]
     width = max(len(a.name) for a in result.artifacts)

@@ -29,7 +29,7 @@ import math
 import numbers
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from operator import attrgetter
@@ -97,25 +97,36 @@ class _Recorded(tuple[float, ...]):
     """The frames that built it (file, line, function), innermost first."""
 
 
+class _Operands(dict["Value", tuple[object, ...]]):
+    """`record_operands`' mode: the operands dict, and who is told of reads."""
+
+    __slots__ = ("on_read",)
+
+    def __init__(self, on_read: Callable[[Value, str], None] | None) -> None:
+        super().__init__()
+        self.on_read = on_read
+
+
 class _AnomalyMode:
-    """The mode inside `detect_anomaly`: record as usual, plus each node's `_Recorded`."""
+    """`detect_anomaly`'s mode: record as usual, each node's local gradients as `_Recorded`."""
 
-    __slots__ = ("operands",)
-
-    def __init__(self, operands: dict[Value, tuple[object, ...]] | None) -> None:
-        self.operands = operands  # record_operands' dict, when that context is on too
+    __slots__ = ()
 
 
 # What `_node` records: _RECORD (parents and local gradients), _NO_GRAD
-# (nothing), a dict (parents, and the operands as written of every
-# operation with a number operand; see `record_operands`), or an
-# _AnomalyMode (parents, and what each node was built from).
+# (nothing), an _Operands dict (parents, and the operands as written of
+# every operation with a number operand; see `record_operands`), or
+# _ANOMALY (parents, and what each node was built from).
 _RECORD = None
 _NO_GRAD = False
-_mode: ContextVar[dict[Value, tuple[object, ...]] | _AnomalyMode | bool | None] = ContextVar(
+_ANOMALY = _AnomalyMode()
+_mode: ContextVar[_Operands | _AnomalyMode | bool | None] = ContextVar(
     "microgrid_mode", default=_RECORD
 )
 _current_mode = _mode.get
+# One entry per `record_operands` context with an `on_read`, in any thread
+# (list append/pop are atomic): outside those, a read costs one truth test.
+_watching: list[None] = []
 # Whether backward checks every step: apart from `_mode`, because a pass
 # inside `no_grad` (which records nothing) is checked all the same.
 _anomaly: ContextVar[bool] = ContextVar("microgrid_anomaly", default=False)
@@ -147,7 +158,9 @@ def is_grad_enabled() -> bool:
 
 
 @contextmanager
-def record_operands() -> Iterator[dict[Value, tuple[object, ...]]]:
+def record_operands(
+    on_read: Callable[[Value, str], None] | None = None,
+) -> Iterator[dict[Value, tuple[object, ...]]]:
     """Also record, for each operation with a plain-number operand, its operands.
 
     The engine does not make nodes for constants (``x + 1.0`` has parents
@@ -156,14 +169,24 @@ def record_operands() -> Iterator[dict[Value, tuple[object, ...]]]:
     ``(x, 1.0)`` for ``x + 1.0``, ``(2.0, x)`` for ``2.0 / x``, the terms for
     `sum_of`, ``(weights, inputs, bias)`` for `linear`. The compiler
     (`microgrid.compile`) replays graphs from it. Costs nothing outside.
+
+    ``on_read(v, how)``, if given, is called whenever code inside the
+    context turns a Value into a Python number: ``float(v)``, ``int(v)``,
+    ``v.item()``, a comparison (``v > 0``, ``max(values)``) or
+    ``format(v, spec)``, ``how`` naming which. The compiler refuses such
+    reads: the number would be frozen into the replay. (Reading the
+    attribute ``v.data`` cannot be seen.)
     """
-    operands: dict[Value, tuple[object, ...]] = {}
-    inside_anomaly = isinstance(_current_mode(), _AnomalyMode)
-    token = _mode.set(_AnomalyMode(operands) if inside_anomaly else operands)
+    operands = _Operands(on_read)
+    token = _mode.set(operands)
+    if on_read is not None:
+        _watching.append(None)
     try:
         yield operands
     finally:
         _mode.reset(token)
+        if on_read is not None:
+            _watching.pop()
 
 
 @contextmanager
@@ -187,19 +210,17 @@ def detect_anomaly() -> Iterator[None]:
 
     Nodes built inside the mode record their parents' data and the lines
     that built them; a graph built outside is checked for non-finite steps
-    and nan, but a change of its data cannot be seen. The setting is per
-    thread and per asyncio task::
+    and nan, but a change of its data cannot be seen (nor inside
+    `record_operands`, as compile's recordings, which keep their own mode).
+    The setting is per thread and per asyncio task::
 
         with detect_anomaly():
             loss = quadratic(net(x), y)     # built inside: recorded
             loss.backward()                 # checked
     """
-    mode = _current_mode()
-    if mode is _RECORD:
-        mode = _AnomalyMode(None)
-    elif isinstance(mode, dict):
-        mode = _AnomalyMode(mode)  # inside record_operands: keep recording operands
-    token = _mode.set(mode)  # (inside no_grad nothing is recorded: unchanged)
+    # Inside no_grad nothing is recorded, and inside record_operands its own
+    # mode stays: only the default mode records for the anomaly checks.
+    token = _mode.set(_ANOMALY if _current_mode() is _RECORD else _current_mode())
     checking = _anomaly.set(True)
     try:
         yield
@@ -239,13 +260,15 @@ def _fail_non_finite(op: str, result: float, *operands: float) -> None:
 
     A result that is infinite because an operand already was infinite is
     allowed (the user asked for it); overflow from finite operands raises
-    `OverflowError`, and NaN raises `ValueError`. Either names the operation
-    and its operands.
+    `OverflowError`, and NaN from an infinite operand raises `ValueError`.
+    NaN from finite operands is an overflow too (a sum of terms that
+    overflowed to +inf and -inf). Either names the operation and its operands.
     """
     shown = ", ".join(repr(o) for o in operands)
-    if result != result:
+    finite = all(-_INF < o < _INF for o in operands)
+    if result != result and not finite:
         raise ValueError(f"{op}({shown}) is not a number (nan)")
-    if all(-_INF < o < _INF for o in operands):
+    if finite:
         raise OverflowError(f"{op}({shown}) overflows a float")
 
 
@@ -281,9 +304,6 @@ def _node(
     else:
         v.parents = parents
         v.local_grads = _recorded(local_grads, parents)
-        operands = cast("_AnomalyMode", mode).operands
-        if operands is not None and left is not None:
-            operands[v] = (left, right)
     v.op = op
     v.label = ""
     return v
@@ -319,8 +339,6 @@ def _remember_operands(v: Value, operands: tuple[object, ...]) -> None:
     mode = _current_mode()
     if isinstance(mode, dict):
         mode[v] = operands
-    elif isinstance(mode, _AnomalyMode) and mode.operands is not None:
-        mode.operands[v] = operands
 
 
 class Value:
@@ -663,29 +681,46 @@ class Value:
 
     # -- conversions and comparisons ----------------------------------------
 
+    # Each of these turns the Value into a Python number; inside a recording
+    # that watches reads (`record_operands`) its `on_read` is told.
+
     def __float__(self) -> float:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "float(v)")
         return self.data
 
     def __int__(self) -> int:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "int(v)")
         return int(self.data)
 
     def item(self) -> float:
         """The value as a Python float (as ``tensor.item()`` in PyTorch)."""
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "v.item()")
         return self.data
 
     def __lt__(self, other: Scalar) -> bool:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "a comparison v < ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data < b
 
     def __le__(self, other: Scalar) -> bool:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "a comparison v <= ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data <= b
 
     def __gt__(self, other: Scalar) -> bool:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "a comparison v > ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data > b
 
     def __ge__(self, other: Scalar) -> bool:
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, "a comparison v >= ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data >= b
 
@@ -697,7 +732,18 @@ class Value:
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
     def __format__(self, spec: str) -> str:
-        return format(self.data, spec) if spec else repr(self)
+        if not spec:
+            return repr(self)
+        if _watching and type(_current_mode()) is _Operands:
+            _read(self, f"format(v, {spec!r})")
+        return format(self.data, spec)
+
+
+def _read(v: Value, how: str) -> None:
+    """Inside `record_operands`, tell its ``on_read`` that ``v``'s number was read."""
+    on_read = cast("_Operands", _current_mode()).on_read
+    if on_read is not None:
+        on_read(v, how)
 
 
 _ONLY_VALUES = frozenset({Value})

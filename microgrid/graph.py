@@ -31,12 +31,11 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from microgrid._files import check_writable, write_atomically
 from microgrid.engine import Value, topological_order
 from microgrid.nn import MLP, Trace
 from microgrid.render import FORMATS, MissingRendererError, Renderer, RenderError, render
@@ -112,7 +111,9 @@ class Drawing:
 
         ``.svg``, ``.png``, ``.pdf``, or ``.dot``/``.gv`` for the DOT text
         (options as `render`). The file is replaced only once the drawing
-        has rendered, so a failed render never truncates an existing file.
+        has rendered, and atomically (a temporary file renamed over it), so
+        a failed render or a killed process never truncates an existing
+        file. A read-only file is refused (PermissionError), as ``cp`` does.
 
             >>> from microgrid import Value
             >>> import tempfile, pathlib
@@ -122,9 +123,7 @@ class Drawing:
             'digraph'
         """
         target = Path(path)
-        if not target.parent.is_dir():
-            raise FileNotFoundError(f"save: cannot write {str(target)!r}: no folder "
-                                    f"{str(target.parent)!r}")
+        check_writable(target)  # before a render that may take seconds
         suffix = target.suffix.lower().lstrip(".")
         if suffix in ("dot", "gv"):
             data = self.source.encode("utf-8")
@@ -137,8 +136,7 @@ class Drawing:
                 f"save: cannot tell the format of {str(target)!r} from its suffix; "
                 "use .svg, .png, .pdf, .dot or .gv"
             )
-        _write_atomically(target, data)
-        return target
+        return write_atomically(target, data)
 
     # -- Jupyter ----------------------------------------------------------------
 
@@ -166,28 +164,6 @@ def _check_max_nodes(max_nodes: object) -> int:
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
     return max_nodes
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to a new file beside ``target``, then rename it over ``target``.
-
-    The new file gets the permissions a plain ``open(target, "wb")`` would
-    give: those of the file it replaces, or the default (umask) for a new one.
-    """
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as e:
-        raise OSError(e.errno, f"cannot write {str(target)!r}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if target.exists():
-            shutil.copymode(target, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 # -- the computation graph ------------------------------------------------------
@@ -256,8 +232,10 @@ def draw(
     the root and values that are inf or nan stand out; a legend explains.
 
     With ``net`` and/or ``trace`` (from ``net.trace(x)``) values are named in
-    the book's notation (``w²₀₁``, ``b²₀``, ``z²₀``, ``a²₀``) and ``z`` nodes
-    show ``δ = ∂C/∂z``. Labels written ``w^2_01`` are shown that way anyway.
+    the book's notation, neurons counted from 1 (``w²₂₁``, the weight from
+    neuron 1 of layer 1 to neuron 2 of layer 2; ``b²₁``, ``z²₁``, ``a²₁``),
+    and ``z`` nodes show ``δ = ∂C/∂z``. Labels written ``w^2_21`` (as `MLP`
+    labels its parameters) are shown that way anyway.
 
     ``show_params=False`` leaves the parameters out (an MLP's weights and
     biases are most of its graph: 337 of the 477 nodes of one example's
@@ -521,13 +499,14 @@ _BOOK_LABEL = re.compile(r"\b([A-Za-zα-ωΑ-Ω]+)\^(\d+)_(\d+(?:,\d+)?)\b")
 
 
 def _pretty_label(label: str) -> str:
-    """``w^2_01`` -> ``w²₀₁`` (the book's names, as nn writes them); others unchanged."""
+    """``w^2_21`` -> ``w²₂₁`` (the book's names, as nn writes them); others unchanged."""
     return _BOOK_LABEL.sub(
         lambda m: m[1] + m[2].translate(_SUPERSCRIPT) + m[3].translate(_SUBSCRIPT), label
     )
 
 
 def _book_name(letter: str, layer: int, *indices: int) -> str:
+    """``_book_name("w", 2, 2, 1)`` -> ``w²₂₁``: the book's numbers, neurons from 1."""
     sep = "" if all(i < 10 for i in indices) else ","
     sub = sep.join(str(i) for i in indices)
     return f"{letter}{str(layer).translate(_SUPERSCRIPT)}{sub.translate(_SUBSCRIPT)}"
@@ -540,20 +519,20 @@ def _book_names(net: MLP | None, trace: Trace | None) -> tuple[dict[Value, str],
     if net is not None:
         if not isinstance(net, MLP):
             raise TypeError(f"draw: net must be an MLP, got {type(net).__name__}")
-        for i, layer in enumerate(net.layers):
-            for j, neuron in enumerate(layer.neurons):
-                for k, w in enumerate(neuron.w):
-                    names[w] = _book_name("w", i + 2, j, k)
-                names[neuron.b] = _book_name("b", i + 2, j)
+        for l, layer in enumerate(net.layers, 2):  # noqa: E741 - the book's layer number
+            for j, neuron in enumerate(layer.neurons, 1):
+                for k, w in enumerate(neuron.w, 1):
+                    names[w] = _book_name("w", l, j, k)
+                names[neuron.b] = _book_name("b", l, j)
     if trace is not None:
         if not isinstance(trace, Trace):
             raise TypeError(f"draw: trace must be a Trace (from net.trace(x)), got "
                             f"{type(trace).__name__}")
         for layer_number, a_layer in enumerate(trace.a, start=1):
-            for j, a in enumerate(a_layer):
+            for j, a in enumerate(a_layer, 1):
                 names[a] = _book_name("a", layer_number, j)
         for layer_number, z_layer in enumerate(trace.z, start=1):
-            for j, z in enumerate(z_layer):
+            for j, z in enumerate(z_layer, 1):
                 z_name = _book_name("z", layer_number, j)
                 names[z] = f"{z_name} = {names[z]}" if z in names else z_name
                 z_nodes.add(z)
@@ -580,7 +559,8 @@ def draw_network(
     """Draw ``net`` as the textbook does: layers of neurons, left to right.
 
     An edge per weight ``w^l_jk`` (from neuron k of layer l-1 to neuron j of
-    layer l), its width growing with ``|w|``, blue for positive and red for
+    layer l, counted from 1 as in the book: ``w²₂₁`` runs from neuron 1 of
+    layer 1 to neuron 2 of layer 2), its width growing with ``|w|``, blue for positive and red for
     negative. With a ``trace`` (from ``net.trace(x)``) each neuron shows its
     activation ``a`` and, after ``cost.backward()``, its ``δ = ∂C/∂z``
     (``show_delta``: default when any δ is non-zero); without one, each
@@ -614,10 +594,12 @@ def draw_network(
 
     weights = [w for layer in net.layers for n in layer.neurons for w in n.w]
     biggest = max((abs(w.data) for w in weights if math.isfinite(w.data)), default=0.0)
-    texts = [[_neuron_text(net, trace, layer_number, j, fmt, show_delta) for j in range(width)]
+    # Neurons are numbered from 1 as in the book, in the labels and the node ids.
+    texts = [[_neuron_text(net, trace, layer_number, j, fmt, show_delta)
+              for j in range(1, width + 1)]
              for layer_number, width in enumerate(net.sizes, start=1)]
     # The layout is a grid we compute (Graphviz's neato only draws it): columns
-    # are layers, neuron j of each layer sits j rows below the top, centred.
+    # are layers, neuron j of each layer sits j - 1 rows below the top, centred.
     size = max(_circle_inches(text, 11) for layer in texts for text in layer)  # one size for all
     row_gap = size + 0.3
     column_gap = max(2.4, size + (2.2 if edge_labels else 1.4))
@@ -625,7 +607,7 @@ def draw_network(
 
     def position(layer_number: int, j: int) -> tuple[float, float]:
         width = net.sizes[layer_number - 1]
-        return (layer_number - 1) * column_gap, ((width - 1) / 2 - j) * row_gap
+        return (layer_number - 1) * column_gap, ((width - 1) / 2 - (j - 1)) * row_gap
 
     graph = {"layout": "neato", "splines": "line", "outputorder": "edgesfirst",
              "fontname": _FONT}
@@ -652,14 +634,13 @@ def draw_network(
         lines.append(f"  layer{layer_number} {_attributes(heading)};")
         fill = "#dcfce7" if layer_number == 1 else (
             "#fef3c7" if layer_number == len(net.sizes) else "white")
-        for j, text in enumerate(texts[layer_number - 1]):
+        for j, text in enumerate(texts[layer_number - 1], 1):
             attributes = {"label": _lines(text, "\\n"), "fillcolor": fill,
                           "pos": _pin(*position(layer_number, j))}
             lines.append(f"  n{layer_number}_{j} {_attributes(attributes)};")
-    for i, layer in enumerate(net.layers):
-        layer_number = i + 2
-        for j, neuron in enumerate(layer.neurons):
-            for k, w in enumerate(neuron.w):
+    for layer_number, layer in enumerate(net.layers, 2):
+        for j, neuron in enumerate(layer.neurons, 1):
+            for k, w in enumerate(neuron.w, 1):
                 finite = biggest > 0.0 and math.isfinite(w.data)
                 magnitude = abs(w.data) / biggest if finite else 1.0
                 colour = _POSITIVE if w.data >= 0.0 else _NEGATIVE
@@ -677,7 +658,7 @@ def draw_network(
                         "fontcolor": colour, "fillcolor": "white", "margin": "0.02,0.01",
                         "height": "0", "width": "0",
                         "pos": _pin(*_label_position(position(layer_number - 1, k),
-                                                     position(layer_number, j), k,
+                                                     position(layer_number, j), k - 1,
                                                      len(neuron.w))),
                     }) + ";")
     if legend:
@@ -704,7 +685,7 @@ def _pin(x: float, y: float) -> str:
 def _label_position(
     tail: tuple[float, float], head: tuple[float, float], k: int, fan_in: int
 ) -> tuple[float, float]:
-    """Where on the edge from input ``k`` to put its label.
+    """Where on the edge from input ``k`` (a Python index, from 0) to put its label.
 
     Each input's labels sit at their own fraction of the way along (0.25 to
     0.6, by k), so no two labels share a spot even where edges cross.
@@ -716,13 +697,14 @@ def _label_position(
 def _neuron_text(
     net: MLP, trace: Trace | None, layer_number: int, j: int, fmt: Any, show_delta: bool
 ) -> list[str]:
+    """The lines inside neuron ``j`` (counted from 1) of layer ``layer_number``."""
     text = [_book_name("a", layer_number, j)]
     if trace is not None:
-        text.append(f"= {fmt(trace.a[layer_number - 1][j].data)}")
+        text.append(f"= {fmt(trace.a[layer_number - 1][j - 1].data)}")
         if show_delta and layer_number > 1:
-            text.append(f"δ = {fmt(trace.z[layer_number - 1][j].grad)}")
+            text.append(f"δ = {fmt(trace.z[layer_number - 1][j - 1].grad)}")
     elif layer_number > 1:
-        text.append(f"b = {fmt(net.layers[layer_number - 2].neurons[j].b.data)}")
+        text.append(f"b = {fmt(net.layers[layer_number - 2].neurons[j - 1].b.data)}")
     return text
 
 

@@ -60,8 +60,14 @@ __all__ = [
 Outputs = Value | Sequence[Value]
 """A network's outputs: the list ``net(x)`` returns, or a single Value."""
 
-Target = float | Sequence[float]
-"""A target: one number (for a single output or a class index) or a list."""
+Target = float | Value | Sequence[float | Value]
+"""A target: one number or Value (for a single output), or a list of them.
+
+A Value target is part of the graph: the cost is built from it, so a
+compiled cost replays it with each example's own target (`compile` passes
+targets as Values by default). Class indices stay plain ints: they choose
+which output the cost reads.
+"""
 
 LossFn = Callable[[Outputs, Any], Value]
 """A per-example cost ``loss(outputs, target) -> Value``; the target's type depends on it."""
@@ -101,22 +107,33 @@ def _number(y: object, fn: str, what: str) -> float:
     return r
 
 
-def _targets(y: object, n: int, fn: str) -> list[float]:
-    """One finite target per output (a bare number is allowed for one output)."""
-    if isinstance(y, (str, bytes)) or not isinstance(y, (numbers.Real, Sequence)):
+def _target(y: object, fn: str, what: str) -> float | Value:
+    """A target as given if a Value (a node of the graph), else a finite float."""
+    return y if type(y) is Value else _number(y, fn, what)
+
+
+def _targets(y: object, n: int, fn: str) -> list[float | Value]:
+    """One finite target (a number or a Value) per output; a bare one for one output."""
+    if isinstance(y, (str, bytes)) or not isinstance(y, (numbers.Real, Value, Sequence)):
         raise TypeError(
-            f"{fn}: target must be a number or a list of numbers, got {type(y).__name__} {y!r}"
+            f"{fn}: target must be a number, a Value or a list of them, "
+            f"got {type(y).__name__} {y!r}"
         )
-    if isinstance(y, numbers.Real):
+    if isinstance(y, (numbers.Real, Value)):
         if n != 1:
             raise ValueError(
-                f"{fn}: target is the single number {y!r} but there are {n} outputs; "
-                f"give a list of {n} targets"
+                f"{fn}: target is the single {'Value' if type(y) is Value else 'number'} "
+                f"{y!r} but there are {n} outputs; give a list of {n} targets"
             )
-        return [_number(y, fn, "target")]
+        return [_target(y, fn, "target")]
     if len(y) != n:
         raise ValueError(f"{fn}: {n} outputs but {len(y)} targets {list(y)!r}; they must match")
-    return [_number(yj, fn, f"target {j}") for j, yj in enumerate(y)]
+    return [_target(yj, fn, f"target {j}") for j, yj in enumerate(y)]
+
+
+def _value_of(y: float | Value) -> float:
+    """A target's number, to check its range: read, never branched on (see compile)."""
+    return y.data if type(y) is Value else y  # type: ignore[return-value]
 
 
 def _class_index(y: object, n: int, fn: str) -> int:
@@ -127,6 +144,11 @@ def _class_index(y: object, n: int, fn: str) -> int:
                 f"{fn}: class index {y!r} is out of range for {n} outputs (0..{n - 1})"
             )
         return int(y)
+    if type(y) is Value or (isinstance(y, Sequence) and any(type(v) is Value for v in y)):
+        raise TypeError(
+            f"{fn}: the class must be a plain int or one-hot list of numbers (it chooses "
+            f"which output the cost reads), got {y!r}; with compile, pass static_y=True"
+        )
     if isinstance(y, (str, bytes)) or not isinstance(y, Sequence):
         raise TypeError(
             f"{fn}: target must be a class index (int) or a one-hot list, "
@@ -158,10 +180,14 @@ def _check_log_input(x: float, fn: str, what: str, instead: str) -> None:
 def quadratic(a: Outputs, y: Target) -> Value:
     """Nielsen's quadratic cost ``C_x = 1/2 sum_j (y_j - a_j)^2``.
 
-    Its gradient is the book's shortcut ``∂C_x/∂a_j = a_j - y_j``.
+    Its gradient is the book's shortcut ``∂C_x/∂a_j = a_j - y_j``. Targets
+    are numbers or Values (as `compile` passes them), as in every cost
+    below but the class-index ones.
 
         >>> from microgrid import Value
         >>> quadratic([Value(0.5)], 1.0).data
+        0.125
+        >>> quadratic([Value(0.5)], Value(1.0)).data
         0.125
     """
     outputs = _outputs(a, "quadratic")
@@ -194,7 +220,9 @@ def cross_entropy(a: Outputs, y: Target) -> Value:
     saturated at exactly 0.0 (or 1.0) where ``ln a_j`` (or ``ln(1 - a_j)``)
     is needed would give an infinite cost: that raises ``ValueError``;
     use `cross_entropy_with_logits` on the ``z`` nodes, which is stable for
-    any ``z``.
+    any ``z``. A Value target keeps both terms whatever its value (the
+    graph is the same for every target, so it compiles), so then both
+    logs must be finite.
 
         >>> from microgrid import Value
         >>> round(cross_entropy([Value(0.5)], 1.0).data, 6)
@@ -204,18 +232,22 @@ def cross_entropy(a: Outputs, y: Target) -> Value:
     targets = _targets(y, len(outputs), "cross_entropy")
     terms = []
     for j, (aj, yj) in enumerate(zip(outputs, targets, strict=True)):
-        if not 0.0 <= yj <= 1.0:
-            raise ValueError(f"cross_entropy: target {j} is {yj!r}; targets must lie in [0, 1]")
+        y_number = _value_of(yj)
+        if not 0.0 <= y_number <= 1.0:
+            raise ValueError(
+                f"cross_entropy: target {j} is {y_number!r}; targets must lie in [0, 1]"
+            )
         if not 0.0 <= aj.data <= 1.0:
             raise ValueError(
                 f"cross_entropy: output {j} is {aj.data!r}, not a probability in [0, 1]; "
                 "use sigmoid outputs, or cross_entropy_with_logits on the z nodes"
             )
-        if yj > 0.0:
+        graph_target = type(yj) is Value
+        if graph_target or y_number > 0.0:
             _check_log_input(aj.data, "cross_entropy", f"output a_{j}",
                              "cross_entropy_with_logits(z, y)")
             terms.append(aj.log() * yj)
-        if yj < 1.0:
+        if graph_target or y_number < 1.0:
             _check_log_input(1.0 - aj.data, "cross_entropy", f"1 - a_{j}",
                              "cross_entropy_with_logits(z, y)")
             terms.append((1.0 - aj).log() * (1.0 - yj))
@@ -244,11 +276,16 @@ def cross_entropy_with_logits(z: Outputs, y: Target) -> Value:
     targets = _targets(y, len(logits), "cross_entropy_with_logits")
     terms = []
     for j, (zj, yj) in enumerate(zip(logits, targets, strict=True)):
-        if not 0.0 <= yj <= 1.0:
+        y_number = _value_of(yj)
+        if not 0.0 <= y_number <= 1.0:
             raise ValueError(
-                f"cross_entropy_with_logits: target {j} is {yj!r}; targets must lie in [0, 1]"
+                f"cross_entropy_with_logits: target {j} is {y_number!r}; "
+                "targets must lie in [0, 1]"
             )
-        terms.append(_softplus(zj) - zj * yj if yj != 0.0 else _softplus(zj))
+        if type(yj) is Value or y_number != 0.0:
+            terms.append(_softplus(zj) - zj * yj)
+        else:
+            terms.append(_softplus(zj))
     return sum_of(terms)
 
 
@@ -310,7 +347,7 @@ def hinge(score: Outputs, y: Target) -> Value:
     if len(scores) != 1:
         raise ValueError(f"hinge: needs exactly one output (a score), got {len(scores)}")
     label = _targets(y, 1, "hinge")[0]
-    if label not in (-1.0, 1.0):
+    if _value_of(label) not in (-1.0, 1.0):
         raise ValueError(
             f"hinge: target y must be -1 or +1, got {y!r}; "
             "convert 0/1 labels with 2*y - 1 (or a dataset's signed=True)"

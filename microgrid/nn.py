@@ -1,10 +1,12 @@
 """Tiny neural networks on the engine: `Neuron`, `Layer`, `MLP`, and `Trace`.
 
-The numbering is Nielsen's (see BACKPROP.md): layer 1 is the input, so
-``net.layers[i].neurons[j].w[k]`` is the book's ``w^{i+2}_jk``, the weight
-from neuron ``k`` of layer ``i+1`` to neuron ``j`` of layer ``i+2``, and
-``net.layers[i].neurons[j].b`` is ``b^{i+2}_j``. Parameters carry those
-names as labels (``w^2_01``, ``b^2_0``).
+The numbering is Nielsen's (see BACKPROP.md): layer 1 is the input, and
+neurons are counted from 1 as the book counts them, while Python's lists
+count from 0. So the book's ``w^l_jk``, the weight from neuron ``k`` of
+layer ``l-1`` to neuron ``j`` of layer ``l``, is
+``net.layers[l-2].neurons[j-1].w[k-1]`` (or ``net.weight(l, j, k)``), and
+``b^l_j`` is ``net.layers[l-2].neurons[j-1].b`` (``net.bias(l, j)``).
+Parameters carry the book's names as labels (``w^2_12``, ``b^2_1``).
 
 A neuron's weighted input ``z = sum_k w_k a_k + b`` is ONE engine node (op
 ``"linear"``), and its activation ``a = sigma(z)`` is one more; for the
@@ -28,34 +30,39 @@ object (never pickle)::
       "activation": "relu",               # hidden layers
       "output_activation": "linear",      # last layer (may be "softmax")
       "layers": [                         # one per layer after the input
-        {"w": [[w^2_00, w^2_01], ...],    # nout rows of nin finite numbers
-         "b": [b^2_0, ...]},              # nout finite numbers
+        {"w": [[w^2_11, w^2_12], ...],    # nout rows of nin finite numbers
+         "b": [b^2_1, ...]},              # nout finite numbers
         ...
       ]
     }
 
 Floats are written with Python's shortest round-trip ``repr``, so a
 save/load round trip is bit-exact. Saving is atomic: the file is written
-to a temporary file in the same directory, flushed to disk, then renamed
-over the target, so an interrupted save leaves the previous file intact.
-Loading checks everything (size of the file, keys, types, shapes, finite
+to a temporary file in the same folder, flushed to disk, then renamed
+over the target, so an interrupted save (even ``kill -9``) leaves the
+previous file intact. A read-only file is not replaced, as ``cp`` would
+not; the new file keeps the permissions of the one it replaces.
+Loading checks everything (that it is a regular file, its size, keys,
+types, shapes, the number of parameters before building any, finite
 numbers, known format and version) and raises `ValueError` saying what
-is wrong.
+is wrong. A network above `MAX_PARAMETERS` is refused unless the caller
+raises the limit: ``MLP.load(path, max_parameters=...)``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import numbers
 import os
 import random
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+import reprlib
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
+from microgrid._files import read_regular_file, write_atomically
 from microgrid.engine import Scalar, Value, linear, linear_layer, logsumexp
 
 __all__ = [
@@ -69,6 +76,8 @@ __all__ = [
     "Module",
     "Neuron",
     "Trace",
+    "TraceRow",
+    "TraceTable",
     "softmax",
 ]
 
@@ -90,14 +99,33 @@ INITS = ("he", "normal", "scaled_normal", "uniform", "xavier")
 
 FORMAT = "microgrid.mlp"
 VERSION = 1
+MAX_PARAMETERS = 2**20
+"""`MLP.load` refuses networks with more parameters (1,048,576 load in about 5 s and
+300 MB) unless given a larger ``max_parameters``."""
 MAX_FILE_BYTES = 64 * 1024 * 1024
-"""`MLP.load` refuses larger model files."""
+"""`MLP.load` refuses larger model files, or, with a larger ``max_parameters``, files
+of more than 64 bytes per parameter allowed."""
+_BYTES_PER_PARAMETER = 64  # a float's repr is at most 24 characters; leave room for layout
 MAX_WIDTH = 65_536
 """`MLP.load` refuses layers wider than this."""
 MAX_LAYERS = 1_000
 """`MLP.load` refuses networks with more layers than this."""
 
 _INF = math.inf
+
+# What a model file said, quoted short: a file may hold a 4,000-digit number or a
+# megabyte-long string, which an error message should not repeat.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxlong = _SHORT.maxother = 40
+_SHORT.maxlist = _SHORT.maxdict = 6
+_SHORT.maxlevel = 2
+
+
+def _quote(x: object) -> str:
+    try:
+        return _SHORT.repr(x)
+    except ValueError:  # an int past Python's limit of digits for str()
+        return f"an int of {x.bit_length()} bits" if isinstance(x, int) else type(x).__name__
 
 
 def _check_name(name: object, valid: Sequence[str], what: str) -> str:
@@ -106,11 +134,11 @@ def _check_name(name: object, valid: Sequence[str], what: str) -> str:
     return name
 
 
-def _check_count(n: object, what: str) -> int:
+def _check_count(n: object, what: str, minimum: int = 1) -> int:
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"{what} must be an int, got {type(n).__name__} {n!r}")
-    if n < 1:
-        raise ValueError(f"{what} must be at least 1, got {n}")
+    if n < minimum:
+        raise ValueError(f"{what} must be at least {minimum}, got {n}")
     return n
 
 
@@ -220,17 +248,18 @@ class Module:
 
 def _finite_number(x: object, where: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise ValueError(f"{where}: expected a number, got {type(x).__name__} {x!r}")
+        raise ValueError(f"{where}: expected a number, got {type(x).__name__} {_quote(x)}")
     try:
         v = float(x)
     except OverflowError:
-        raise ValueError(f"{where}: {x!r} is too large for a float") from None
+        raise ValueError(f"{where}: {_quote(x)} is too large for a float") from None
     if not -_INF < v < _INF:
-        raise ValueError(f"{where}: {x!r} is not a finite number")
+        raise ValueError(f"{where}: {_quote(x)} is not a finite number")
     return v
 
 
 def _weight_label(layer_number: int, j: int, k: int) -> str:
+    """The book's name of ``w^l_jk`` (``j``, ``k`` counted from 1): ``w^2_12``, ``w^2_12,3``."""
     if j < 10 and k < 10:
         return f"w^{layer_number}_{j}{k}"
     return f"w^{layer_number}_{j},{k}"
@@ -242,12 +271,14 @@ class Neuron(Module):
     ``activation`` is ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"linear"``
     (then ``a`` IS the ``z`` node). ``init`` names the initialisation (see
     `INITS`); ``rng`` is a `random.Random` to draw from (a fresh unseeded
-    one if None). ``layer_number`` and ``index`` (the book's ``l`` and
-    ``j``) only name the parameters; ``fan_out`` is used by ``"xavier"``.
+    one if None). ``layer_number`` (the book's ``l``) and ``index`` (the
+    neuron's place in its layer's ``neurons`` list, from 0) only name the
+    parameters, in the book's numbering: the neuron is ``j = index + 1``
+    and ``w[k]`` is labelled ``w^l_j(k+1)``. ``fan_out`` is used by ``"xavier"``.
 
         >>> n = Neuron(2, "linear", rng=random.Random(0))
-        >>> n.w[0].label, n.b.label
-        ('w^2_00', 'b^2_0')
+        >>> n.w[0].label, n.w[1].label, n.b.label
+        ('w^2_11', 'w^2_12', 'b^2_1')
         >>> n([1.0, 2.0]).op
         'linear'
     """
@@ -264,6 +295,8 @@ class Neuron(Module):
         fan_out: int = 1,
     ) -> None:
         nin = _check_count(nin, "Neuron: nin")
+        layer_number = _check_count(layer_number, "Neuron: layer_number (layer 1 is the input)", 2)
+        index = _check_count(index, "Neuron: index", 0)
         valid = tuple(_NEURON_ACTIVATIONS)
         self.activation = _check_name(activation, sorted(valid), "activation")
         self._sigma = _NEURON_ACTIVATIONS[activation]
@@ -273,8 +306,9 @@ class Neuron(Module):
         elif not isinstance(rng, random.Random):
             raise TypeError(f"Neuron: rng must be a random.Random, got {type(rng).__name__}")
         w, b = _initial_parameters(init, nin, fan_out, rng)
-        self.w = [Value(wk, _weight_label(layer_number, index, k)) for k, wk in enumerate(w)]
-        self.b = Value(b, f"b^{layer_number}_{index}")
+        j = index + 1  # the book counts neurons from 1
+        self.w = [Value(wk, _weight_label(layer_number, j, k)) for k, wk in enumerate(w, 1)]
+        self.b = Value(b, f"b^{layer_number}_{j}")
 
     def __call__(self, x: Sequence[Scalar]) -> Value:
         """The neuron's output ``a`` for inputs ``x`` (numbers or Values, ``len(w)`` of them)."""
@@ -386,18 +420,84 @@ class Layer(Module):
         return f"Layer(nin={nin}, nout={len(self.neurons)}, activation={self.activation!r})"
 
 
+class TraceRow(NamedTuple):
+    """One number of a `Trace.table`, named as in the book (neurons counted from 1)."""
+
+    label: str
+    """The book's name: ``"z^2_1"``, ``"delta^2_1"``, ``"∂C/∂w^2_12"``."""
+    quantity: str
+    """What it is: ``"a"``, ``"z"``, ``"delta"``, ``"b"``, ``"dC/db"``, ``"w"`` or ``"dC/dw"``."""
+    l: int  # noqa: E741 - the book's layer number
+    """The layer, 1 being the input."""
+    j: int
+    """The neuron within layer ``l``, from 1."""
+    k: int | None
+    """For a weight ``w^l_jk``: the neuron of layer ``l-1`` it comes from, from 1; else None."""
+    value: float
+    python: str
+    """Where the number lives: ``"trace.z[1][0].data"``, ``"net.layers[0].neurons[0].b.grad"``."""
+
+
+class TraceTable(list[TraceRow]):
+    """The rows of `Trace.table`; printing it (or its repr) shows them layer by layer."""
+
+    def __init__(self, rows: Iterable[TraceRow], text: str) -> None:
+        super().__init__(rows)
+        self._text = text
+
+    def __str__(self) -> str:
+        return self._text
+
+    __repr__ = __str__
+
+
+_MAPPING = (
+    "In Python, whose lists count from 0: a^l_j is trace.a[l-1][j-1], z^l_j is "
+    "trace.z[l-1][j-1], delta^l_j is trace.delta[l-1][j-1], w^l_jk is "
+    "net.layers[l-2].neurons[j-1].w[k-1] and b^l_j is net.layers[l-2].neurons[j-1].b."
+)
+
+
+def _book_number(n: object, name: str, symbol: str, first: int, last: int, why: str = "") -> int:
+    """``n`` checked as one of the book's numbers ``first..last``, or a clear error."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{name} must be an int, got {type(n).__name__} {n!r}")
+    if not first <= n <= last:
+        why = why or ("layers are numbered from 1, the input, as in the book" if name == "l"
+                      else "neurons are numbered from 1, as in the book")
+        raise ValueError(
+            f"{name}={n} is out of range for {symbol}: {name} runs from {first} to {last} ({why})"
+        )
+    return n
+
+
 @dataclass
 class Trace:
     """Every layer's weighted inputs ``z`` and activations ``a``, from `MLP.trace`.
 
-    Lists are indexed by the book's layer number ``l`` minus one:
+    Lists are indexed by the book's layer number ``l`` minus one and the
+    neuron's number ``j`` minus one (the book counts neurons from 1):
     ``a[0]`` are the inputs as Values (``a^1 = x``), ``z[0] == []`` (the
-    input layer has no weighted input), ``z[l-1][j]`` is the node
-    ``z^l_j`` and ``a[l-1][j]`` is ``a^l_j``.
+    input layer has no weighted input), ``z[l-1][j-1]`` is the node
+    ``z^l_j`` and ``a[l-1][j-1]`` is ``a^l_j``. `z_of`, `a_of` and
+    `delta_of` take the book's numbers instead, and `table` shows every
+    number by its book name.
+
+    Two things to know when reading ``delta`` (the z nodes' grads):
+
+    - Before a backward pass every ``delta`` is 0: the grads are filled by
+      ``cost.backward()`` on a cost built from ``output``.
+    - A second ``cost.backward()`` leaves ``delta`` as it was (a pass
+      resets the grads of the graph's inner nodes) but adds into the
+      parameters' grads (they are leaves, and leaves accumulate, as in
+      PyTorch), so ``∂C/∂b`` is then twice ``delta`` and BP3 seems to fail.
+      Call ``net.zero_grad()`` before each backward pass.
     """
 
     a: list[list[Value]]
     z: list[list[Value]]
+    net: MLP | None = field(default=None, repr=False, compare=False)
+    """The traced network (its parameters name the rows of `table`); None if unknown."""
 
     @property
     def output(self) -> list[Value]:
@@ -406,15 +506,160 @@ class Trace:
 
     @property
     def delta(self) -> list[list[float]]:
-        """``delta^l_j = ∂C/∂z^l_j``: the z nodes' grads after ``cost.backward()``, like ``z``."""
+        """``delta^l_j = ∂C/∂z^l_j`` at ``[l-1][j-1]``: the z nodes' grads, laid out like ``z``.
+
+        All 0 until ``cost.backward()`` has run (see the class docstring).
+        """
         return [[zj.grad for zj in zl] for zl in self.z]
+
+    def a_of(self, l: int, j: int) -> Value:  # noqa: E741 - the book's layer number
+        """The node ``a^l_j``, in the book's numbering (``a_of(1, j)`` is the input ``x_j``)."""
+        l = _book_number(l, "l", "a^l_j", 1, len(self.a))  # noqa: E741
+        return self.a[l - 1][_book_number(j, "j", f"a^{l}_j", 1, len(self.a[l - 1])) - 1]
+
+    def z_of(self, l: int, j: int) -> Value:  # noqa: E741
+        """The node ``z^l_j``, in the book's numbering (``l`` from 2: the input has no ``z``)."""
+        why = "layer 1 is the input, which has no z"
+        l = _book_number(l, "l", "z^l_j", 2, len(self.z), why)  # noqa: E741
+        return self.z[l - 1][_book_number(j, "j", f"z^{l}_j", 1, len(self.z[l - 1])) - 1]
+
+    def delta_of(self, l: int, j: int) -> float:  # noqa: E741
+        """``delta^l_j = ∂C/∂z^l_j``, the grad of `z_of(l, j)` (0 before ``cost.backward()``)."""
+        return self.z_of(l, j).grad
+
+    def table(self, precision: int = 6) -> TraceTable:
+        """Every ``a``, ``z``, ``delta`` and (with the network) ``b``, ``∂C/∂b``, ``w``, ``∂C/∂w``.
+
+        Each number is a `TraceRow` named as in the book (``"delta^3_1"``,
+        neurons counted from 1) that also says where it lives in Python
+        (``"trace.delta[2][0]"``). Printed, the table shows the numbers
+        layer by layer to ``precision`` significant digits, and says when
+        no backward pass seems to have run (every ``delta`` is 0) or when
+        the parameters' grads are not this pass's alone (``∂C/∂b`` is not
+        ``delta``, which BP3 says it is after one pass from zeroed grads).
+
+            >>> from microgrid.losses import quadratic
+            >>> net = MLP(1, [1], activation="sigmoid", seed=0)
+            >>> trace = net.trace([2.0])
+            >>> quadratic(trace.output, [0.0]).backward()     # C = 1/2 (0 - a^2_1)^2
+            >>> print(trace.table(precision=4))  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+            trace of MLP(sizes=[1, 1], activation='sigmoid', output_activation='sigmoid', ...)
+            layer 1: input
+              j  a^1_j
+              1      2
+            layer 2: sigmoid (output)
+              j  z^2_j   a^2_j  delta^2_j  b^2_j  ∂C/∂b^2_j
+              1  1.378  0.7986     0.1284      0     0.1284
+              j  k  w^2_jk  ∂C/∂w^2_jk
+              1  1  0.6888      0.2569
+            In Python, ...
+            >>> [(r.label, r.python) for r in trace.table() if r.quantity == "dC/dw"]
+            [('∂C/∂w^2_11', 'net.layers[0].neurons[0].w[0].grad')]
+        """
+        _check_count(precision, "table: precision")
+        rows = list(self._rows())
+        return TraceTable(rows, _table_text(self, rows, precision))
+
+    def _rows(self) -> Iterator[TraceRow]:
+        net = self.net
+        for l, a_l in enumerate(self.a, 1):  # noqa: E741
+            for j, aj in enumerate(a_l, 1):
+                at = f"[{l - 1}][{j - 1}]"
+                if l > 1:
+                    yield TraceRow(f"z^{l}_{j}", "z", l, j, None, self.z[l - 1][j - 1].data,
+                                   f"trace.z{at}.data")
+                yield TraceRow(f"a^{l}_{j}", "a", l, j, None, aj.data, f"trace.a{at}.data")
+                if l == 1:
+                    continue
+                yield TraceRow(f"delta^{l}_{j}", "delta", l, j, None, self.z[l - 1][j - 1].grad,
+                               f"trace.delta{at}")
+                if net is None:
+                    continue
+                neuron = f"net.layers[{l - 2}].neurons[{j - 1}]"
+                n = net.layers[l - 2].neurons[j - 1]
+                yield TraceRow(f"b^{l}_{j}", "b", l, j, None, n.b.data, f"{neuron}.b.data")
+                yield TraceRow(f"∂C/∂b^{l}_{j}", "dC/db", l, j, None, n.b.grad, f"{neuron}.b.grad")
+                for k, wk in enumerate(n.w, 1):
+                    name = _weight_label(l, j, k)
+                    yield TraceRow(name, "w", l, j, k, wk.data, f"{neuron}.w[{k - 1}].data")
+                    yield TraceRow(f"∂C/∂{name}", "dC/dw", l, j, k, wk.grad,
+                                   f"{neuron}.w[{k - 1}].grad")
+
+
+def _table_text(trace: Trace, rows: list[TraceRow], precision: int) -> str:
+    """`Trace.table` as text: per layer, a line per neuron, then a line per weight."""
+
+    def number(v: float) -> str:
+        return format(v + 0.0, f".{precision}g")  # + 0.0 turns -0.0 into 0.0
+
+    net = trace.net
+    value = {(r.quantity, r.l, r.j, r.k): r.value for r in rows}
+    last = len(trace.a)
+    lines = [f"trace of {net!r}" if net is not None else "trace"]
+    for l, a_l in enumerate(trace.a, 1):  # noqa: E741
+        if l == 1:
+            lines.append("layer 1: input")
+            lines += _columns(["j", "a^1_j"], [[str(j), number(value["a", 1, j, None])]
+                                                for j in range(1, len(a_l) + 1)])
+            continue
+        activation = f": {net.layers[l - 2].activation}" if net is not None else ""
+        lines.append(f"layer {l}{activation}{' (output)' if l == last else ''}")
+        names = ["z", "a", "delta"] + (["b", "dC/db"] if net is not None else [])
+        headers = ["j", *(f"{_column_name(q)}^{l}_j" for q in names)]
+        lines += _columns(headers, [[str(j), *(number(value[q, l, j, None]) for q in names)]
+                                    for j in range(1, len(a_l) + 1)])
+        if net is not None:
+            weights = [[str(r.j), str(r.k), number(r.value), number(value["dC/dw", l, r.j, r.k])]
+                       for r in rows if r.quantity == "w" and r.l == l]
+            lines += _columns(["j", "k", f"w^{l}_jk", f"∂C/∂w^{l}_jk"], weights)
+    for note in [*_table_notes(trace, rows, value), _MAPPING]:
+        lines += textwrap.wrap(note, 88, subsequent_indent="  ")
+    return "\n".join(lines)
+
+
+def _column_name(quantity: str) -> str:
+    return {"dC/db": "∂C/∂b"}.get(quantity, quantity)
+
+
+def _columns(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """Right-aligned columns, two spaces apart, indented by two."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]
+    return ["  " + "  ".join(cell.rjust(w) for cell, w in zip(line, widths))
+            for line in (headers, *rows)]
+
+
+def _table_notes(
+    trace: Trace, rows: list[TraceRow], value: dict[tuple[str, int, int, int | None], float]
+) -> list[str]:
+    """What a reader should know about these numbers: the traps of reading grads."""
+    notes = []
+    if all(r.value == 0.0 for r in rows if r.quantity == "delta"):
+        notes.append(
+            "Note: every delta is 0. Grads are filled by a backward pass: build a cost from "
+            "trace.output and call cost.backward() (a cost that is flat here, such as a hinge "
+            "cost beyond its margin, also gives 0)."
+        )
+    biases = [r for r in rows if r.quantity == "dC/db"]
+    off = [r for r in biases if r.value != value["delta", r.l, r.j, None]]
+    if off:
+        notes.append(
+            f"Note: ∂C/∂b is not delta for {len(off)} of {len(biases)} neurons (BP3 says it is, "
+            "for one backward pass): the parameters' grads hold more than this pass. They add up "
+            "over backward passes (call net.zero_grad() before cost.backward()), or the cost has "
+            "terms from outside this trace (an L2 penalty, other examples)."
+        )
+    return notes
 
 
 class MLP(Module):
     """A multi-layer perceptron: ``nin`` inputs, then a layer per entry of ``nouts``.
 
     Hidden layers use ``activation``; the last uses ``output_activation``
-    (``"softmax"`` allowed there). ``init`` is one of `INITS`; a given
+    (``"softmax"`` allowed there). By default (None) the output layer is
+    ``"sigmoid"`` after sigmoid hidden layers, as the book's networks are
+    sigmoid throughout, and ``"linear"`` after any other (micrograd's MLP:
+    the output is a score, e.g. for the hinge cost); ``output_activation``
+    and the repr say which it is. ``init`` is one of `INITS`; a given
     ``seed`` always gives the same network (None: a random one). The
     attributes ``init`` and ``seed`` record them; a network read by `load`
     has both None (its weights came from the file).
@@ -422,8 +667,20 @@ class MLP(Module):
         >>> net = MLP(2, [16, 16, 1], seed=1)
         >>> net
         MLP(sizes=[2, 16, 16, 1], activation='relu', output_activation='linear', parameters=337)
-        >>> net.layers[0].neurons[3].w[1].label   # the book's w^2_31
-        'w^2_31'
+        >>> MLP(2, [3, 2], activation="sigmoid", seed=1)
+        MLP(sizes=[2, 3, 2], activation='sigmoid', output_activation='sigmoid', parameters=17)
+
+    Neurons are numbered as in the book, from 1, and Python's lists from 0:
+    the book's ``w^l_jk`` is ``net.layers[l-2].neurons[j-1].w[k-1]``, which
+    `weight` finds by the book's numbers; it is labelled so.
+
+        >>> w = net.weight(2, 4, 2)          # from neuron 2 of layer 1 to neuron 4 of layer 2
+        >>> w is net.layers[0].neurons[3].w[1], w.label
+        (True, 'w^2_42')
+
+    `trace` runs the forward pass keeping every layer's ``z`` and ``a``;
+    after ``cost.backward()`` its `Trace.table` shows every ``z``, ``a``,
+    ``delta``, ``∂C/∂b`` and ``∂C/∂w`` by its book name.
     """
 
     def __init__(
@@ -431,7 +688,7 @@ class MLP(Module):
         nin: int,
         nouts: Sequence[int],
         activation: str = "relu",
-        output_activation: str = "linear",
+        output_activation: str | None = None,
         init: str = "uniform",
         seed: int | None = None,
     ) -> None:
@@ -441,6 +698,8 @@ class MLP(Module):
         widths = [_check_count(n, f"MLP: nouts[{i}]") for i, n in enumerate(nouts)]
         hidden = sorted(_NEURON_ACTIVATIONS)
         self.activation = _check_name(activation, hidden, "hidden activation")
+        if output_activation is None:
+            output_activation = "sigmoid" if activation == "sigmoid" else "linear"
         self.output_activation = _check_name(output_activation, ACTIVATIONS, "output activation")
         self.init: str | None = _check_name(init, INITS, "init")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -460,6 +719,27 @@ class MLP(Module):
             for i in range(len(widths))
         ]
 
+    def weight(self, l: int, j: int, k: int) -> Value:  # noqa: E741 - the book's layer number
+        """The book's ``w^l_jk``: from neuron ``k`` of layer ``l-1`` to neuron ``j`` of layer ``l``.
+
+        Numbers as in the book: layers from 1 (the input), neurons from 1.
+        It is ``net.layers[l-2].neurons[j-1].w[k-1]``.
+        """
+        neuron = self._neuron("w", l, j)
+        return neuron.w[_book_number(k, "k", f"w^{l}_{j}k", 1, len(neuron.w)) - 1]
+
+    def bias(self, l: int, j: int) -> Value:  # noqa: E741
+        """The book's ``b^l_j`` (numbered from 1): ``net.layers[l-2].neurons[j-1].b``."""
+        return self._neuron("b", l, j).b
+
+    def _neuron(self, letter: str, l: int, j: int) -> Neuron:  # noqa: E741
+        symbol = f"{letter}^l_j{'k' if letter == 'w' else ''}"
+        why = "layer 1 is the input, which has no parameters"
+        l = _book_number(l, "l", symbol, 2, len(self.sizes), why)  # noqa: E741
+        neurons = self.layers[l - 2].neurons
+        symbol = f"{letter}^{l}_j{'k' if letter == 'w' else ''}"
+        return neurons[_book_number(j, "j", symbol, 1, len(neurons)) - 1]
+
     def __call__(self, x: Iterable[Scalar]) -> list[Value]:
         """The output layer's activations for input ``x`` (a list, even of one Value).
 
@@ -475,17 +755,21 @@ class MLP(Module):
         """The forward pass with every layer's ``z`` and ``a`` nodes, labelled as in the book.
 
         Numbers in ``x`` become new leaf Values ``a^1_k`` (so ``∂C/∂x`` is
-        readable after backward); Values are used as given. After
-        ``cost.backward()``, ``trace.delta[l-1][j]`` is ``delta^l_j``.
+        readable after backward); Values are used as given (and labelled
+        ``a^1_k`` if they have no label). After ``cost.backward()``,
+        ``trace.delta_of(l, j)`` (``trace.delta[l-1][j-1]``) is
+        ``delta^l_j``, and ``print(trace.table())`` shows every number.
 
             >>> net = MLP(2, [2, 1], seed=0)
             >>> t = net.trace([0.5, -1.0])
             >>> [len(z) for z in t.z], t.z[1][0].label, t.a[0][1].label
-            ([0, 2, 1], 'z^2_0', 'a^1_1')
+            ([0, 2, 1], 'z^2_1', 'a^1_2')
+            >>> t.z_of(2, 1) is t.z[1][0]
+            True
         """
         xs = _checked_inputs(x, self.sizes[0], "MLP.trace")
         inputs: list[Value] = []
-        for k, xk in enumerate(xs):
+        for k, xk in enumerate(xs, 1):
             if type(xk) is Value:
                 if not xk.label:
                     xk.label = f"a^1_{k}"
@@ -494,10 +778,9 @@ class MLP(Module):
                 inputs.append(Value(float(xk), f"a^1_{k}"))
         a: list[list[Value]] = [inputs]
         z: list[list[Value]] = [[]]
-        for i, layer in enumerate(self.layers):
-            layer_number = i + 2
+        for layer_number, layer in enumerate(self.layers, 2):
             zl, al = layer._z_and_a(a[-1])
-            for j, (zj, aj) in enumerate(zip(zl, al, strict=True)):
+            for j, (zj, aj) in enumerate(zip(zl, al, strict=True), 1):
                 if zj is aj:  # a "linear" neuron: a is the z node itself
                     zj.label = f"z^{layer_number}_{j} = a^{layer_number}_{j}"
                 else:
@@ -505,10 +788,13 @@ class MLP(Module):
                     aj.label = f"a^{layer_number}_{j}"
             z.append(zl)
             a.append(al)
-        return Trace(a=a, z=z)
+        return Trace(a=a, z=z, net=self)
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """``("layers.i.neurons.j.w.k", w^{i+2}_jk)``, ``("layers.i.neurons.j.b", b^{i+2}_j)``."""
+        """``("layers.i.neurons.j.w.k", w)``, ``("layers.i.neurons.j.b", b)``: Python's indices.
+
+        ``layers.i.neurons.j.w.k`` is the book's ``w^{i+2}_{j+1,k+1}``.
+        """
         return [
             (f"layers.{i}.{name}", p)
             for i, layer in enumerate(self.layers)
@@ -525,6 +811,40 @@ class MLP(Module):
             f"output_activation={self.output_activation!r}, "
             f"parameters={self.num_parameters()})"
         )
+
+    # -- numpy and PyTorch: microgrid.export, imported when asked for -------
+
+    def to_arrays(self) -> tuple[list[Any], list[Any]]:
+        """``(biases, weights)``: numpy arrays in ``network.py``'s layout (`export.to_arrays`)."""
+        from microgrid import export
+
+        return export.to_arrays(self)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        biases: Sequence[Any],
+        weights: Sequence[Any],
+        activation: str = "sigmoid",
+        output_activation: str = "sigmoid",
+    ) -> MLP:
+        """A network holding ``network.py``'s ``biases`` and ``weights`` (`export.from_arrays`)."""
+        from microgrid import export
+
+        return export.from_arrays(biases, weights, activation, output_activation, cls=cls)
+
+    def to_torch(self, dtype: Any = None) -> Any:
+        """A ``torch.nn.Sequential`` with the same parameters, float64 (`export.to_torch`)."""
+        from microgrid import export
+
+        return export.to_torch(self, dtype)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> MLP:
+        """A network holding a ``torch.nn.Sequential``'s parameters (`export.from_torch`)."""
+        from microgrid import export
+
+        return export.from_torch(module, cls=cls)
 
     # -- model files ------------------------------------------------------
 
@@ -552,61 +872,54 @@ class MLP(Module):
         """Write the network to ``path`` as JSON, atomically (see the module docstring).
 
         The previous file at ``path``, if any, stays intact until the new one
-        is complete on disk. Raises ValueError if a parameter is not finite.
+        is complete on disk. Raises ValueError if a parameter is not finite,
+        PermissionError if ``path`` is read-only, OSError naming ``path`` if
+        it cannot be written.
         """
         document = self.to_document()  # checks before touching the disk
-        target = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(target))
-        mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o644
-        fd, temporary = tempfile.mkstemp(
-            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory
-        )
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(document, f, allow_nan=False)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(temporary, mode)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_atomically(path, (json.dumps(document, allow_nan=False) + "\n").encode("utf-8"))
 
     @classmethod
-    def from_document(cls, document: object) -> MLP:
+    def from_document(cls, document: object, *, max_parameters: int = MAX_PARAMETERS) -> MLP:
         """Build a network from a parsed model file, validating everything.
 
-        Raises ValueError naming the first problem found.
+        Raises ValueError naming the first problem found, or if the sizes
+        make more than ``max_parameters`` parameters.
         """
-        return _from_document(cls, document)
+        return _from_document(cls, document, _check_count(max_parameters, "max_parameters"))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> MLP:
+    def load(cls, path: str | os.PathLike[str], *, max_parameters: int = MAX_PARAMETERS) -> MLP:
         """Read a network written by `save`.
 
         Raises ValueError saying what is wrong with a malformed, truncated,
-        oversized or hostile file (OSError if it cannot be read at all).
+        oversized or hostile file, or with what is not a regular file (a
+        named pipe, a device); OSError if it cannot be read at all. A
+        network of more than ``max_parameters`` parameters (`MAX_PARAMETERS`
+        by default) is refused before it is built; raise the limit for a
+        larger network you trust.
         """
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            raise ValueError(f"{os.fspath(path)!r}: larger than {MAX_FILE_BYTES} bytes")
+        limit = _check_count(max_parameters, "max_parameters")
+        name = os.fspath(path)
+        max_bytes = max(MAX_FILE_BYTES, _BYTES_PER_PARAMETER * limit)
+        raw = read_regular_file(path, max_bytes + 1)
+        if len(raw) > max_bytes:
+            raise ValueError(f"{name!r}: larger than {max_bytes} bytes, the cap for "
+                             f"max_parameters={limit:,}")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ValueError(f"{os.fspath(path)!r}: not UTF-8 text ({e.reason})") from None
+            raise ValueError(f"{name!r}: not UTF-8 text ({e.reason})") from None
         try:
             document = json.loads(text, parse_constant=_reject_constant)
         except RecursionError:
-            raise ValueError(f"{os.fspath(path)!r}: JSON nested too deeply") from None
+            raise ValueError(f"{name!r}: JSON nested too deeply") from None
         except ValueError as e:
-            raise ValueError(f"{os.fspath(path)!r}: not valid JSON ({e})") from None
+            raise ValueError(f"{name!r}: not valid JSON ({e})") from None
         try:
-            return _from_document(cls, document)
+            return _from_document(cls, document, limit)
         except ValueError as e:
-            raise ValueError(f"{os.fspath(path)!r}: {e}") from None
+            raise ValueError(f"{name!r}: {e}") from None
 
 
 def _reject_constant(name: str) -> float:
@@ -616,7 +929,7 @@ def _reject_constant(name: str) -> float:
 _KEYS = ("format", "version", "sizes", "activation", "output_activation", "layers")
 
 
-def _from_document(cls: type[MLP], document: object) -> MLP:
+def _from_document(cls: type[MLP], document: object, max_parameters: int) -> MLP:
     if not isinstance(document, dict):
         raise ValueError(f"expected a JSON object, got {type(document).__name__}")
     missing = [key for key in _KEYS if key not in document]
@@ -624,27 +937,38 @@ def _from_document(cls: type[MLP], document: object) -> MLP:
         raise ValueError(f"missing keys: {', '.join(missing)}")
     extra = sorted(str(key) for key in document if key not in _KEYS)
     if extra:
-        raise ValueError(f"unexpected keys: {', '.join(extra)}")
+        raise ValueError(f"unexpected keys: {_quote(extra)[1:-1]}")
     if document["format"] != FORMAT:
-        raise ValueError(f"format is {document['format']!r}, expected {FORMAT!r}")
+        raise ValueError(f"format is {_quote(document['format'])}, expected {FORMAT!r}")
     version = document["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
         raise ValueError(
-            f"unsupported version {version!r} (this microgrid reads version {VERSION})"
+            f"unsupported version {_quote(version)} (this microgrid reads version {VERSION})"
         )
     sizes = document["sizes"]
     if not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS + 1:
         raise ValueError(f"sizes must be a list of 2 to {MAX_LAYERS + 1} layer widths")
     for i, n in enumerate(sizes):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_WIDTH:
-            raise ValueError(f"sizes[{i}] is {n!r}; expected an int from 1 to {MAX_WIDTH}")
+            raise ValueError(f"sizes[{i}] is {_quote(n)}; expected an int from 1 to {MAX_WIDTH}")
+    # Before reading any layer: a file of 61 MB can describe 32 million parameters,
+    # which take minutes and gigabytes to build.
+    count = sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
+    if count > max_parameters:
+        raise ValueError(
+            f"sizes {_quote(sizes)} make {count:,} parameters, more than "
+            f"max_parameters={max_parameters:,}; if you trust the file, raise the limit: "
+            f"MLP.load(path, max_parameters={count})"
+        )
     activation = document["activation"]
     if not isinstance(activation, str) or activation not in _NEURON_ACTIVATIONS:
-        raise ValueError(f"activation {activation!r} is not one of {sorted(_NEURON_ACTIVATIONS)}")
+        raise ValueError(
+            f"activation {_quote(activation)} is not one of {sorted(_NEURON_ACTIVATIONS)}"
+        )
     output_activation = document["output_activation"]
     if not isinstance(output_activation, str) or output_activation not in ACTIVATIONS:
         raise ValueError(
-            f"output_activation {output_activation!r} is not one of {list(ACTIVATIONS)}"
+            f"output_activation {_quote(output_activation)} is not one of {list(ACTIVATIONS)}"
         )
     layers = document["layers"]
     if not isinstance(layers, list) or len(layers) != len(sizes) - 1:

@@ -30,6 +30,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from microgrid._files import write_atomically
 from microgrid.engine import Value, no_grad
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,8 +72,11 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, save: str | os.PathLike[str] | None) -> None:
+    """Write the figure to ``save`` atomically, in the format its suffix names."""
     if save is not None:
-        figure.savefig(os.fspath(save), dpi=150, facecolor="white")
+        suffix = os.path.splitext(os.fspath(save))[1].lstrip(".").lower()
+        write_atomically(save, lambda f: figure.savefig(f, format=suffix or None, dpi=150,
+                                                        facecolor="white"))
 
 
 def _style(ax: Axes) -> None:

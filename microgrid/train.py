@@ -17,7 +17,10 @@ averaged, the penalties are added, one ``backward()`` fills the grads, and
 the optimiser updates the parameters (under ``no_grad``). Ctrl-C stops
 training cleanly: the step in progress is either completed or abandoned
 (the parameters are never half-updated), and `fit` returns the `History`
-so far with ``interrupted=True``.
+so far with ``interrupted=True``. Training that diverges (a pass
+overflows, the cost or an update is not finite: too large a learning rate)
+stops the same way but raises `DivergenceError`, which carries that
+`History` as ``.history``.
 """
 
 from __future__ import annotations
@@ -36,13 +39,14 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from microgrid import losses
 from microgrid.engine import Scalar, Value, no_grad, sum_of
-from microgrid.optim import SGD, Optimizer
+from microgrid.optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:
     from microgrid.compile import Compiled
 
 __all__ = [
     "AccuracyFn",
+    "DivergenceError",
     "Evaluation",
     "History",
     "Network",
@@ -194,6 +198,76 @@ class History:
             "interrupted": self.interrupted,
             "seconds": self.seconds,
         }
+
+
+class DivergenceError(ArithmeticError):
+    """`fit` stopped because training diverged: a pass overflowed, or the cost or
+    an update was not finite (usually too large a learning rate).
+
+    Training stops as Ctrl-C stops it: the network keeps the parameters the
+    last completed step left (all finite), and the steps done are kept.
+
+        >>> try:                                                  # doctest: +SKIP
+        ...     history = fit(net, X, y, lr=1e6)
+        ... except DivergenceError as e:
+        ...     history = e.history    # the completed steps; e.step failed
+
+    Attributes:
+        history: the `History` of the completed steps.
+        step: the step that diverged, counted from 1 (``history.steps + 1``).
+    """
+
+    def __init__(self, message: str, history: History, step: int) -> None:
+        super().__init__(message)
+        self.history = history
+        self.step = step
+
+
+def _diverged(
+    history: History, optimizer: Any, cause: object, total_steps: int, steps_per_epoch: int
+) -> DivergenceError:
+    done = history.steps
+    problem = str(cause)
+    if len(problem) > 200:  # the engine names every operand; the chained error keeps them
+        problem = f"{problem[:140]} ... {problem[-55:]}"
+    lr = getattr(optimizer, "lr", None)
+    remedy = (f"lower the learning rate (it was {lr:g})" if isinstance(lr, (int, float))
+              else "lower the learning rate")
+    error = DivergenceError(
+        f"fit: training diverged at step {done + 1} of {total_steps} "
+        f"(epoch {done // steps_per_epoch + 1}): {problem}; {remedy}. The parameters are "
+        f"as step {done} left them, and this error's .history holds the {done} steps done.",
+        history, done + 1,
+    )
+    if isinstance(cause, BaseException):
+        error.__cause__ = cause
+    return error
+
+
+def _update(optimizer: Optimizer, params: list[Value]) -> ValueError | str | None:
+    """Step the optimiser; if the step diverged, undo it and say why (else None)."""
+    if type(optimizer) in (SGD, Adam):
+        # They refuse a non-finite gradient or update and change nothing; any
+        # other ValueError (a bad lr) is not divergence.
+        lr = optimizer.lr
+        try:
+            optimizer.step()
+        except ValueError as e:
+            if isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0:
+                return e
+            raise
+        return None
+    before = [p.data for p in params]
+    optimizer.step()
+    if math.isfinite(sum(p.data for p in params)):  # cheap; an overflowing sum rescans
+        return None
+    bad = next((p for p in params if not math.isfinite(p.data)), None)
+    if bad is None:
+        return None
+    problem = f"the optimizer's step made {bad.label or 'a parameter'} {bad.data!r}"
+    for p, x in zip(params, before, strict=True):
+        p.data = x
+    return problem
 
 
 # -- checking arguments -------------------------------------------------------
@@ -388,8 +462,16 @@ def fit(
     backward pass, leaving the parameters as the last step left them), and
     the history so far is returned with ``interrupted=True``.
 
+    Divergence ends training the same way, with an error: when a pass
+    overflows, the cost is not finite, or the optimiser's update is not
+    finite (refused by `SGD` and `Adam`; undone for any other optimiser),
+    the step is abandoned, the parameters stay as the last completed step
+    left them, and `DivergenceError` is raised, saying at which step, with
+    the history of the completed steps as its ``.history``.
+
     Raises:
         ValueError: a bad argument, named, before any parameter changes.
+        DivergenceError: training diverged (an ArithmeticError; lower the rate).
     """
     X_rows = _inputs(X, "fit")
     loss_fn = losses.get_loss(loss)
@@ -428,6 +510,10 @@ def fit(
     steps_per_epoch = -(-n // batch)
     total_steps = n_epochs * steps_per_epoch
     history = History()
+
+    def diverged(cause: object) -> DivergenceError:
+        return _diverged(history, optimizer, cause, total_steps, steps_per_epoch)
+
     bar = _progress_bar(total_steps) if progress else None
     start = time.perf_counter()
     try:
@@ -442,29 +528,36 @@ def fit(
                 m = len(idx)
                 ys = [targets[i] for i in idx]
                 optimizer.zero_grad()
-                if step is None:
-                    outputs = [net(X_rows[i]) for i in idx]
-                    cost = sum_of([loss_fn(a, y) for a, y in zip(outputs, ys, strict=True)])
-                    cost = cost * (1.0 / m)
-                    if alpha:
-                        cost = cost + losses.l2_penalty(params, alpha)
-                    if penalty is not None:
-                        cost = cost + penalty()
-                    cost.backward()
-                    cost_value = cost.data
-                else:
-                    rows = [X_rows[i] for i in idx]
-                    cost_value = step.backward(rows, ys)
-                    outputs = [] if predict is None else [
-                        [Value(v) for v in row] for row in predict.forward(rows).reshape(m, -1)
-                    ]
+                try:
+                    if step is None:
+                        outputs = [net(X_rows[i]) for i in idx]
+                        cost = sum_of([loss_fn(a, y) for a, y in zip(outputs, ys, strict=True)])
+                        cost = cost * (1.0 / m)
+                        if alpha:
+                            cost = cost + losses.l2_penalty(params, alpha)
+                        if penalty is not None:
+                            cost = cost + penalty()
+                        cost.backward()
+                        cost_value = cost.data
+                    else:
+                        rows = [X_rows[i] for i in idx]
+                        cost_value = step.backward(rows, ys)
+                        outputs = [] if predict is None else [
+                            [Value(v) for v in row] for row in predict.forward(rows).reshape(m, -1)
+                        ]
+                except ArithmeticError as e:  # an overflow: the parameters have blown up
+                    raise diverged(e) from e
+                if not -math.inf < cost_value < math.inf:
+                    raise diverged(f"the cost is {cost_value!r}")
                 right = 0
                 if accuracy_fn is not None:
                     right = sum(1 for a, y in zip(outputs, ys, strict=True) if accuracy_fn(a, y))
                 with _finish_before_interrupt():
                     if lr_schedule is not None:
                         optimizer.lr = _scheduled_rate(lr_schedule, history.steps, total_steps)
-                    optimizer.step()
+                    problem = _update(optimizer, params)
+                    if problem is not None:
+                        raise diverged(problem)
                     epoch_cost += cost_value * m
                     epoch_right += right
                     history.step_loss.append(cost_value)
@@ -483,6 +576,9 @@ def fit(
     except KeyboardInterrupt:
         history.interrupted = True
         optimizer.zero_grad()  # the abandoned batch's partial grads mean nothing
+    except DivergenceError:
+        optimizer.zero_grad()
+        raise
     finally:
         history.seconds = time.perf_counter() - start
         if bar is not None:

@@ -78,7 +78,7 @@ def two_two_one() -> tuple[MLP, Trace, Value]:
 def network_graph() -> Drawing:
     net, trace, cost = two_two_one()
     # Top to bottom, to sit beside the network diagram on the page.
-    return draw(cost, net=net, trace=trace, rankdir="TB", title="C = ½ (y - a³₀)²")
+    return draw(cost, net=net, trace=trace, rankdir="TB", title="C = ½ (y - a³₁)²")
 
 
 def network() -> Drawing:

@@ -28,6 +28,7 @@ from microgrid.backprop import (
     backprop,
     compare,
     cost_value,
+    default_output_activation,
     feedforward,
     mini_batch_gradients,
     sigma,
@@ -175,7 +176,7 @@ def test_cost_values() -> None:
     assert cost_value("quadratic", [1.0, 0.0], [0.0, 2.0]) == 2.5
     assert cost_value("cross-entropy", [1.0, 0.25], [1.0, 0.0]) == pytest.approx(-math.log(0.75))
     assert cost_value("log-likelihood", [0.25, 0.75], [0.0, 1.0]) == -math.log(0.75)
-    with pytest.raises(ValueError, match=re.escape("cross-entropy: a^L_0 = 0.0 with y_0 = 1.0")):
+    with pytest.raises(ValueError, match=re.escape("cross-entropy: a^L_1 = 0.0 with y_1 = 1.0")):
         cost_value("cross-entropy", [0.0], [1.0])
 
 
@@ -195,13 +196,13 @@ def test_the_closed_form_never_touches_the_engine(monkeypatch: pytest.MonkeyPatc
 
 
 def test_network_from_mlp_reads_the_books_indices() -> None:
-    """weights[l-2][j][k] is net.layers[l-2].neurons[j].w[k] = w^l_jk; a copy, not a view."""
+    """weights[l-2][j-1][k-1] is net.layers[l-2].neurons[j-1].w[k-1] = w^l_jk; a copy."""
     net = MLP(2, [3, 1], activation="relu", output_activation="linear", seed=2)
     plain = Network.from_mlp(net)
     assert plain.sizes == [2, 3, 1]
     assert plain.activations == ["relu", "linear"]
     assert plain.weights[0][2][1] == net.layers[0].neurons[2].w[1].data
-    assert net.layers[0].neurons[2].w[1].label == "w^2_21"
+    assert net.layers[0].neurons[2].w[1].label == "w^2_32"
     assert plain.biases[1][0] == net.layers[1].neurons[0].b.data
     plain.weights[0][0][0] = 99.0
     assert net.layers[0].neurons[0].w[0].data != 99.0
@@ -329,7 +330,7 @@ def test_compare_detects_a_wrong_closed_form(monkeypatch: pytest.MonkeyPatch) ->
 def test_report_renders_as_a_table_and_as_json() -> None:
     report = compare(sigmoid_232(), [0.5, -1.0], [1.0, 0.0])
     text = str(report)
-    assert "network 2,3,2" in text and "cost quadratic" in text
+    assert "network 2,3,2: layer 2 sigmoid, layer 3 sigmoid (output); cost quadratic" in text
     assert "layer l=3 (output)" in text and "layer l=2" in text
     assert text.index("layer l=3") < text.index("layer l=2")  # backprop order
     for name in ("BP1", "BP2", "BP3", "BP4"):
@@ -342,6 +343,36 @@ def test_report_renders_as_a_table_and_as_json() -> None:
     assert data["layers"][1]["delta"]["equation"] == "BP1"
     assert data["layers"][0]["w"]["autodiff"][2][1] == report.layers[0].w_grad[2][1]
     assert set(data["equations"]) == {"BP1", "BP2", "BP3", "BP4"}
+
+
+def test_report_numbers_neurons_from_1_with_concrete_layer_numbers() -> None:
+    """Rows count j and k from 1, as the book does; every header names its layer."""
+    report = compare(sigmoid_232(), [0.5, -1.0], [1.0, 0.0])
+    lines = str(report).splitlines()
+    output = lines.index("layer l=3 (output)")
+    assert lines[output + 1].split() == [
+        "j", "z^3_j.grad", "BP1", "delta^3_j", "b^3_j.grad", "BP3", "delta^3_j"]
+    assert [line.split()[0] for line in lines[output + 2:output + 4]] == ["1", "2"]
+    assert lines[output + 4].split() == [
+        "j", "k", "w^3_jk.grad", "BP4", "a^2_k", "delta^3_j"]
+    assert [line.split()[:2] for line in lines[output + 5:output + 11]] == [
+        ["1", "1"], ["1", "2"], ["1", "3"], ["2", "1"], ["2", "2"], ["2", "3"]]
+    hidden = lines.index("layer l=2")
+    assert lines[hidden + 1].split()[2:4] == ["BP2", "delta^2_j"]
+    assert lines[hidden + 5].split()[3:] == ["BP4", "a^1_k", "delta^2_j"]
+    assert "delta^l_j" not in str(report)
+    # w^3_13 (row j=1, k=3) is report.layers[1].w_grad[0][2]
+    row = lines[output + 7].split()
+    assert row[:2] == ["1", "3"] and float(row[2]) == pytest.approx(report.layers[1].w_grad[0][2])
+
+
+def test_report_prints_negative_zero_as_zero() -> None:
+    """A ReLU output that is off gives -0.0 on one side and 0.0 on the other: both print 0."""
+    net = MLP(2, [2], output_activation="relu", init="normal", seed=0)
+    report = compare(net, [-1.0, -1.0], [0.0, 0.0])
+    values = [v for layer in report.layers for row in layer.bp4 for v in row]
+    assert any(math.copysign(1.0, v) == -1.0 and v == 0.0 for v in values)  # a real -0.0
+    assert not re.search(r"\s-0(\s|$)", str(report))
 
 
 def test_compare_on_a_single_layer_network_has_no_bp2() -> None:
@@ -364,21 +395,56 @@ def test_cli_bp_prints_the_report_and_exits_0(capsys: pytest.CaptureFixture[str]
     assert main(["bp", "--sizes", "2,3,2", "--activation", "sigmoid", "--cost", "quadratic",
                  "--seed", "0"]) == 0
     out = capsys.readouterr().out
-    assert "network 2,3,2  activations sigmoid,sigmoid  cost quadratic" in out
+    assert "network 2,3,2: layer 2 sigmoid, layer 3 sigmoid (output); cost quadratic" in out
     assert "all four equations agree" in out
 
 
 @pytest.mark.parametrize(
-    ("cost", "output"),
-    [("quadratic", "sigmoid"), ("cross-entropy", "sigmoid"), ("log-likelihood", "softmax")],
+    ("cost", "activation", "output"),
+    [("quadratic", "sigmoid", "sigmoid"), ("quadratic", "relu", "linear"),
+     ("quadratic", "tanh", "linear"), ("cross-entropy", "relu", "sigmoid"),
+     ("log-likelihood", "relu", "softmax")],
 )
-def test_cli_bp_output_activation_follows_the_cost(
-    capsys: pytest.CaptureFixture[str], cost: str, output: str
+def test_cli_bp_output_activation_is_mlps_unless_the_cost_needs_another(
+    capsys: pytest.CaptureFixture[str], cost: str, activation: str, output: str
 ) -> None:
-    assert main(["bp", "--cost", cost, "--activation", "relu", "--json"]) == 0
+    """bp builds the network MLP builds for the same request: sigmoid after sigmoid layers,
+    linear after others; cross-entropy needs sigmoid outputs, log-likelihood a softmax."""
+    assert main(["bp", "--cost", cost, "--activation", activation, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["activations"] == ["relu", output]
+    assert data["activations"] == [activation, output]
     assert data["cost"] == cost and data["ok"] is True
+    if cost == "quadratic":
+        assert MLP(2, [3, 2], activation=activation).output_activation == output
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "linear"])
+def test_default_output_activation_agrees_with_mlps_default(activation: str) -> None:
+    assert default_output_activation("quadratic", activation) == (
+        MLP(2, [3, 2], activation=activation).output_activation)
+
+
+def test_cli_bp_refuses_a_hidden_activation_without_hidden_layers(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--sizes 1,1 has no hidden layer: --activation relu would be ignored silently."""
+    assert main(["bp", "--sizes", "1,1", "--activation", "relu"]) == 2
+    captured = capsys.readouterr()
+    assert "--activation relu sets the hidden layers' activation" in captured.err
+    assert "--sizes 1,1 has no hidden layer" in captured.err
+    assert "--output-activation" in captured.err and captured.out == ""
+    assert main(["bp", "--sizes", "1,1", "--output-activation", "relu"]) == 0
+    assert "network 1,1: layer 2 relu (output)" in capsys.readouterr().out
+
+
+def test_cli_bp_help_says_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bp", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--seed SEED seeds the network and the random example (default 0)" in text
+    for option in ("--sizes SIZES layer widths (default 2,3,2)",
+                   "(default sigmoid", "(default quadratic)", "(default normal"):
+        assert option in text
 
 
 def test_cli_bp_takes_x_y_and_an_output_activation(capsys: pytest.CaptureFixture[str]) -> None:

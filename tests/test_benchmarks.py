@@ -41,7 +41,8 @@ def test_batched_reports_each_batch_size_eager_compiled_numpy_and_micrograd() ->
     report = run_json("batched.py")
     assert [row["batch"] for row in report["results"]] == [10, 100]
     for row in report["results"]:
-        for key in ("micrograd_ms", "eager_ms", "compiled_ms", "numpy_ms", "compile_ms"):
+        for key in ("micrograd_ms", "eager_ms", "compiled_ms", "numpy_ms", "compile_ms",
+                    "compile_unchecked_ms"):
             assert positive(row[key]), (key, row)
         assert row["micrograd_over_compiled"] == row["micrograd_ms"] / row["compiled_ms"]
         assert row["compiled_over_numpy"] == row["compiled_ms"] / row["numpy_ms"]

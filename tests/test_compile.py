@@ -28,11 +28,14 @@ states it.
 from __future__ import annotations
 
 import doctest
+import gc
 import importlib
 import math
 import random
+import re
 import subprocess
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -225,6 +228,36 @@ def test_random_networks_static_targets_match_the_eager_engine(
     with numpy_tanh():
         step = compile(cost, X[0], Y[0], params=params, static_y=True)
         assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
+
+
+@given(networks_and_batches(), st.integers(0, 2**32 - 1),
+       st.sampled_from(["quadratic", "mse", "cross_entropy", "cross_entropy_with_logits",
+                        "hinge"]))
+def test_random_networks_library_costs_with_value_targets_match_the_eager_engine(
+    case: tuple[MLP, list[list[float]], int], seed: int, loss: str
+) -> None:
+    """compile's default passes targets as Values: every library cost with a number
+    target builds its graph from them, so one program replays every target."""
+    net, X, nout = case
+    rng = random.Random(seed)
+    params = net.parameters()
+    cost_of = getattr(losses, loss)
+    Y: list[Any]
+    if loss == "hinge":
+        Y = [rng.choice([-1.0, 1.0]) for _ in X]
+    else:
+        Y = [[rng.uniform(0.0, 1.0) for _ in range(nout)] for _ in X]
+
+    def cost(x: list[Value], y: Any) -> Value:
+        a = net(x)
+        outputs = [a[0]] if loss == "hinge" else [aj.sigmoid() for aj in a] \
+            if loss == "cross_entropy" else a
+        return cost_of(outputs, y) + losses.l2_penalty(params, 1e-3)  # type: ignore[no-any-return]
+
+    with numpy_tanh():
+        step = compile(cost, X[0], Y[0], params=params)
+        assert_matches(step(X, Y), eager(cost, params, X, Y))
+    assert "programs=1" in repr(step)
 
 
 # -- random expressions over every engine operation ---------------------------------
@@ -471,17 +504,207 @@ def test_python_control_flow_on_values_is_detected_on_the_first_batch() -> None:
 
 
 def test_a_constant_computed_from_an_examples_value_is_detected() -> None:
-    """``float(v)`` turns a Value into a number: it would be replayed frozen."""
-    step = compile(lambda x, y: x[0] * float(x[1]), [1.0, 2.0], 0.0)
+    """``v.data`` is a number: it would be replayed frozen."""
+    step = compile(lambda x, y: x[0] * x[1].data, [1.0, 2.0], 0.0)
     with pytest.raises(TracingError, match=r"constant operand .* is 2\.0 in one and 5\.0"):
         step([[1.0, 2.0], [1.0, 5.0]], [0.0, 0.0])
 
 
 def test_check_examines_every_example_of_a_batch() -> None:
-    step = compile(lambda x, y: x[0].relu() if x[0] < 5 else x[0], [1.0], 0.0, check=False)
+    step = compile(lambda x, y: x[0].relu() if x[0].data < 5 else x[0], [1.0], 0.0, check=False)
     step.check([[1.0], [2.0]], [0.0, 0.0])  # same graph: fine
     with pytest.raises(TracingError, match="example 1 of the batch"):
         step.check([[1.0], [7.0]], [0.0, 0.0])
+
+
+# What a recording depends on: the example's x and y, any number Python reads off
+# a Value, the parameters' values, randomness. Reads through the engine's methods
+# are refused as they happen; the rest is found by recording again what could change.
+
+READS: list[tuple[str, Callable[[Value], object]]] = [
+    ("float(v)", float), ("int(v)", int), ("v.item()", Value.item),
+    ("v > ...", lambda v: v > 0), ("v <= ...", lambda v: v <= 1), ("v >= ...", lambda v: v >= 1),
+    ("v < ...", lambda v: 0 > v),  # noqa: SIM300 - a number first: the Value's reflected method
+    ("v > ...", lambda v: max(Value(-1.0), v)), ("format(v, '.3f')", lambda v: f"{v:.3f}"),
+]
+
+
+@pytest.mark.parametrize(("how", "read"), READS)
+def test_reading_a_number_off_a_value_while_recording_is_refused_naming_the_read(
+    how: str, read: Callable[[Value], object]
+) -> None:
+    """As JAX refuses to make a number of a traced value: whatever fn does with it
+    (an if, a constant) would be frozen at the recorded example."""
+
+    def cost(x: list[Value], y: Value) -> Value:
+        read(x[1])
+        return x[0] * y
+
+    held = r"read the number held by the leaf 'x_1' \((a comparison )?"
+    with pytest.raises(TracingError, match=held + re.escape(how)):
+        compile(cost, [1.0, 2.0], 0.0)
+
+
+def test_a_read_is_refused_even_if_the_function_catches_the_error() -> None:
+    def cost(x: list[Value], y: Value) -> Value:
+        try:
+            flip = x[0] > 0
+        except Exception:
+            flip = True
+        return x[0] if flip else -x[0]
+
+    with pytest.raises(TracingError, match="read the number"):
+        compile(cost, [1.0], 0.0)
+
+
+def test_reads_outside_a_recording_and_printing_a_value_are_allowed() -> None:
+    """Only recordings watch reads; ``repr`` (and ``f"{v}"``) show a Value, they are not numbers."""
+    w = Value(0.5)
+    shown: list[str] = []
+
+    def cost(x: list[Value], y: Value) -> Value:
+        shown.append(f"{x[0]} {x[0]!r}")
+        return w * x[0]
+
+    step = compile(cost, [2.0], 0.0, params=[w])
+    assert step.forward([[3.0]], [0.0]).tolist() == [1.5]
+    assert "Value(data=2.0" in shown[0]
+    assert float(step.graph) == 1.0 and step.graph > 0.5  # outside fn: plain reads
+
+
+def test_a_branch_on_the_target_is_refused() -> None:
+    """The adversary's case: the first example whose x differed (x=2) has the same target,
+    so the branch was never seen with y = -1; compiled gave 2.1875 and grads
+    [0, 0.5] where eager gives 0.625 and [-2.5, -2]."""
+    w, b = Value(0.5), Value(-0.25)
+
+    def cost(x: list[Value], y: Value) -> Value:
+        return (w * x[0] + b - y) ** 2 if y.data > 0 else (w * x[0] + b) * 0.0
+
+    X, Y = [[1.0], [2.0], [1.0]], [1.0, 1.0, -1.0]
+    assert eager(cost, [w, b], X, Y)[:2] == (0.625, [-2.5, -2.0])
+    step = compile(cost, X[0], Y[0], params=[w, b])
+    with pytest.raises(TracingError, match="example 2 of the first batch"):
+        step(X, Y)
+
+
+def test_a_branch_on_a_value_is_refused() -> None:
+    """``|s|`` written as an if on ``s.data``: the examples where s < 0 are checked."""
+    w, b = Value(0.5), Value(-0.25)
+
+    def cost(x: list[Value], y: Value) -> Value:
+        s = w * x[0] + b - y
+        return s if s.data > 0 else -s
+
+    X, Y = [[1.0], [2.0], [1.0]], [1.0, 1.0, -1.0]
+    step = compile(cost, X[2], Y[2], params=[w, b])  # s = 1.25 > 0 recorded
+    with pytest.raises(TracingError, match="example 0 of the first batch"):
+        step(X, Y)
+
+
+@pytest.mark.parametrize("where", ["target", "value"])
+def test_in_a_large_first_batch_the_examples_that_can_branch_are_the_ones_checked(
+    where: str,
+) -> None:
+    """Past FIRST_BATCH_CHECKS examples, those holding each row's extremes are checked:
+    one odd example among 500 is found whether the branch reads y or an interior value."""
+    rng = random.Random(3)
+    w = Value(0.5)
+    X = [[rng.uniform(0.1, 1.0)] for _ in range(500)]
+    Y = [1.0] * 500
+    odd = 317
+    if where == "target":
+        Y[odd] = -1.0
+
+        def cost(x: list[Value], y: Value) -> Value:
+            return (w * x[0] - y) ** 2 if y.data > 0 else w * x[0]
+    else:
+        X[odd] = [-3.0]
+
+        def cost(x: list[Value], y: Value) -> Value:
+            s = (x[0] * y).tanh()  # (not from w: a branch on w's sign is found at compile)
+            return w * s if s.data > 0 else -w * s
+
+    step = compile(cost, X[0], Y[0], params=[w])
+    with pytest.raises(TracingError, match=f"example {odd} of the first batch"):
+        step(X, Y)
+    assert compile_module.FIRST_BATCH_CHECKS < 500
+
+
+def test_a_random_mask_is_refused() -> None:
+    """A dropout-style coin flip inside fn: refused for every one of 20 seeds
+    (the adversary's version compiled in about half the tries). Random recordings
+    differ unless every one of them flips the same way: compile's two, the
+    changed-parameter one and the first batch's."""
+    w = Value(0.5)
+    X, Y = [[0.1 * i] for i in range(8)], [1.0] * 8
+    for seed in range(20):
+        rng = random.Random(seed)
+
+        def cost(x: list[Value], y: Value, rng: random.Random = rng) -> Value:
+            keep = 1.0 if rng.random() < 0.5 else 0.0
+            return (w * x[0] - y) * keep
+
+        with pytest.raises(TracingError, match="random"):
+            compile(cost, X[0], Y[0], params=[w])(X, Y)
+
+
+def test_a_branch_on_a_parameters_value_is_refused() -> None:
+    """Training moves a parameter across the branch; the replay would not follow.
+    Compile records again with every parameter moved to the other side of 0."""
+    w = Value(0.5)
+    with pytest.raises(TracingError, match="parameters' values changed"):
+        compile(lambda x, y: w * x[0] if w.data > 0 else -w * x[0], [1.0], 0.0, params=[w])
+    with pytest.raises(TracingError, match=r"computed from the parameters' values"):
+        compile(lambda x, y: x[0] * w.data, [1.0], 0.0, params=[w])
+    with pytest.raises(TracingError, match="read the number held by"):
+        compile(lambda x, y: w * x[0] if w > 0 else -w * x[0], [1.0], 0.0, params=[w])
+    assert w.data == 0.5  # put back
+
+
+def test_the_changed_parameter_recording_puts_the_values_back_even_on_error() -> None:
+    w, scale = Value(0.5), Value(2.0)
+
+    def cost(x: list[Value], y: Value) -> Value:
+        return (w * scale).log() * x[0]  # not defined with w < 0: nothing learnt
+
+    step = compile(cost, [1.0], 0.0, params=[w])
+    assert (w.data, scale.data) == (0.5, 2.0)
+    assert step([[1.0]], [0.0])[1] == pytest.approx([2.0])
+
+    def asserting(x: list[Value], y: Value) -> Value:
+        assert w.data > 0, "w must stay positive"  # fails only with w moved
+        return w * x[0]
+
+    compile(asserting, [1.0], 0.0, params=[w])
+    assert w.data == 0.5
+    with pytest.raises(TracingError, match="parameters' values changed"):
+        compile(lambda x, y: w * x[0] * (scale if scale.data > 0 else -scale), [1.0], 0.0,
+                params=[w])  # a leaf from outside the function is read live, as a parameter
+    assert (w.data, scale.data) == (0.5, 2.0)
+
+
+def test_a_target_the_cost_refuses_in_the_first_batch_is_named() -> None:
+    """hinge checks its Value target's number when an example is recorded: a 0/1
+    label among the first batch's checked examples raises hinge's error, naming it."""
+    w = Value(0.5)
+    step = compile(lambda x, y: losses.hinge(w * x[0], y), [1.0], 1.0, params=[w])
+    with pytest.raises(ValueError, match=r"example 2 of the batch: hinge: target y must be"):
+        step([[1.0], [2.0], [3.0]], [1.0, -1.0, 0.0])
+
+
+def test_a_function_that_depends_on_nothing_else_passes_every_check() -> None:
+    """The checks refuse nothing that replays right: the moons cost, checked on a
+    first batch of 200 (past FIRST_BATCH_CHECKS), and its parameters untouched."""
+    net = MLP(2, [16, 16, 1], seed=1)
+    params = net.parameters()
+    before = [p.data for p in params]
+    rng = random.Random(0)
+    X = [[rng.uniform(-2, 2), rng.uniform(-1, 1.5)] for _ in range(200)]
+    Y = [rng.choice([-1.0, 1.0]) for _ in X]
+    step = compile(hinge_l2(net), X[0], Y[0], params=params)
+    step(X, Y)
+    assert [p.data for p in params] == before
 
 
 def test_a_random_function_is_refused() -> None:
@@ -530,6 +753,72 @@ def test_softmax_and_logit_costs_match_the_eager_engine(
     with numpy_tanh():
         step = compile(cost, X[0], Y[0], params=params, static_y=True)
         assert_matches(step(X, Y), eager(cost, params, X, Y, as_values=False))
+
+
+# -- where the engine's semantics need care ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "at"),
+    [
+        (lambda w, x: (w * x).sqrt() * 0.0 + w * x, 0.0),  # the adversary's case
+        (lambda w, x: ((w * x) ** 0.5) * 0.0 + w * x, 0.0),  # a fractional power at 0
+        (lambda w, x: ((w * x) ** -1.0) * 0.0 + w * x, 1e-200),  # n x^(n-1) overflows
+        (lambda w, x: (w * x + 1e-320).log() * 0.0 + w * x, 0.0),  # 1/x overflows
+    ],
+)
+def test_a_zero_gradient_meeting_an_infinite_local_derivative_passes_nothing_on(
+    build: Callable[[Value, Value], Value], at: float
+) -> None:
+    """The engine skips a node whose gradient is 0, so ``0 * inf`` is never formed;
+    compiled, the same 0 (it was nan)."""
+    w = Value(1.0)
+    X, Y = [[at], [1.0]], [0.0, 0.0]
+
+    def cost(x: list[Value], y: Value) -> Value:
+        return build(w, x[0])
+
+    loss, grads = compile(cost, X[0], 0.0, params=[w])(X, Y)
+    e_loss, e_grads, _, _ = eager(cost, [w], X, Y)
+    assert math.isfinite(grads[0])
+    assert (loss, grads) == (pytest.approx(e_loss, rel=1e-15), pytest.approx(e_grads, rel=1e-15))
+
+
+def test_infinite_gradients_stay_infinite_where_the_upstream_gradient_is_not_0() -> None:
+    """sqrt'(0) = +inf, as in the engine: only the 0 * inf case changes."""
+    w = Value(0.0)
+    step = compile(lambda x, y: (x[0] + w).sqrt(), [1.0], 0.0, params=[w])
+    eager_cost = (Value(0.0) + w).sqrt()
+    eager_cost.backward()
+    assert step([[0.0]], [0.0])[1] == [w.grad] == [math.inf]
+
+
+# -- memory -----------------------------------------------------------------------
+
+
+def test_a_dropped_compiled_function_is_freed_without_the_cyclic_collector() -> None:
+    """No reference cycles in compiled programs (as in the engine's graphs): with the
+    collector off, dropping the last reference frees it (100 compiled fits held 29 MB)."""
+    net = MLP(2, [4, 1], seed=0)
+    X, Y = [[0.5, -1.0], [1.0, 2.0], [-0.3, 0.1]], [1, -1, 1]
+
+    def live_values() -> int:
+        return sum(type(o) is Value for o in gc.get_objects())
+
+    gc.collect()
+    gc.disable()
+    try:
+        before = live_values()
+        for static in (True, False):
+            step = compile(hinge_l2(net), X[0], Y[0], params=net.parameters(), static_y=static)
+            step(X, Y)
+            step.forward(X, Y)
+            dropped = weakref.ref(step)
+            del step
+            assert dropped() is None
+        assert live_values() == before  # the recorded graphs went with it
+    finally:
+        gc.enable()
 
 
 # -- the docs -------------------------------------------------------------------

@@ -4,18 +4,42 @@ Every generator returns ``(X, y)``: ``n`` points ``[x1, x2]`` of floats and
 ``n`` labels, 0/1 by default and -1/+1 with ``signed=True``, the two
 classes balanced (``n // 2`` and ``n - n // 2``); the same seed gives the
 same data.
+
+The real data: `digits` is the bundled copy of scikit-learn's 8x8 digits,
+checked on load; `mnist` reads IDX files (tested on small ones written
+here) and rejects corrupt ones naming the file; `train_test_split` is
+seeded and stratified; `one_hot` makes the book's one-hot targets.
 """
 
 from __future__ import annotations
 
+import doctest
+import gzip
 import math
+import shutil
 import statistics
+import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microgrid.datasets import DATASETS, circles, moons, signed_labels, spirals, xor
+import microgrid.datasets
+from microgrid.datasets import (
+    DATASETS,
+    MNIST_FILES,
+    MNIST_URL,
+    circles,
+    digits,
+    mnist,
+    moons,
+    one_hot,
+    signed_labels,
+    spirals,
+    train_test_split,
+    xor,
+)
 
 GENERATORS = [moons, circles, xor, spirals]
 
@@ -166,3 +190,325 @@ def test_signed_labels_refuses_labels_other_than_0_and_1():
 
 def test_datasets_are_registered_by_name():
     assert {"circles": circles, "moons": moons, "spirals": spirals, "xor": xor} == DATASETS
+
+
+def test_the_module_docstring_examples_run():
+    result = doctest.testmod(microgrid.datasets)
+    assert result.attempted > 15 and result.failed == 0
+
+
+# -- digits -------------------------------------------------------------------------
+
+# scikit-learn's load_digits(): the class sizes, and image 0 (a zero) as pixel counts 0..16.
+DIGIT_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+FIRST_DIGIT = [0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0, 0, 3, 15, 2, 0, 11, 8, 0,
+               0, 4, 12, 0, 0, 8, 8, 0, 0, 5, 8, 0, 0, 9, 8, 0, 0, 4, 11, 0, 1, 12, 7, 0,
+               0, 2, 14, 5, 10, 12, 0, 0, 0, 0, 6, 13, 10, 0, 0, 0]
+
+
+def test_digits_are_1797_images_of_64_floats_in_0_1_with_10_classes():
+    X, y = digits()
+    assert len(X) == len(y) == 1797
+    assert all(len(row) == 64 and all(type(v) is float for v in row) for row in X)
+    assert min(map(min, X)) == 0.0 and max(map(max, X)) == 1.0
+    assert all(type(label) is int for label in y)
+    assert [y.count(k) for k in range(10)] == DIGIT_COUNTS
+
+
+def test_digits_are_scikit_learns_pixel_counts_divided_by_16_in_its_order():
+    X, y = digits()
+    assert X[0] == [v / 16 for v in FIRST_DIGIT]
+    assert y[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert {v * 16 for row in X for v in row} == set(range(17))  # every count 0..16, exactly
+
+
+def test_digits_gives_fresh_lists_each_call():
+    X, y = digits()
+    X[0][0], y[0] = 99.0, 99
+    X2, y2 = digits()
+    assert X2[0][0] == 0.0 and y2[0] == 0
+
+
+def copy_data(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    shutil.copytree(Path(microgrid.datasets.__file__).parent / "data", folder)
+    return folder
+
+
+def test_digits_refuses_a_damaged_data_file(tmp_path, monkeypatch):
+    """A file whose contents changed (here one pixel, re-gzipped so gzip's own CRC
+    passes) fails the SHA-256 check, naming the file."""
+    folder = copy_data(tmp_path)
+    target = folder / "digits-images-idx3-ubyte.gz"
+    raw = bytearray(gzip.decompress(target.read_bytes()))
+    raw[100] ^= 1
+    target.write_bytes(gzip.compress(bytes(raw)))
+    monkeypatch.setattr(microgrid.datasets, "_DATA", folder)
+    with pytest.raises(RuntimeError, match=r"digits-images-idx3-ubyte.gz is damaged.*reinstall"):
+        digits()
+
+
+def test_the_package_ships_the_digits_with_their_licence():
+    """The data files and the licence sit in the package (hatch puts microgrid/* in the
+    wheel); pyproject names the licence, so it is also in the wheel's metadata."""
+    folder = Path(microgrid.datasets.__file__).parent / "data"
+    assert {p.name for p in folder.iterdir()} >= {
+        "digits-images-idx3-ubyte.gz", "digits-labels-idx1-ubyte.gz", "DIGITS-LICENSE.txt"}
+    licence = (folder / "DIGITS-LICENSE.txt").read_text(encoding="utf-8")
+    assert "BSD 3-Clause" in licence and "Alpaydin" in licence
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"microgrid/data/DIGITS-LICENSE.txt"' in pyproject
+
+
+# -- train_test_split ----------------------------------------------------------------
+
+
+def test_split_sizes_follow_scikit_learn_ceil_for_the_test_part():
+    X, y = digits()
+    (X_train, y_train), (X_test, y_test) = train_test_split(X, y, 0.2, seed=0)
+    assert (len(X_train), len(y_train), len(X_test), len(y_test)) == (1437, 1437, 360, 360)
+
+
+def test_split_sizes_are_not_thrown_off_by_float_rounding():
+    """0.28 * 25 is 7.000000000000001 in floats; the test part gets 7, not 8."""
+    _, (X_test, _) = train_test_split([[0.0]] * 25, [0] * 25, 0.28)
+    assert len(X_test) == 7
+
+
+def test_split_is_a_partition_of_the_rows_which_are_not_copied():
+    X = [[float(i)] for i in range(50)]
+    y = [i % 3 for i in range(50)]
+    (X_train, y_train), (X_test, y_test) = train_test_split(X, y, 0.3, seed=1)
+    ids = sorted(id(row) for row in X_train + X_test)
+    assert ids == sorted(id(row) for row in X)  # every row once, the same objects
+    for rows, labels in ((X_train, y_train), (X_test, y_test)):
+        assert all(labels[i] == int(row[0]) % 3 for i, row in enumerate(rows))  # pairs kept
+    assert [[float(i)] for i in range(50)] == X and [i % 3 for i in range(50)] == y
+
+
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=6),
+    test_size=st.floats(0.05, 0.95),
+    seed=st.integers(0, 2**32),
+)
+def test_stratified_split_gives_each_class_its_share(sizes, test_size, seed):
+    """Class c of n_c examples has floor or ceil of n_test * n_c / n in the test part."""
+    y = [c for c, size in enumerate(sizes) for _ in range(size)]
+    n = len(y)
+    n_test = math.ceil(round(test_size * n, 9))
+    if not 1 <= n_test <= n - 1:
+        return
+    X = [[float(i)] for i in range(n)]
+    _, (_, y_test) = train_test_split(X, y, test_size, seed=seed)
+    assert len(y_test) == n_test
+    for c, size in enumerate(sizes):
+        share = n_test * size / n
+        assert math.floor(share) <= y_test.count(c) <= math.ceil(share)
+
+
+def test_split_depends_only_on_the_seed_and_mixes_the_classes():
+    X, y = digits()
+    first = train_test_split(X, y, seed=3)
+    assert train_test_split(X, y, seed=3) == first
+    assert train_test_split(X, y, seed=4) != first
+    (_, y_train), _ = first
+    assert y_train[:10] != sorted(y_train[:10])
+
+
+def test_unstratified_split_is_a_seeded_shuffle():
+    X = [[float(i)] for i in range(20)]
+    y = [0] * 19 + [1]
+    (_, y_train), (X_test, y_test) = train_test_split(X, y, 0.25, seed=0, stratify=False)
+    assert len(X_test) == 5 and sorted(y_train + y_test) == y
+    assert train_test_split(X, y, 0.25, seed=0, stratify=False)[1][0] == X_test
+
+
+def test_split_stratifies_one_hot_labels_by_class():
+    X = [[float(i)] for i in range(40)]
+    y = one_hot([0] * 30 + [1] * 10)
+    _, (_, y_test) = train_test_split(X, y, 0.5, seed=0)
+    assert y_test.count([1.0, 0.0]) == 15 and y_test.count([0.0, 1.0]) == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "pattern"),
+    [
+        (([[0.0]] * 3, [0, 1]), {}, ValueError, "X has 3 rows but y has 2 labels"),
+        (([[0.0]] * 4, [0] * 4, 0.0), {}, ValueError, r"test_size must be in \(0, 1\), got 0\.0"),
+        (([[0.0]] * 4, [0] * 4, 1.0), {}, ValueError, r"test_size must be in \(0, 1\), got 1\.0"),
+        (([[0.0]] * 4, [0] * 4, "0.2"), {}, TypeError, "test_size must be a real number, got str"),
+        (([[0.0]] * 2, [0] * 2, 0.9), {}, ValueError,
+         "2 examples with test_size=0.9 leave 2 for testing and 0 for training"),
+        (([[0.0]] * 4, [0] * 4), {"seed": 1.5}, TypeError, "seed must be an int or None"),
+        (("abcd", [0] * 4), {}, TypeError, "X must be a list of rows, got str"),
+        (([[0.0]] * 2, 7), {}, TypeError, "y must be a list of labels, got int"),
+        (([[0.0]] * 2, [{}, {}]), {}, TypeError, "label 0 is dict"),
+    ],
+)
+def test_split_refuses_bad_arguments_naming_them(args, kwargs, error, pattern):
+    with pytest.raises(error, match=f"train_test_split: {pattern}"):
+        train_test_split(*args, **kwargs)
+
+
+# -- one_hot ------------------------------------------------------------------------
+
+
+def test_one_hot_puts_1_at_the_class_index():
+    assert one_hot([1, 0, 2]) == [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    assert one_hot([0], n_classes=3) == [[1.0, 0.0, 0.0]]
+    assert one_hot([]) == []
+    assert all(type(v) is float for row in one_hot([3, 1]) for v in row)
+
+
+@pytest.mark.parametrize(
+    ("y", "n_classes", "error", "pattern"),
+    [
+        ([0, 3], 3, ValueError, "label 1 is 3; expected 0 to 2"),
+        ([-1], None, ValueError, "label 0 is -1; expected 0 to -1"),
+        ([0, 1.0], None, TypeError, "label 1 is float 1.0; expected a class index"),
+        ([True], None, TypeError, "label 0 is bool"),
+        ([0], 0, ValueError, "n_classes must be at least 1, got 0"),
+        ([0], 2.0, TypeError, "n_classes must be an int, got float"),
+    ],
+)
+def test_one_hot_refuses_bad_labels(y, n_classes, error, pattern):
+    with pytest.raises(error, match=f"one_hot: {pattern}"):
+        one_hot(y, n_classes)
+
+
+# -- mnist (on small IDX files written here) -----------------------------------------------
+
+
+def idx(magic_ndim: int, dims: list[int], data: bytes, dtype: int = 0x08) -> bytes:
+    return bytes((0, 0, dtype, magic_ndim)) + struct.pack(f">{len(dims)}I", *dims) + data
+
+
+def images_file(n: int, rows: int = 28, cols: int = 28) -> bytes:
+    """n images whose pixel k of image i is (i + k) % 256."""
+    pixels = bytes((i + k) % 256 for i in range(n) for k in range(rows * cols))
+    return idx(3, [n, rows, cols], pixels)
+
+
+def labels_file(labels: list[int]) -> bytes:
+    return idx(1, [len(labels)], bytes(labels))
+
+
+def write_mnist(folder: Path, n_train: int = 5, n_test: int = 3, gz: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("test", n_test)):
+        images, labels = MNIST_FILES[split]
+        contents = {images: images_file(n), labels: labels_file([i % 10 for i in range(n)])}
+        for name, raw in contents.items():
+            if gz:
+                (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
+            else:
+                (folder / name).write_bytes(raw)
+    return folder
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gzipped"])
+def test_mnist_reads_both_splits_scaled_to_0_1(tmp_path, gz):
+    folder = write_mnist(tmp_path / "mnist", n_train=12, n_test=3, gz=gz)
+    X, y = mnist(folder)
+    assert len(X) == len(y) == 12
+    assert all(len(row) == 784 and all(type(v) is float for v in row) for row in X)
+    assert X[0][:3] == [0.0, 1 / 255, 2 / 255] and X[0][255] == 1.0 and X[1][254] == 1.0
+    assert y == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1] and all(type(c) is int for c in y)
+    X_test, y_test = mnist(str(folder), "test")
+    assert len(X_test) == 3 and y_test == [0, 1, 2] and X_test[2][0] == 2 / 255
+
+
+def test_mnist_rows_share_the_256_pixel_floats(tmp_path):
+    """What keeps 60,000 images near 420 MB: equal pixels are one float object."""
+    X, _ = mnist(write_mnist(tmp_path))
+    assert X[0][1] is X[1][0]
+    assert len({id(v) for row in X for v in row}) <= 256
+
+
+def test_mnist_limit_keeps_the_first_examples(tmp_path):
+    folder = write_mnist(tmp_path, n_train=20)
+    X, y = mnist(folder)
+    X5, y5 = mnist(folder, limit=5)
+    assert (X5, y5) == (X[:5], y[:5])
+    assert mnist(folder, limit=1000) == (X, y)
+
+
+def test_mnist_finds_gzipped_files_by_content_and_the_dotted_names(tmp_path):
+    """Some mirrors name the files train-images.idx3-ubyte; a gzip is recognised by its
+    bytes, whatever its name."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "train-images.idx3-ubyte").write_bytes(gzip.compress(images_file(2)))
+    (folder / "train-labels.idx1-ubyte").write_bytes(labels_file([7, 3]))
+    assert mnist(folder)[1] == [7, 3]
+
+
+def test_mnist_expands_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_mnist(tmp_path / "mnist")
+    assert len(mnist("~/mnist")[0]) == 5
+
+
+def test_missing_files_say_where_to_get_them(tmp_path):
+    with pytest.raises(FileNotFoundError) as missing:
+        mnist(tmp_path)
+    message = str(missing.value)
+    assert "no train-images-idx3-ubyte (or train-images-idx3-ubyte.gz)" in message
+    assert str(tmp_path) in message and MNIST_URL in message
+    assert all(f"{name}.gz" in message for pair in MNIST_FILES.values() for name in pair)
+    with pytest.raises(FileNotFoundError, match="no t10k-labels-idx1-ubyte"):
+        folder = write_mnist(tmp_path / "partial")
+        (folder / "t10k-labels-idx1-ubyte").unlink()
+        mnist(folder, "test")
+    with pytest.raises(FileNotFoundError, match=MNIST_URL):
+        mnist(tmp_path / "does-not-exist")
+
+
+CORRUPTIONS = {
+    # what is written as train-images / train-labels -> the error's file and text
+    "truncated images": (images_file(3)[:-1], labels_file([0, 1, 2]), "train-images",
+                         r"the header says 3 x 28 x 28 = 2,352 bytes of data, the file has "
+                         r"2,351 \(truncated\)"),
+    "trailing bytes": (images_file(3) + b"\0", labels_file([0, 1, 2]), "train-images",
+                       r"2,352 bytes of data, the file has 2,353 \(trailing bytes\)"),
+    "truncated header": (images_file(3)[:10], labels_file([0, 1, 2]), "train-images",
+                         "10 bytes, too short for an IDX header"),
+    "labels' magic on images": (labels_file([0, 1, 2]), labels_file([0, 1, 2]), "train-images",
+                                r"magic number 0x00000801, expected 0x00000803"),
+    "images' magic on labels": (images_file(3), images_file(3), "train-labels",
+                                r"magic number 0x00000803, expected 0x00000801"),
+    "not unsigned bytes": (idx(3, [1, 28, 28], bytes(784 * 4), dtype=0x0D), labels_file([0]),
+                           "train-images", r"magic number 0x00000d03"),
+    "wrong counts": (images_file(3), labels_file([0, 1]), "train-images",
+                     r"has 3 images but .*train-labels-idx1-ubyte has 2 labels"),
+    "wrong shape": (images_file(2, 27, 28), labels_file([0, 1]), "train-images",
+                    "images of 27 x 28 pixels, expected 28 x 28"),
+    "label above 9": (images_file(3), labels_file([0, 10, 1]), "train-labels",
+                      "label 1 is 10; expected 0 to 9"),
+    "truncated gzip": (gzip.compress(images_file(3))[:-12], labels_file([0, 1, 2]),
+                       "train-images", "not a valid gzip file"),
+}
+
+
+@pytest.mark.parametrize("case", CORRUPTIONS)
+def test_corrupt_files_raise_value_error_naming_the_file_and_the_problem(tmp_path, case):
+    images, labels, culprit, pattern = CORRUPTIONS[case]
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(images)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(labels)
+    with pytest.raises(ValueError, match=pattern) as error:
+        mnist(tmp_path)
+    assert str(error.value).startswith(str(tmp_path / culprit))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "pattern"),
+    [
+        ({"split": "validation"}, ValueError, "split must be 'train' or 'test', got 'validation'"),
+        ({"limit": 0}, ValueError, "limit must be at least 1, got 0"),
+        ({"limit": 2.0}, TypeError, "limit must be an int or None, got float"),
+        ({"limit": True}, TypeError, "limit must be an int or None, got bool"),
+    ],
+)
+def test_mnist_refuses_bad_arguments(tmp_path, kwargs, error, pattern):
+    with pytest.raises(error, match=f"mnist: {pattern}"):
+        mnist(write_mnist(tmp_path), **kwargs)

@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import math
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from microgrid import MLP, no_grad
 from microgrid.cli import build_parser, main
-from microgrid.datasets import moons
-from microgrid.demo import FILES, PRESETS, DemoOptions, learning_rate, run
+from microgrid.datasets import DATASETS, moons
+from microgrid.demo import FILES, PRESETS, DemoOptions, DemoResult, learning_rate, run
 from microgrid.render import svg_available
 from microgrid.train import evaluate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SVG = "{http://www.w3.org/2000/svg}"
 HAS_PLOT = importlib.util.find_spec("matplotlib") is not None
 HAS_GRAPH = svg_available()
 
@@ -72,10 +76,99 @@ def test_demo_drawings_are_of_the_example_with_the_largest_cost(tmp_path: Path) 
     with no_grad():
         margins = [t * result.net(x)[0].data for x, t in zip(X, y, strict=True)]
     assert result.example == margins.index(min(margins))
+    assert result.example_x == X[result.example] and result.example_y == y[result.example]
     assert result.example_cost == pytest.approx(max(0.0, 1.0 - min(margins)))
     graph = (tmp_path / "computation_graph.svg").read_text(encoding="utf-8")
     assert f"training example {result.example}" in graph
     assert all(p.grad == 0.0 for p in result.net.parameters())  # left clean after drawing
+
+
+def deltas_drawn(svg: Path) -> list[float]:
+    """The δ values a drawing shows (its text elements ``δ = ...``)."""
+    texts = [t.text or "" for t in ET.parse(svg).iter(f"{SVG}text")]
+    return [float(t.split("=")[1]) for t in texts if t.startswith("δ = ") and "∂" not in t]
+
+
+@pytest.fixture(scope="module")
+def xor_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
+    """``microgrid demo --dataset xor`` (run once for the tests below): the result and
+    what it printed."""
+    printed = io.StringIO()
+    out = tmp_path_factory.mktemp("xor")
+    result = run(DemoOptions(dataset="xor", out=out, quiet=True), stream=printed)
+    return result, printed.getvalue()
+
+
+@pytest.mark.skipif(not HAS_GRAPH, reason="needs the graph extra")
+def test_demo_xor_draws_non_zero_gradients(xor_demo: tuple[DemoResult, str]) -> None:
+    """``microgrid demo --dataset xor`` trains every example beyond the margin (cost 0,
+    every gradient 0), so its drawings show a point on the decision boundary instead."""
+    result, printed = xor_demo
+    for name in ("computation_graph.svg", "network.svg"):
+        deltas = deltas_drawn(result.out / name)
+        assert len(deltas) >= 33 and any(d != 0.0 for d in deltas), name
+    summary = " ".join(printed.split())
+    assert "every training example is beyond the margin" in summary
+    assert "so the drawings show a point on the decision boundary, x = [" in summary
+    graph = (result.out / "computation_graph.svg").read_text(encoding="utf-8")
+    assert "a point on the decision boundary: x = [" in graph
+
+
+@pytest.mark.parametrize("dataset", ["xor", pytest.param("circles", marks=pytest.mark.slow)])
+def test_demo_draws_a_boundary_point_when_every_example_is_beyond_the_margin(
+    dataset: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Where the boundary crosses the segment between the nearest training examples of
+    opposite classes, labelled like the nearer one: its cost is about 1, not 0."""
+    if dataset == "xor":
+        result: DemoResult = request.getfixturevalue("xor_demo")[0]
+    else:
+        result = run(DemoOptions(dataset=dataset, out=tmp_path, quiet=True))
+    preset = PRESETS[dataset]
+    X, y = DATASETS[dataset](preset.points, noise=preset.noise, seed=0, signed=True)
+    with no_grad():
+        margins = [t * result.net(x)[0].data for x, t in zip(X, y, strict=True)]
+        score = result.net(result.example_x)[0].data
+    assert min(margins) >= 1.0  # every training example costs 0
+    assert result.example is None and result.example_between is not None
+    i, j = result.example_between
+    assert y[i] == 1 and y[j] == -1
+    assert math.dist(X[i], X[j]) == min(math.dist(X[p], X[q]) for p in range(len(X))
+                                        for q in range(len(X)) if y[p] == 1 and y[q] == -1)
+    assert abs(score) < 1e-9  # on the boundary...
+    assert math.dist(result.example_x, X[i]) + math.dist(result.example_x, X[j]) == (
+        pytest.approx(math.dist(X[i], X[j])))  # ...between the two
+    nearer = i if math.dist(result.example_x, X[i]) <= math.dist(result.example_x, X[j]) else j
+    assert result.example_y == y[nearer]
+    assert result.example_cost == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+def test_each_file_is_written_once_atomically_with_opens_permissions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One atomic write per file, renamed onto its own name: the demo no longer wraps the
+    already atomic saves in a second temporary file. Files get what open() would give
+    (0o666 less the umask; it was always 0o644)."""
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        renamed.append(Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    old_umask = os.umask(0o077)
+    try:
+        result = run(DemoOptions(steps=2, out=tmp_path, quiet=True))
+    finally:
+        os.umask(old_umask)
+    written = sorted(a.name for a in result.artifacts if a.path is not None)
+    assert "model.json" in written
+    assert sorted(renamed) == written
+    assert sorted(os.listdir(tmp_path)) == written
+    for name in written:
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
 
 
 def test_demo_trains_micrograds_setup_through_fit(tmp_path: Path) -> None:
@@ -92,6 +185,14 @@ def test_demo_trains_micrograds_setup_through_fit(tmp_path: Path) -> None:
     final = evaluate(result.net, X, y, loss="hinge")
     assert (result.accuracy, result.loss) == (final.accuracy, final.loss)
     assert MLP.load(tmp_path / "model.json").state_dict() == result.net.state_dict()
+
+
+def test_demo_networks_end_in_a_linear_score_whatever_the_hidden_activation(
+    tmp_path: Path
+) -> None:
+    """The hinge cost reads a score: MLP's default would end a sigmoid network in a sigmoid."""
+    result = run(DemoOptions(steps=2, activation="sigmoid", out=tmp_path, quiet=True))
+    assert result.net.activation == "sigmoid" and result.net.output_activation == "linear"
 
 
 @pytest.mark.slow

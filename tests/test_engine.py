@@ -235,6 +235,9 @@ def test_tanh_does_not_overflow() -> None:
         (lambda: Value(1e308) + Value(1e308), OverflowError, "add"),
         (lambda: Value(math.inf) - math.inf, ValueError, "nan"),
         (lambda: Value(math.inf) * 0, ValueError, "nan"),
+        # nan from finite operands: terms overflowed to +inf and -inf (a diverging fit)
+        (lambda: microgrid.linear([Value(1e200), Value(1e200)], [1e200, -1e200]),
+         OverflowError, r"linear\(1e\+200, 1e\+200, 1e\+200, -1e\+200, 0.0\) overflows"),
     ],
 )
 def test_domain_errors_are_clear(f, error: type[Exception], message: str) -> None:  # type: ignore[no-untyped-def]
@@ -784,6 +787,25 @@ def test_record_operands_keeps_the_constants_the_graph_leaves_out() -> None:
     assert (x + 1).parents == (x,)
 
 
+def test_record_operands_tells_on_read_of_every_number_read_off_a_value() -> None:
+    """What compile refuses: Python making a number of a Value while a graph is
+    recorded. ``v.data`` and ``repr`` are not seen; outside the context nothing is."""
+    x, y = Value(2.0, "x"), Value(3.0, "y")
+    reads: list[tuple[Value, str]] = []
+    with record_operands(on_read=lambda v, how: reads.append((v, how))):
+        float(x), int(x), x.item(), x < y, x <= 1, y > x, x >= 0.5, max(x, y)
+        format(x, ".2f"), f"{x}", repr(x), x.data, x + y
+    assert reads == [
+        (x, "float(v)"), (x, "int(v)"), (x, "v.item()"), (x, "a comparison v < ..."),
+        (x, "a comparison v <= ..."), (y, "a comparison v > ..."),
+        (x, "a comparison v >= ..."), (y, "a comparison v > ..."), (x, "format(v, '.2f')"),
+    ]
+    with record_operands():  # no on_read: nothing to tell
+        float(x)
+    float(x), x < y
+    assert len(reads) == 9
+
+
 # -- detect_anomaly ----------------------------------------------------------------
 
 
@@ -893,20 +915,26 @@ def test_detect_anomaly_changes_no_result_and_nothing_outside_it() -> None:
 
 
 def test_detect_anomaly_composes_with_no_grad_and_record_operands() -> None:
+    """Inside either, that context's mode stays (compile's recordings keep watching reads)."""
     x = Value(2.0)
+    reads: list[tuple[Value, str]] = []
     with detect_anomaly():
         with no_grad():
             assert (x * 2.0).parents == ()
-        with record_operands() as operands:
+        with record_operands(on_read=lambda v, how: reads.append((v, how))) as operands:
             y = x + 1.5
             s = sum_of([x, 4.0])
+            float(x)
+            assert is_anomaly_enabled()
         assert operands[y] == (x, 1.5) and operands[s] == (x, 4.0)
+        assert reads == [(x, "float(v)")]
+        z = x * 3.0
         x.data = 3.0
         with pytest.raises(RuntimeError, match=r"was 2\.0"):
-            y.backward()
+            z.backward()
     with record_operands() as operands, detect_anomaly():
-        z = x * 3.0
-    assert operands[z] == (x, 3.0)
+        w = x * 3.0
+    assert operands[w] == (x, 3.0)
     with no_grad(), detect_anomaly():
         assert is_anomaly_enabled() and (x * 2.0).parents == ()
 

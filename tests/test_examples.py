@@ -134,6 +134,14 @@ def test_tutorial_prints_what_the_page_says(tmp_path: Path,
     exec(compile(block, "docs/index.md", "exec"), test.globs)  # the tutorial's names
     for name in ("curves.png", "boundary.png", "graph.svg", "network.svg"):
         assert (tmp_path / name).stat().st_size > 0
+    # The pictures teach: an example whose cost and gradients are not 0, the parameters
+    # left out of the computation graph.
+    names = test.globs
+    assert names["cost"].data > 0
+    assert any(d != 0.0 for layer in names["trace"].delta for d in layer)
+    graph = (tmp_path / "graph.svg").read_text(encoding="utf-8")
+    assert "w¹" not in graph and "w²" not in graph and "b²" not in graph
+    assert "δ = " in graph
 
 
 @pytest.mark.skipif(not HAS_HYPOTHESIS, reason="needs the testing extra")

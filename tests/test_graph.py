@@ -309,28 +309,31 @@ def test_bad_options_raise_clear_errors() -> None:
 
 
 def test_network_values_are_named_in_the_books_notation() -> None:
-    """With net and trace: w^l_jk, b^l_j, z^l_j, a^l_j, and z nodes show δ = their grad."""
+    """With net and trace: w^l_jk, b^l_j, z^l_j, a^l_j (neurons counted from 1, as the book
+    does), and z nodes show δ = their grad."""
     net, trace, cost = two_two_one()
     source = draw(cost, net=net, trace=trace).source
     order = topological_order(cost)
     nodes = nodes_of(source)
     label = {v: fields(nodes[f"v{i}"]["label"]) for i, v in enumerate(order)}
-    assert label[net.layers[0].neurons[0].w[1]][0] == "w²₀₁"
-    assert label[net.layers[1].neurons[0].b][0] == "b³₀"
-    assert label[trace.a[0][1]][0] == "a¹₁"
-    assert label[trace.a[1][0]][0] == "a²₀"
+    # The weight from neuron 1 of layer 1 to neuron 2 of layer 2 is the book's w²₂₁.
+    assert label[net.layers[0].neurons[1].w[0]][0] == "w²₂₁"
+    assert label[net.layers[0].neurons[0].w[1]][0] == "w²₁₂"
+    assert label[net.layers[1].neurons[0].b][0] == "b³₁"
+    assert label[trace.a[0][1]][0] == "a¹₂"
+    assert label[trace.a[1][0]][0] == "a²₁"
     for layer_number in (2, 3):
-        for j, z in enumerate(trace.z[layer_number - 1]):
-            assert label[z][0] == f"z{'²³'[layer_number - 2]}{'₀₁'[j]}"
-            assert label[z][2] == f"δ = {trace.delta[layer_number - 1][j]:.4g}"
+        for j, z in enumerate(trace.z[layer_number - 1], 1):
+            assert label[z][0] == f"z{'²³'[layer_number - 2]}{'₁₂'[j - 1]}"
+            assert label[z][2] == f"δ = {trace.delta_of(layer_number, j):.4g}"
     w = net.layers[0].neurons[0].w[0]
     assert nodes[f"v{order.index(w)}"]["fillcolor"] == nodes["legend_parameter"]["fillcolor"]
 
 
 def test_book_labels_are_prettified_without_a_net() -> None:
-    w = Value(1.0, label="w^2_01")
+    w = Value(1.0, label="w^2_21")
     z = Value(2.0, label="z^3_1 = a^3_1")
-    assert fields(nodes_of(draw(w * z).source)["v0"]["label"])[0] == "w²₀₁"
+    assert fields(nodes_of(draw(w * z).source)["v0"]["label"])[0] == "w²₂₁"
     assert fields(nodes_of(draw(w * z).source)["v1"]["label"])[0] == "z³₁ = a³₁"
     assert fields(nodes_of(draw(Value(1.0, label="x_1^2") * 2).source)["v0"]["label"])[0] == (
         "x_1^2")
@@ -343,7 +346,7 @@ def test_a_linear_output_is_named_both_z_and_a() -> None:
     out.backward()
     nodes = nodes_of(draw(out, net=net, trace=trace).source)
     index = topological_order(out).index(out)
-    assert fields(nodes[f"v{index}"]["label"])[0] == "z²₀ = a²₀"
+    assert fields(nodes[f"v{index}"]["label"])[0] == "z²₁ = a²₁"
     assert fields(nodes[f"v{index}"]["label"])[2] == "δ = 1"
 
 
@@ -440,6 +443,30 @@ def test_save_picks_the_format_from_the_suffix(tmp_path: Path) -> None:
     assert (drawing.save(tmp_path / "g.gv").stat().st_mode & 0o777) == 0o600  # kept
 
 
+def test_save_refuses_a_read_only_file_before_rendering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 0444 drawing was silently replaced; now refused, as cp does, and before any
+    (possibly long) render, as is a missing folder."""
+    drawing = draw(neuron_graph())
+    kept = tmp_path / "g.svg"
+    kept.write_text("<svg/>", encoding="utf-8")
+    kept.chmod(0o444)
+    rendered: list[str] = []
+    monkeypatch.setattr(Drawing, "render", lambda self, *a, **k: rendered.append("!") or b"")
+    monkeypatch.setattr(Drawing, "svg", lambda self, *a, **k: rendered.append("!") or "")
+    with pytest.raises(PermissionError, match=r"cannot write '.*g\.svg': the file is read-only"):
+        drawing.save(kept)
+    with pytest.raises(FileNotFoundError, match="there is no folder"):
+        drawing.save(tmp_path / "missing" / "g.png")
+    assert rendered == [] and kept.read_text(encoding="utf-8") == "<svg/>"
+    (tmp_path / "g.gv").write_text("old", encoding="utf-8")
+    (tmp_path / "g.gv").chmod(0o444)
+    with pytest.raises(PermissionError):
+        drawing.save(tmp_path / "g.gv")
+    assert sorted(os.listdir(tmp_path)) == ["g.gv", "g.svg"]
+
+
 @wasm_only
 def test_jupyter_shows_svg_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "")  # no `dot`: the in-process renderer
@@ -456,7 +483,8 @@ def test_jupyter_shows_svg_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_network_is_laid_out_as_layers_left_to_right() -> None:
-    """Layer l is column l-1; neuron 0 is at the top of its column; nothing overlaps."""
+    """Layer l is column l-1; neuron 1 (node n{l}_1) is at the top of its column; nothing
+    overlaps."""
     net = MLP(3, [4, 2], seed=0)
     nodes = nodes_of(draw_network(net).source)
     position = {name: tuple(float(c) for c in a["pos"].rstrip("!").split(","))
@@ -464,7 +492,7 @@ def test_network_is_laid_out_as_layers_left_to_right() -> None:
     xs = sorted({x for x, _ in position.values()})
     assert len(xs) == 3
     for layer_number, width in enumerate(net.sizes, start=1):
-        column = [position[f"n{layer_number}_{j}"] for j in range(width)]
+        column = [position[f"n{layer_number}_{j}"] for j in range(1, width + 1)]
         assert {x for x, _ in column} == {xs[layer_number - 1]}
         ys = [y for _, y in column]
         assert ys == sorted(ys, reverse=True) and len(set(ys)) == width
@@ -477,39 +505,39 @@ def test_network_has_an_edge_per_weight_styled_by_magnitude_and_sign() -> None:
     weight_edges = {(a, b): attrs for a, b, attrs in re.findall(
         r"^  (n\d_\d) -> (n\d_\d) \[(.*)\];$", source, flags=re.MULTILINE)}
     assert len(weight_edges) == 6
-    strongest = dict(_ATTRIBUTE.findall(weight_edges[("n1_0", "n2_1")]))
-    weakest = dict(_ATTRIBUTE.findall(weight_edges[("n1_0", "n2_0")]))  # w = 0.15
+    strongest = dict(_ATTRIBUTE.findall(weight_edges[("n1_1", "n2_2")]))
+    weakest = dict(_ATTRIBUTE.findall(weight_edges[("n1_1", "n2_1")]))  # w = 0.15
     assert strongest["color"] != weakest["color"]
     assert float(strongest["penwidth"]) > float(weakest["penwidth"])
-    assert strongest["tooltip"] == "w²₁₀ = -0.6"
+    # From neuron 1 of layer 1 to neuron 2 of layer 2: the book's w²₂₁.
+    assert strongest["tooltip"] == "w²₂₁ = -0.6"
 
 
 def test_network_neurons_show_a_and_delta_after_backward() -> None:
     net, trace, _ = two_two_one()
     nodes = nodes_of(draw_network(net, trace).source)
-    lines = nodes["n2_1"]["label"].split("\\n")
-    assert lines == ["a²₁", f"= {trace.a[1][1].data:.4g}", f"δ = {trace.delta[1][1]:.4g}"]
-    assert nodes["n1_0"]["label"].split("\\n") == ["a¹₀", "= 0.05"]  # inputs have no δ
+    lines = nodes["n2_2"]["label"].split("\\n")
+    assert lines == ["a²₂", f"= {trace.a[1][1].data:.4g}", f"δ = {trace.delta[1][1]:.4g}"]
+    assert nodes["n1_1"]["label"].split("\\n") == ["a¹₁", "= 0.05"]  # inputs have no δ
     before = net.trace([0.05, 0.10])  # not back-propagated: no δ shown
     assert "δ" not in draw_network(net, before).source.split("legend")[0]
     untraced = nodes_of(draw_network(net).source)
-    assert untraced["n3_0"]["label"].split("\\n") == ["a³₀", "b = 0.6"]
+    assert untraced["n3_1"]["label"].split("\\n") == ["a³₁", "b = 0.6"]
 
 
 def test_network_edge_labels_are_bp4() -> None:
     """edge_labels="grad": each edge shows ∂C/∂w^l_jk, which BP4 says is a^(l-1)_k δ^l_j."""
     net, trace, _ = two_two_one()
     nodes = nodes_of(draw_network(net, trace, edge_labels="grad", number_format=".12g").source)
-    for i, layer in enumerate(net.layers):
-        layer_number = i + 2
-        for j, neuron in enumerate(layer.neurons):
-            for k, w in enumerate(neuron.w):
+    for layer_number, layer in enumerate(net.layers, 2):
+        for j, neuron in enumerate(layer.neurons, 1):
+            for k, w in enumerate(neuron.w, 1):
                 shown = float(nodes[f"label{layer_number}_{j}_{k}"]["label"])
-                bp4 = trace.a[layer_number - 2][k].data * trace.delta[layer_number - 1][j]
+                bp4 = trace.a_of(layer_number - 1, k).data * trace.delta_of(layer_number, j)
                 assert shown == pytest.approx(bp4, rel=1e-10)
                 assert shown == pytest.approx(w.grad, rel=1e-10)
     weights = nodes_of(draw_network(net, edge_labels="w").source)
-    assert weights["label2_1_0"]["label"] == "0.25"  # w^2_10
+    assert weights["label2_2_1"]["label"] == "0.25"  # w^2_21
 
 
 def test_draw_network_rejects_bad_arguments() -> None:

@@ -383,6 +383,74 @@ def test_hinge_needs_exactly_one_score():
         hinge(leaves(0.5, 0.5), 1)
 
 
+# -- Value targets --------------------------------------------------------------
+
+# Each cost whose target is a number (not a class index), with outputs, targets,
+# and ∂C/∂y_j in closed form (the target is a node of the graph, so it has one).
+VALUE_TARGET_COSTS = [
+    (quadratic, [0.3, 0.9], [1.0, 0.25], lambda a, y: [yj - aj for aj, yj in zip(a, y)]),
+    (mse, [0.3, 0.9], [1.0, 0.25], lambda a, y: [(yj - aj) for aj, yj in zip(a, y)]),
+    (cross_entropy, [0.3, 0.9], [1.0, 0.25],
+     lambda a, y: [math.log(1 - aj) - math.log(aj) for aj in a]),
+    (cross_entropy_with_logits, [-0.5, 2.0], [0.0, 0.75], lambda z, y: [-zj for zj in z]),
+    (hinge, [0.4], [-1.0], lambda s, y: [-s[0]]),
+]
+
+
+@pytest.mark.parametrize(("fn", "a", "y", "dC_dy"), VALUE_TARGET_COSTS)
+def test_costs_take_value_targets_and_build_the_graph_from_them(fn, a, y, dC_dy):
+    """A Value target (what compile passes by default) gives the number target's
+    cost and output gradients, and is itself a node: it gets ∂C/∂y."""
+    by_number = leaves(*a)
+    expected = fn(by_number, y)
+    expected.backward()
+    outputs, targets = leaves(*a), leaves(*y)
+    cost = fn(outputs, targets)
+    cost.backward()
+    assert cost.data == pytest.approx(expected.data, rel=1e-15)
+    assert [v.grad for v in outputs] == pytest.approx([v.grad for v in by_number], rel=1e-15)
+    scale = 2 / len(a) if fn is mse else 1.0  # mse = (2/n) * quadratic's terms
+    assert [t.grad for t in targets] == pytest.approx([scale * g for g in dC_dy(a, y)],
+                                                      rel=1e-12)
+    # a single output takes a bare Value, and a list may mix numbers and Values
+    assert fn(outputs[:1], targets[0]).data == fn(outputs[:1], y[:1]).data
+    if len(a) == 2:
+        assert fn(outputs, [y[0], targets[1]]).data == pytest.approx(cost.data, rel=1e-15)
+
+
+def test_value_targets_are_checked_like_numbers():
+    """The range a cost needs is checked on a Value target's value too."""
+    with pytest.raises(ValueError, match=r"target 0 is 2\.0; targets must lie in \[0, 1\]"):
+        cross_entropy(leaves(0.5), [Value(2.0)])
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
+        cross_entropy_with_logits(leaves(0.5), Value(-0.5))
+    with pytest.raises(ValueError, match=r"-1 or \+1"):
+        hinge(leaves(0.5), Value(0.0))
+    with pytest.raises(ValueError, match="single Value"):
+        quadratic(leaves(0.5, 0.5), Value(1.0))
+
+
+def test_a_value_target_of_cross_entropy_keeps_both_terms():
+    """Both terms whatever the target's value, so every example builds the same
+    graph (numbers drop a term of weight 0): then a saturated output is refused."""
+    a = leaves(0.25)
+    y = Value(1.0)
+    cost = cross_entropy(a, y)
+    assert len(cost.parents[0].parents) == 2  # y ln a and (1 - y) ln(1 - a)
+    assert len(cross_entropy(a, 1.0).parents[0].parents) == 1
+    with pytest.raises(ValueError, match=r"1 - a_0 is 0\.0"):
+        cross_entropy(leaves(1.0), Value(1.0))
+
+
+@pytest.mark.parametrize("fn", [log_likelihood, softmax_nll])
+def test_class_index_costs_refuse_a_value_target_and_name_static_y(fn):
+    """A class index chooses which output the cost reads: it must be a plain number."""
+    with pytest.raises(TypeError, match="static_y=True"):
+        fn(leaves(0.2, 0.8), Value(1.0))
+    with pytest.raises(TypeError, match="static_y=True"):
+        fn(leaves(0.2, 0.8), [Value(0.0), Value(1.0)])
+
+
 # -- batches --------------------------------------------------------------------
 
 

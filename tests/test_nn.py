@@ -1,8 +1,9 @@
 """Specification of `microgrid.nn`: neurons, layers, MLPs, traces and model files.
 
-Notation follows BACKPROP.md: ``net.layers[i].neurons[j].w[k]`` is ``w^{i+2}_jk``,
-``trace.z[l-1][j]`` is ``z^l_j`` and, after ``cost.backward()``,
-``trace.delta[l-1][j]`` is ``delta^l_j = ∂C/∂z^l_j``.
+Notation follows BACKPROP.md, neurons counted from 1 as in the book:
+``net.layers[l-2].neurons[j-1].w[k-1]`` is ``w^l_jk`` (``net.weight(l, j, k)``),
+``trace.z[l-1][j-1]`` is ``z^l_j`` and, after ``cost.backward()``,
+``trace.delta[l-1][j-1]`` is ``delta^l_j = ∂C/∂z^l_j`` (``trace.delta_of(l, j)``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ import json
 import math
 import os
 import random
+import signal
 import statistics
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +47,30 @@ def set_parameters(module: Module, values: list[float]) -> None:
 
 
 def test_neuron_has_nin_weights_and_a_bias_labelled_in_book_notation() -> None:
-    """A standalone neuron is j=0 of layer 2 unless told otherwise: w^2_0k, b^2_0."""
+    """A standalone neuron is the first of layer 2 unless told otherwise: w^2_1k, b^2_1.
+
+    Labels count neurons from 1, as the book does; ``index`` is the Python
+    position in the layer, from 0, so the neuron is ``j = index + 1``."""
     n = Neuron(3, rng=random.Random(0))
     assert len(n.w) == 3
-    assert [w.label for w in n.w] == ["w^2_00", "w^2_01", "w^2_02"]
-    assert n.b.label == "b^2_0"
+    assert [w.label for w in n.w] == ["w^2_11", "w^2_12", "w^2_13"]
+    assert n.b.label == "b^2_1"
     assert n.activation == "relu"
     assert all(p.op == "" and p.parents == () for p in n.parameters())
     m = Neuron(2, rng=random.Random(0), layer_number=4, index=12)
-    assert [w.label for w in m.w] == ["w^4_12,0", "w^4_12,1"]
-    assert m.b.label == "b^4_12"
+    assert [w.label for w in m.w] == ["w^4_13,1", "w^4_13,2"]
+    assert m.b.label == "b^4_13"
+    assert [w.label for w in Neuron(10, rng=random.Random(0), index=8).w][8:] == [
+        "w^2_99", "w^2_9,10"]
+
+
+def test_neuron_refuses_numbers_that_would_mislabel_it() -> None:
+    with pytest.raises(ValueError, match="index must be at least 0, got -1"):
+        Neuron(2, index=-1)
+    with pytest.raises(ValueError, match=r"layer_number \(layer 1 is the input\) must be at le"):
+        Neuron(2, layer_number=1)
+    with pytest.raises(TypeError, match="index must be an int"):
+        Neuron(2, index=1.0)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
@@ -128,7 +148,7 @@ def test_layer_outputs_one_activation_per_neuron_equal_to_each_neurons_output() 
     out = layer(x)
     assert isinstance(out, list) and len(out) == 4
     assert [a.data for a in out] == [n(x).data for n in layer.neurons]
-    assert [n.w[2].label for n in layer.neurons] == ["w^3_02", "w^3_12", "w^3_22", "w^3_32"]
+    assert [n.w[2].label for n in layer.neurons] == ["w^3_13", "w^3_23", "w^3_33", "w^3_43"]
     assert repr(layer) == "Layer(nin=3, nout=4, activation='tanh')"
 
 
@@ -192,13 +212,13 @@ def test_softmax_with_log_likelihood_has_delta_equal_to_a_minus_y() -> None:
 
 
 def test_mlp_structure_and_indexing_follow_the_book() -> None:
-    """``net.layers[i].neurons[j].w[k]`` is ``w^{i+2}_jk``: j indexes neurons, k inputs."""
+    """The book's w^l_jk (neurons counted from 1) is ``net.layers[l-2].neurons[j-1].w[k-1]``."""
     net = MLP(3, [4, 2], seed=0)
     assert net.sizes == [3, 4, 2]
     assert [len(layer.neurons) for layer in net.layers] == [4, 2]
     assert [len(layer.neurons[0].w) for layer in net.layers] == [3, 4]
-    assert net.layers[1].neurons[1].w[3].label == "w^3_13"
-    assert net.layers[0].neurons[2].b.label == "b^2_2"
+    assert net.layers[1].neurons[1].w[3].label == "w^3_24"
+    assert net.layers[0].neurons[2].b.label == "b^2_3"
     assert [layer.activation for layer in net.layers] == ["relu", "linear"]
     assert net.num_parameters() == 4 * 4 + 2 * 5
 
@@ -308,6 +328,59 @@ def test_mlp_repr_shows_sizes_activations_and_parameter_count() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("activation", "output"),
+    [("sigmoid", "sigmoid"), ("tanh", "linear"), ("relu", "linear"), ("linear", "linear")],
+)
+def test_mlp_output_layer_defaults_to_sigmoid_after_sigmoid_and_linear_otherwise(
+    activation: str, output: str
+) -> None:
+    """A reader of the book writes MLP(2, [3, 2], activation="sigmoid") and gets the book's
+    network, sigmoid throughout; micrograd's ReLU MLP keeps its linear output (a score)."""
+    net = MLP(2, [3, 2], activation=activation, seed=0)
+    assert net.output_activation == output
+    assert [layer.activation for layer in net.layers] == [activation, output]
+    assert f"output_activation={output!r}" in repr(net)
+    assert MLP(2, [3], activation=activation, seed=0).layers[0].activation == output
+    explicit = MLP(2, [3, 2], activation=activation, output_activation="tanh", seed=0)
+    assert explicit.output_activation == explicit.layers[-1].activation == "tanh"
+
+
+def test_weight_and_bias_take_the_books_numbers() -> None:
+    """net.weight(l, j, k) is w^l_jk: from neuron k of layer l-1 to neuron j of layer l."""
+    net = MLP(2, [3, 2], seed=0)
+    w = net.weight(2, 2, 1)  # from neuron 1 of layer 1 to neuron 2 of layer 2
+    assert w is net.layers[0].neurons[1].w[0] and w.label == "w^2_21"
+    assert net.weight(3, 2, 3) is net.layers[1].neurons[1].w[2]
+    assert net.bias(3, 1) is net.layers[1].neurons[0].b and net.bias(3, 1).label == "b^3_1"
+    every = [net.weight(layer, j, k) for layer in (2, 3)
+             for j in range(1, net.sizes[layer - 1] + 1)
+             for k in range(1, net.sizes[layer - 2] + 1)]
+    assert every == [w for layer in net.layers for n in layer.neurons for w in n.w]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda net: net.weight(1, 1, 1), ValueError,
+         r"l=1 is out of range for w\^l_jk: l runs from 2 to 3 \(layer 1 is the input"),
+        (lambda net: net.weight(4, 1, 1), ValueError, "l=4 is out of range"),
+        (lambda net: net.weight(2, 0, 1), ValueError,
+         r"j=0 is out of range for w\^2_jk: j runs from 1 to 3 \(neurons are numbered from 1"),
+        (lambda net: net.weight(2, 1, 3), ValueError,
+         r"k=3 is out of range for w\^2_1k: k runs from 1 to 2"),
+        (lambda net: net.bias(3, 3), ValueError, r"j=3 is out of range for b\^3_j"),
+        (lambda net: net.weight(2.0, 1, 1), TypeError, "l must be an int, got float"),
+        (lambda net: net.bias(2, True), TypeError, "j must be an int, got bool"),
+    ],
+)
+def test_weight_and_bias_refuse_numbers_outside_the_network(
+    call: Any, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call(MLP(2, [3, 2], seed=0))
+
+
 def test_zero_grad_clears_every_parameter() -> None:
     net = MLP(2, [3, 1], seed=0)
     net([1.0, 2.0])[0].backward()
@@ -394,16 +467,16 @@ def test_trace_layout() -> None:
     assert [len(al) for al in t.a] == [2, 3, 2]
     assert [x.data for x in t.a[0]] == [0.5, -1.0]
     assert all(x.parents == () and x.op == "" for x in t.a[0])
-    assert [x.label for x in t.a[0]] == ["a^1_0", "a^1_1"]
+    assert [x.label for x in t.a[0]] == ["a^1_1", "a^1_2"]
     for zj, aj, n in zip(t.z[1], t.a[1], net.layers[0].neurons, strict=True):
         assert zj.op == "linear" and zj.parents == (*n.w, *t.a[0], n.b)
         assert aj.op == "sigmoid" and aj.parents == (zj,)
-    assert [zj.label for zj in t.z[1]] == ["z^2_0", "z^2_1", "z^2_2"]
-    assert [aj.label for aj in t.a[1]] == ["a^2_0", "a^2_1", "a^2_2"]
+    assert [zj.label for zj in t.z[1]] == ["z^2_1", "z^2_2", "z^2_3"]
+    assert [aj.label for aj in t.a[1]] == ["a^2_1", "a^2_2", "a^2_3"]
     for zj, aj in zip(t.z[2], t.a[2], strict=True):  # linear output: a IS z
         assert aj is zj and zj.op == "linear"
         assert zj.parents[-1].label.startswith("b^3_")
-    assert t.z[2][1].label == "z^3_1 = a^3_1"
+    assert t.z[2][1].label == "z^3_2 = a^3_2"
     assert t.output is t.a[-1]
     assert [o.data for o in t.output] == [o.data for o in net([0.5, -1])]
 
@@ -411,7 +484,7 @@ def test_trace_layout() -> None:
 def test_plain_call_sets_no_labels() -> None:
     """The hot path does no bookkeeping: only trace() labels z and a nodes."""
     out = MLP(2, [3, 1], seed=0)([1.0, 2.0])[0]
-    a_hidden = out.parents[3]  # parents: w^3_00..w^3_02, a^2_0..a^2_2, b^3_0
+    a_hidden = out.parents[3]  # parents: w^3_11..w^3_13, a^2_1..a^2_3, b^3_1
     assert a_hidden.op == "relu" and a_hidden.parents[0].op == "linear"
     assert out.label == a_hidden.label == a_hidden.parents[0].label == ""
 
@@ -420,7 +493,7 @@ def test_trace_uses_value_inputs_as_given_and_keeps_their_labels() -> None:
     x0, x1 = Value(1.0, "x"), Value(2.0)
     t = MLP(2, [1], seed=0).trace([x0, x1])
     assert t.a[0][0] is x0 and t.a[0][1] is x1
-    assert x0.label == "x" and x1.label == "a^1_1"
+    assert x0.label == "x" and x1.label == "a^1_2"
 
 
 def test_delta_is_z_grad_and_equals_bias_grad_bp3_and_bp4_exactly() -> None:
@@ -470,6 +543,125 @@ def test_input_gradient_is_readable_from_trace() -> None:
         expected = sum(n.w[k].data * d for n, d in zip(net.layers[0].neurons, t.delta[1],
                                                        strict=True))
         assert xk.grad == pytest.approx(expected, rel=1e-14)
+
+
+def test_trace_accessors_take_the_books_numbers() -> None:
+    net = MLP(2, [3, 2], activation="sigmoid", seed=0)
+    t = net.trace([0.5, -1.0])
+    assert t.net is net
+    assert t.a_of(1, 2) is t.a[0][1] and t.a_of(1, 2).label == "a^1_2"
+    assert t.z_of(2, 3) is t.z[1][2] and t.z_of(2, 3).label == "z^2_3"
+    assert t.a_of(3, 2) is t.output[1]
+    quadratic_cost(t.output, [1.0, 0.0]).backward()
+    assert t.delta_of(3, 1) == t.z[2][0].grad == t.delta[2][0] != 0.0
+    with pytest.raises(ValueError, match=r"l=1 is out of range for z\^l_j: l runs from 2 to 3 "
+                                         r"\(layer 1 is the input, which has no z\)"):
+        t.z_of(1, 1)
+    with pytest.raises(ValueError, match=r"j=0 is out of range for z\^2_j: j runs from 1 to 3"):
+        t.delta_of(2, 0)
+    with pytest.raises(ValueError, match=r"l=4 is out of range for a\^l_j: l runs from 1 to 3"):
+        t.a_of(4, 1)
+    with pytest.raises(TypeError, match="j must be an int"):
+        t.a_of(1, "1")  # type: ignore[arg-type]
+
+
+def traced_232() -> tuple[MLP, Trace]:
+    net = MLP(2, [3, 2], activation="sigmoid", init="normal", seed=0)
+    return net, net.trace([0.5, -1.0])
+
+
+def test_trace_table_has_a_row_per_number_named_as_in_the_book() -> None:
+    """Every a, z, delta, b, ∂C/∂b, w and ∂C/∂w, by its book label, with where it lives."""
+    net, t = traced_232()
+    quadratic_cost(t.output, [1.0, 0.0]).backward()
+    rows = t.table()
+    count = {q: sum(1 for r in rows if r.quantity == q)
+             for q in ("a", "z", "delta", "b", "dC/db", "w", "dC/dw")}
+    assert count == {"a": 7, "z": 5, "delta": 5, "b": 5, "dC/db": 5, "w": 12, "dC/dw": 12}
+    assert len(rows) == sum(count.values())
+    by_label = {r.label: r for r in rows}
+    w = by_label["w^2_21"]  # from neuron 1 of layer 1 to neuron 2 of layer 2
+    assert (w.l, w.j, w.k, w.value) == (2, 2, 1, net.layers[0].neurons[1].w[0].data)
+    assert w.python == "net.layers[0].neurons[1].w[0].data"
+    grad = by_label["∂C/∂w^3_13"]
+    assert grad.value == net.layers[1].neurons[0].w[2].grad == t.a[1][2].data * t.delta[2][0]
+    delta = by_label["delta^3_2"]
+    assert (delta.value, delta.python) == (t.delta[2][1], "trace.delta[2][1]")
+    assert by_label["a^1_1"].python == "trace.a[0][0].data"
+    assert by_label["∂C/∂b^2_3"].python == "net.layers[0].neurons[2].b.grad"
+    namespace = {"net": net, "trace": t}
+    for r in rows:  # each row's Python expression gives its value
+        assert eval(r.python, namespace) == r.value, r
+
+
+def test_trace_table_prints_layer_by_layer() -> None:
+    net, t = traced_232()
+    quadratic_cost(t.output, [1.0, 0.0]).backward()
+    text = str(t.table(precision=4))
+    assert repr(t.table(precision=4)) == text
+    lines = text.splitlines()
+    assert lines[0] == f"trace of {net!r}"
+    assert "layer 1: input" in lines and "layer 2: sigmoid" in lines
+    assert "layer 3: sigmoid (output)" in lines
+    assert lines[lines.index("layer 3: sigmoid (output)") + 1].split() == [
+        "j", "z^3_j", "a^3_j", "delta^3_j", "b^3_j", "∂C/∂b^3_j"]
+    first = lines[lines.index("layer 3: sigmoid (output)") + 2].split()
+    assert first == ["1", *(format(v, ".4g") for v in (
+        t.z[2][0].data, t.a[2][0].data, t.delta[2][0], net.layers[1].neurons[0].b.data,
+        net.layers[1].neurons[0].b.grad))]
+    assert ["j", "k", "w^2_jk", "∂C/∂w^2_jk"] in [line.split() for line in lines]
+    assert "Note" not in text  # one backward pass from zeroed grads: nothing to warn about
+    assert "w^l_jk is net.layers[l-2].neurons[j-1].w[k-1]" in " ".join(text.split())
+
+
+def test_trace_table_says_when_no_backward_pass_has_run() -> None:
+    """Read before backward, every delta and gradient is 0: the table says why."""
+    _, t = traced_232()
+    assert all(d == 0.0 for layer in t.delta for d in layer)
+    text = " ".join(str(t.table()).split())
+    assert "Note: every delta is 0" in text and "call cost.backward()" in text
+
+
+def test_trace_table_says_when_parameter_grads_accumulated() -> None:
+    """A second backward pass leaves delta as it was but doubles ∂C/∂b: BP3 seems to fail."""
+    net, t = traced_232()
+    cost = quadratic_cost(t.output, [1.0, 0.0])
+    cost.backward()
+    once = t.delta
+    cost.backward()
+    assert t.delta == once
+    assert net.layers[0].neurons[0].b.grad == 2 * once[1][0]
+    text = " ".join(str(t.table()).split())
+    assert "Note: ∂C/∂b is not delta for 5 of 5 neurons" in text and "net.zero_grad()" in text
+    net.zero_grad()
+    cost.backward()
+    assert "Note" not in str(t.table())
+
+
+def test_trace_table_prints_negative_zero_as_zero() -> None:
+    t = MLP(1, [1], seed=0).trace([-0.0])
+    assert math.copysign(1.0, t.a[0][0].data) == -1.0
+    assert " -0" not in str(t.table()) and "  1  0" in str(t.table())
+
+
+def test_trace_without_a_network_tables_z_a_and_delta_only() -> None:
+    _, t = traced_232()
+    bare = Trace(a=t.a, z=t.z)
+    assert {r.quantity for r in bare.table()} == {"a", "z", "delta"}
+    assert "∂C/∂b" not in str(bare.table())
+
+
+def test_trace_table_refuses_a_bad_precision() -> None:
+    _, t = traced_232()
+    with pytest.raises(ValueError, match="precision must be at least 1"):
+        t.table(precision=0)
+
+
+def test_the_module_docstring_examples_run() -> None:
+    import doctest
+
+    result = doctest.testmod(nn)
+    assert result.attempted > 10 and result.failed == 0
 
 
 # -- hypothesis: the fused linear node against * and + ----------------------------------
@@ -634,7 +826,7 @@ def test_save_refuses_non_finite_parameters_and_keeps_the_old_file(tmp_path: Pat
     net.save(path)
     before = path.read_bytes()
     net.layers[1].neurons[0].w[1].data = math.inf
-    with pytest.raises(ValueError, match=r"layers\[1\]\.w\[0\]\[1\] \(w\^3_01\)"):
+    with pytest.raises(ValueError, match=r"layers\[1\]\.w\[0\]\[1\] \(w\^3_12\)"):
         net.save(path)
     assert path.read_bytes() == before
 
@@ -642,17 +834,17 @@ def test_save_refuses_non_finite_parameters_and_keeps_the_old_file(tmp_path: Pat
 def test_interrupted_save_leaves_the_previous_file_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A write that dies half-way (disk full, Ctrl-C) never touches the old file."""
+    """A write that dies half-way (disk full, Ctrl-C) never touches the old file.
+    (A save killed with SIGKILL: tests/test_files.py.)"""
     path = tmp_path / "m.json"
     old = MLP(2, [3, 1], seed=1)
     old.save(path)
     before = path.read_bytes()
 
-    def dies_half_way(obj: Any, f: Any, **kwargs: Any) -> None:
-        f.write(json.dumps(obj)[:20])
+    def interrupted(fd: int) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("microgrid.nn.json.dump", dies_half_way)
+    monkeypatch.setattr(os, "fsync", interrupted)  # the new content is written, not yet synced
     with pytest.raises(KeyboardInterrupt):
         MLP(2, [3, 1], seed=2).save(path)
     monkeypatch.undo()
@@ -660,15 +852,45 @@ def test_interrupted_save_leaves_the_previous_file_intact(
     assert os.listdir(tmp_path) == ["m.json"]
 
     def no_rename(src: Any, dst: Any) -> None:
-        raise OSError("simulated failure")
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("microgrid.nn.os.replace", no_rename)
-    with pytest.raises(OSError, match="simulated"):
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(OSError, match=r"cannot write '.*m\.json': No space left") as e:
         MLP(2, [3, 1], seed=2).save(path)
     monkeypatch.undo()
+    assert ".tmp" not in str(e.value)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.json"]
     assert MLP.load(path).state_dict() == old.state_dict()
+
+
+_SAVER = """
+import sys
+from microgrid import MLP
+nets = [MLP(50, [50, 10], seed=seed) for seed in (1, 2)]
+print("saving", flush=True)
+for i in range(10**9):
+    nets[i % 2].save(sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_a_save_killed_at_any_moment_leaves_a_complete_model(tmp_path: Path) -> None:
+    """kill -9 at random moments of repeated saves: the file always loads, as one of the
+    two networks exactly (the old or the complete new one)."""
+    path = tmp_path / "m.json"
+    nets = [MLP(50, [50, 10], seed=seed) for seed in (1, 2)]
+    nets[0].save(path)
+    rng = random.Random(0)
+    for _ in range(3):
+        child = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)],
+                                 stdout=subprocess.PIPE)
+        assert child.stdout is not None and child.stdout.readline() == b"saving\n"
+        time.sleep(rng.uniform(0.05, 0.3))
+        child.kill()
+        child.wait()
+        assert child.returncode == -signal.SIGKILL
+        assert MLP.load(path).state_dict() in [net.state_dict() for net in nets]
 
 
 def test_save_keeps_an_existing_files_permissions(tmp_path: Path) -> None:
@@ -720,7 +942,7 @@ def test_load_rejects_oversized_files(tmp_path: Path, monkeypatch: pytest.Monkey
     MLP(2, [3, 1], seed=0).save(path)
     monkeypatch.setattr(nn, "MAX_FILE_BYTES", os.path.getsize(path) - 1)
     with pytest.raises(ValueError, match="larger than"):
-        MLP.load(path)
+        MLP.load(path, max_parameters=1)  # else the cap is 64 bytes per allowed parameter
 
 
 def _set(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
@@ -770,6 +992,165 @@ def test_load_rejects_non_finite_numbers(tmp_path: Path, literal: str) -> None:
     doc["layers"][0]["b"][1] = "__X__"
     with pytest.raises(ValueError, match="finite"):
         _load_text(tmp_path, json.dumps(doc).replace('"__X__"', literal))
+
+
+def test_load_checks_the_parameter_count_before_building_anything() -> None:
+    """A file claiming sizes [4000, 4000, 4000] (32 million parameters; 61 MB of zeros fits
+    under the byte cap and took minutes and gigabytes to build) is refused by its sizes,
+    before its layers are even read, naming the keyword that raises the limit."""
+    doc = _valid_document()
+    doc["sizes"], doc["layers"] = [4000, 4000, 4000], "not read"
+    with pytest.raises(ValueError, match=r"sizes \[4000, 4000, 4000\] make 32,008,000 "
+                                         r"parameters.*max_parameters=1,048,576"):
+        MLP.from_document(doc)
+    assert nn.MAX_PARAMETERS == 2**20
+
+
+def test_the_parameter_limit_can_be_raised(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    net = MLP(2, [3, 1], seed=0)  # 13 parameters
+    net.save(path)
+    with pytest.raises(ValueError, match=r"13 parameters, more than max_parameters=12; .*"
+                                         r"MLP.load\(path, max_parameters=13\)"):
+        MLP.load(path, max_parameters=12)
+    assert MLP.load(path, max_parameters=13).state_dict() == net.state_dict()
+    with pytest.raises(ValueError, match="max_parameters=12"):
+        MLP.from_document(net.to_document(), max_parameters=12)
+    with pytest.raises(TypeError, match="max_parameters must be an int"):
+        MLP.load(path, max_parameters=1e6)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_parameters must be at least 1"):
+        MLP.load(path, max_parameters=0)
+
+
+def test_raising_the_parameter_limit_raises_the_byte_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file may hold 64 bytes per allowed parameter (or MAX_FILE_BYTES if more), so a
+    larger limit is never defeated by the byte cap."""
+    path = tmp_path / "m.json"
+    net = MLP(2, [3, 1], seed=0)
+    net.save(path)
+    monkeypatch.setattr(nn, "MAX_FILE_BYTES", 100)
+    with pytest.raises(ValueError, match=r"larger than 100 bytes.*max_parameters"):
+        MLP.load(path, max_parameters=1)
+    assert os.path.getsize(path) <= 64 * 13
+    assert MLP.load(path, max_parameters=13).state_dict() == net.state_dict()
+
+
+def test_a_gigantic_number_is_quoted_short(tmp_path: Path) -> None:
+    """A 4,000-digit weight (a valid JSON number) gave a 4,000-character message."""
+    doc = _valid_document()
+    doc["layers"][0]["w"][1][0] = 10**3999
+    for load in (lambda: _load_text(tmp_path, json.dumps(doc)), lambda: MLP.from_document(doc)):
+        with pytest.raises(ValueError, match=r"layers\[0\]\.w\[1\]\[0\]: 1000.*too large") as e:
+            load()
+        assert len(str(e.value)) < 200
+    doc = _valid_document()
+    doc["activation"] = "x" * 100_000
+    doc["sizes"] = [2] * 1000
+    doc["extra" * 1000] = 1
+    for key in ("activation", "sizes", "extra"):
+        broken = _valid_document()
+        broken[key if key != "extra" else "extra" * 1000] = doc[key if key != "extra" else
+                                                                "extra" * 1000]
+        with pytest.raises(ValueError) as e:
+            MLP.from_document(broken)
+        assert len(str(e.value)) < 200, key
+
+
+def _finishes(fn: Any, seconds: float, unblock: Path) -> Any:
+    """fn()'s result or exception, or a failure if it is still running after ``seconds``
+    (then the named pipe ``unblock`` is opened for writing, which frees it)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(fn())
+        except BaseException as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        os.close(os.open(unblock, os.O_WRONLY))
+        thread.join()
+        pytest.fail(f"still blocked after {seconds} s")
+    return outcome[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_load_refuses_a_named_pipe_without_waiting_on_it(tmp_path: Path) -> None:
+    pipe = tmp_path / "model.json"
+    os.mkfifo(pipe)
+    error = _finishes(lambda: MLP.load(pipe), 5.0, pipe)
+    assert isinstance(error, ValueError)
+    assert "is a named pipe, not a regular file" in str(error)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_load_refuses_a_device() -> None:
+    with pytest.raises(ValueError, match="'/dev/zero' is a character device, not a regular"):
+        MLP.load("/dev/zero")
+
+
+def test_load_of_a_folder_raises_is_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        MLP.load(tmp_path)
+
+
+def test_save_refuses_a_read_only_file_as_cp_does(tmp_path: Path) -> None:
+    """A 0444 file was silently replaced (even by root, for whom os.access allows it)."""
+    path = tmp_path / "m.json"
+    MLP(2, [1], seed=0).save(path)
+    before = path.read_bytes()
+    path.chmod(0o444)
+    with pytest.raises(PermissionError, match=r"cannot write '.*m\.json': the file is "
+                                             r"read-only \(mode 444\)"):
+        MLP(2, [1], seed=1).save(path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.json"]
+
+
+def test_save_into_a_read_only_folder_names_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error named our temporary file ('.m.json.x1y2.tmp'), which the user never asked for."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:  # root creates files anywhere: fail as the kernel does for others
+        real_open = os.open
+
+        def refuse(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+            if flags & os.O_CREAT and Path(path).parent == folder:
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(PermissionError) as e:
+        MLP(2, [1], seed=0).save(folder / "m.json")
+    monkeypatch.undo()
+    assert f"cannot write {str(folder / 'm.json')!r}: Permission denied" in str(e.value)
+    assert ".tmp" not in str(e.value)
+    assert os.listdir(folder) == []
+
+
+def test_save_refuses_an_empty_path_and_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save("") made its temporary file in the parent of the working folder."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(ValueError, match="empty path"):
+        MLP(2, [1], seed=0).save("")
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        MLP(2, [1], seed=0).save(tmp_path)
+    with pytest.raises(IsADirectoryError, match="names a folder"):
+        MLP(2, [1], seed=0).save("m.json/")
+    with pytest.raises(FileNotFoundError, match="there is no folder 'nope'"):
+        MLP(2, [1], seed=0).save("nope/m.json")
+    assert sorted(os.listdir(tmp_path)) == ["work"] and os.listdir(work) == []
 
 
 # -- hypothesis: corrupted model files ---------------------------------------------------

@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import re
 import signal
 import sys
 
@@ -23,6 +25,7 @@ from microgrid.datasets import circles, moons, xor
 from microgrid.losses import batch_cost, l2_weight_penalty, quadratic
 from microgrid.train import (
     DEFAULT_LR,
+    DivergenceError,
     Evaluation,
     History,
     argmax_accuracy,
@@ -31,6 +34,9 @@ from microgrid.train import (
     sign_accuracy,
     threshold_accuracy,
 )
+
+needs_numpy = pytest.mark.skipif(importlib.util.find_spec("numpy") is None,
+                                 reason="compiled=True needs numpy (the fast extra)")
 
 
 def micrograd_schedule(k: int, steps: int) -> float:
@@ -380,6 +386,110 @@ def test_a_keyboard_interrupt_raised_by_the_step_itself_leaves_the_last_good_sta
     history = fit(net, X, y, optimizer=optimizer, epochs=10, progress=False)
     assert history.interrupted and history.steps == 2
     assert net.state_dict() == trained(2)
+
+
+# -- divergence ---------------------------------------------------------------------------
+
+
+def diverge(compiled=False):
+    """lr=1e6 on moons: the weights grow about 1e9-fold a step until a pass overflows."""
+    X, y = moons(50, noise=0.1, seed=0)
+    net = MLP(2, [8, 1], seed=0)
+    with pytest.raises(DivergenceError) as info:
+        fit(net, X, y, loss="mse", lr=1e6, epochs=300, progress=False, compiled=compiled)
+    return net, info.value
+
+
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=needs_numpy)])
+def test_a_diverging_fit_stops_with_the_history_and_the_last_finite_parameters(compiled):
+    """It ended in a raw OverflowError ('linear(...) overflows a float'), the history lost.
+    Now: an error naming the step and the remedy, carrying the history, with the
+    parameters exactly as the last completed step left them (as Ctrl-C does)."""
+    net, error = diverge(compiled)
+    n = error.step
+    assert n > 1 and error.history.steps == n - 1 and error.history.epochs == n - 1
+    message = str(error)
+    assert message.startswith(f"fit: training diverged at step {n} of 300 (epoch {n}): ")
+    assert "overflows a float" in message
+    assert "lower the learning rate (it was 1e+06)" in message
+    assert f"The parameters are as step {n - 1} left them" in message
+    assert ".history" in message and len(message) < 600
+    assert isinstance(error, ArithmeticError) and isinstance(error.__cause__, OverflowError)
+    assert not error.history.interrupted and error.history.seconds > 0
+    assert all(math.isfinite(p.data) for p in net.parameters())
+    assert all(p.grad == 0.0 for p in net.parameters())
+    again = MLP(2, [8, 1], seed=0)
+    X, y = moons(50, noise=0.1, seed=0)
+    history = fit(again, X, y, loss="mse", lr=1e6, epochs=n - 1, progress=False,
+                  compiled=compiled)
+    assert net.state_dict() == again.state_dict()
+    assert error.history.step_loss == history.step_loss
+
+
+def test_an_overflow_that_surfaces_as_nan_is_divergence_too():
+    """A linear network at lr 5: a layer's terms overflow to +inf and -inf, their sum is
+    nan (the engine said 'not a number', a ValueError, and fit lost the history)."""
+    X, y = moons(100, noise=0.1, seed=0, signed=True)
+    net = MLP(2, [16, 16, 1], activation="linear", seed=0)
+    with pytest.raises(DivergenceError, match=r"diverged at step 9 of 100 .*overflows a float"
+                                              r"; lower the learning rate \(it was 5\)") as info:
+        fit(net, X, y, loss="hinge", l2=1e-4, lr=5.0, epochs=100, progress=False)
+    assert info.value.history.steps == 8
+    assert isinstance(info.value.__cause__, OverflowError)
+    assert all(math.isfinite(p.data) for p in net.parameters())
+
+
+def test_an_update_that_would_overflow_is_divergence_too():
+    """SGD refuses a step whose new values are not finite and changes nothing: fit
+    reports it as divergence at that step, with the history kept."""
+    net = MLP(1, [1], activation="linear", seed=0)
+    before = net.state_dict()
+    with pytest.raises(DivergenceError, match=r"diverged at step 1 of 5 \(epoch 1\): SGD: "
+                                              r"the step would make the value") as info:
+        fit(net, [[1.0]], [0.0], loss=lambda a, t: a[0] * 1e200, lr=1e200, epochs=5,
+            progress=False)
+    assert info.value.step == 1 and info.value.history.steps == 0
+    assert isinstance(info.value.__cause__, ValueError)
+    assert net.state_dict() == before
+
+
+def test_an_optimizer_that_makes_parameters_non_finite_is_undone():
+    """Any optimiser (here one with no checks): a step leaving a parameter non-finite is
+    rolled back, and fit says which."""
+
+    class Careless:
+        def __init__(self, params):
+            self.params, self.lr = params, 1e300
+
+        def zero_grad(self):
+            for p in self.params:
+                p.grad = 0.0
+
+        def step(self):
+            for p in self.params:
+                p.data -= self.lr * p.grad * 1e300
+
+    X, y = xor(8, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    before = net.state_dict()
+    first = re.escape(net.parameters()[0].label)
+    with pytest.raises(DivergenceError, match=rf"step 1 of 3.*the optimizer's step made "
+                                              rf"{first} -?inf") as info:
+        fit(net, X, y, optimizer=Careless(net.parameters()), epochs=3, progress=False)
+    assert net.state_dict() == before and info.value.history.steps == 0
+
+
+def test_a_bad_learning_rate_set_mid_training_is_not_called_divergence():
+    X, y = xor(8, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    optimizer = SGD(net.parameters(), lr=0.1)
+
+    def callback(history):
+        optimizer.lr = math.nan
+
+    with pytest.raises(ValueError, match="lr must be finite") as info:
+        fit(net, X, y, optimizer=optimizer, epochs=3, callback=callback, progress=False)
+    assert not isinstance(info.value, DivergenceError)
 
 
 # -- the progress bar -----------------------------------------------------------------
