@@ -16,23 +16,34 @@ graph's interior nodes and accumulates into its leaves.
 Derivatives at the edges of an operation's domain follow PyTorch:
 ``relu'(0) = 0``, ``abs'(0) = 0``, ``d(x**0)/dx = 0`` (even at 0), and
 ``sqrt'(0) = +inf`` (the forward pass still succeeds).
+
+Non-finite numbers never pass silently: operations refuse a nan or overflowed
+result, and `backward()` a nan or overflowed gradient, naming the operation
+that caused it. `detect_anomaly()` checks every step of a pass, and that the
+graph's data did not change after it was built.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from operator import attrgetter
 from operator import mul as _mul
+from types import FrameType
 from typing import Union, cast
 
 __all__ = [
     "Scalar",
     "Value",
     "abs",
+    "detect_anomaly",
     "exp",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "linear",
     "linear_layer",
@@ -60,6 +71,32 @@ _ONE_MINUS_ONE = (1.0, -1.0)
 _MINUS_ONE = (-1.0,)
 
 
+class _NotRecorded(tuple[float, ...]):
+    """The local gradients of a result computed under `no_grad`.
+
+    Empty, as a leaf's are, but a distinct object: `backward` tells such a
+    result (whose graph was not recorded) from a leaf by it.
+    """
+
+    __slots__ = ()
+
+
+_NOT_RECORDED: tuple[float, ...] = _NotRecorded()
+
+
+class _Recorded(tuple[float, ...]):
+    """The local gradients of a node built inside `detect_anomaly`.
+
+    Still the tuple every reader zips with the parents; it also keeps what
+    backward checks and names in that mode.
+    """
+
+    operand_data: tuple[float, ...]
+    """The parents' ``.data`` when the node was built."""
+    where: tuple[tuple[str, int, str], ...]
+    """The frames that built it (file, line, function), innermost first."""
+
+
 class _Operands(dict["Value", tuple[object, ...]]):
     """`record_operands`' mode: the operands dict, and who is told of reads."""
 
@@ -70,16 +107,29 @@ class _Operands(dict["Value", tuple[object, ...]]):
         self.on_read = on_read
 
 
+class _AnomalyMode:
+    """`detect_anomaly`'s mode: record as usual, each node's local gradients as `_Recorded`."""
+
+    __slots__ = ()
+
+
 # What `_node` records: _RECORD (parents and local gradients), _NO_GRAD
-# (nothing), or an _Operands dict (parents, and the operands as written of
-# every operation with a number operand; see `record_operands`).
+# (nothing), an _Operands dict (parents, and the operands as written of
+# every operation with a number operand; see `record_operands`), or
+# _ANOMALY (parents, and what each node was built from).
 _RECORD = None
 _NO_GRAD = False
-_mode: ContextVar[_Operands | bool | None] = ContextVar("microgrid_mode", default=_RECORD)
+_ANOMALY = _AnomalyMode()
+_mode: ContextVar[_Operands | _AnomalyMode | bool | None] = ContextVar(
+    "microgrid_mode", default=_RECORD
+)
 _current_mode = _mode.get
 # One entry per `record_operands` context with an `on_read`, in any thread
 # (list append/pop are atomic): outside those, a read costs one truth test.
 _watching: list[None] = []
+# Whether backward checks every step: apart from `_mode`, because a pass
+# inside `no_grad` (which records nothing) is checked all the same.
+_anomaly: ContextVar[bool] = ContextVar("microgrid_anomaly", default=False)
 
 
 @contextmanager
@@ -91,6 +141,9 @@ def no_grad() -> Iterator[None]:
 
         with no_grad():
             y = net(x)        # y.parents == ()
+
+    Such a result cannot be differentiated: its ``backward()`` raises
+    RuntimeError (a graph built outside ``no_grad`` may use it as a constant).
     """
     token = _mode.set(_NO_GRAD)
     try:
@@ -136,13 +189,70 @@ def record_operands(
             _watching.pop()
 
 
-def _as_float(x: object, op: str) -> float:
-    """Convert a user-supplied number to float, or raise a TypeError naming it."""
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Check every step of every backward pass, and the graph it walks.
+
+    A debugging mode, as PyTorch's ``torch.autograd.detect_anomaly``: slower
+    inside (a training step about 4x), and costing nothing outside. Inside
+    it, ``backward()``
+
+    - raises at the first step that makes a gradient nan or infinite,
+      naming the operation, its label and the line that built it (even the
+      exact +inf of ``sqrt`` at 0, which backward otherwise hands over);
+    - refuses a graph that holds nan (a ``.data`` or local gradient set by
+      hand): ValueError;
+    - refuses a graph whose data changed after it was built: in
+      ``y = x * x; x.data = 5.0; y.backward()`` the local derivatives were
+      taken at the old ``x``, so the gradient would be wrong: RuntimeError.
+      A graph must be built again after any ``.data`` it uses changes (in a
+      training loop: the forward pass after each optimiser step).
+
+    Nodes built inside the mode record their parents' data and the lines
+    that built them; a graph built outside is checked for non-finite steps
+    and nan, but a change of its data cannot be seen (nor inside
+    `record_operands`, as compile's recordings, which keep their own mode).
+    The setting is per thread and per asyncio task::
+
+        with detect_anomaly():
+            loss = quadratic(net(x), y)     # built inside: recorded
+            loss.backward()                 # checked
+    """
+    # Inside no_grad nothing is recorded, and inside record_operands its own
+    # mode stays: only the default mode records for the anomaly checks.
+    token = _mode.set(_ANOMALY if _current_mode() is _RECORD else _current_mode())
+    checking = _anomaly.set(True)
+    try:
+        yield
+    finally:
+        _anomaly.reset(checking)
+        _mode.reset(token)
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether backward checks every step (True inside `detect_anomaly`)."""
+    return _anomaly.get()
+
+
+def _shown(x: object) -> str:
+    """A user's value for a message, short: an int of 400 digits by its size."""
+    if isinstance(x, int) and x.bit_length() > 128:
+        return f"an int of about {int(x.bit_length() * math.log10(2)) + 1} digits"
+    try:
+        text = f"{type(x).__name__} {x!r}"
+    except ValueError:  # an int inside past Python's limit on digits
+        return f"a {type(x).__name__} too long to show"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _as_float(x: object, op: str, expected: str = "a real number") -> float:
+    """Convert a user-supplied number to float, or raise an error naming it."""
     if isinstance(x, numbers.Real):
-        return float(x)
-    raise TypeError(
-        f"{op}: expected a Value or a real number, got {type(x).__name__} {x!r}"
-    )
+        try:
+            return float(x)
+        except OverflowError:
+            raise OverflowError(f"{op}: {_shown(x)} is too large for a float") from None
+    raise TypeError(f"{op}: expected {expected}, got {_shown(x)}")
 
 
 def _fail_non_finite(op: str, result: float, *operands: float) -> None:
@@ -185,18 +295,43 @@ def _node(
         v.local_grads = local_grads
     elif mode is _NO_GRAD:
         v.parents = _NO_PARENTS
-        v.local_grads = _NO_GRADS
-    else:
+        v.local_grads = _NOT_RECORDED
+    elif isinstance(mode, dict):
         v.parents = parents
         v.local_grads = local_grads
         if left is not None:
-            mode[v] = (left, right)  # type: ignore[index]
+            mode[v] = (left, right)
+    else:
+        v.parents = parents
+        v.local_grads = _recorded(local_grads, parents)
     v.op = op
     v.label = ""
     return v
 
 
 _new_value = object.__new__
+_THIS_FILE = __file__
+_PACKAGE = os.path.dirname(__file__) + os.sep
+
+
+def _recorded(local_grads: tuple[float, ...], parents: tuple[Value, ...]) -> _Recorded:
+    """``local_grads`` with what `detect_anomaly` keeps: the parents' data and the
+    frames from the innermost one outside this module to the user's (the first
+    one outside the package)."""
+    recorded = _Recorded(local_grads)
+    recorded.operand_data = tuple([p.data for p in parents])
+    frames: list[tuple[str, int, str]] = []
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == _THIS_FILE:
+        frame = frame.f_back
+    while frame is not None and len(frames) < 8:
+        code = frame.f_code
+        frames.append((code.co_filename, frame.f_lineno, code.co_name))
+        if not code.co_filename.startswith(_PACKAGE):
+            break
+        frame = frame.f_back
+    recorded.where = tuple(frames)
+    return recorded
 
 
 def _remember_operands(v: Value, operands: tuple[object, ...]) -> None:
@@ -367,7 +502,7 @@ class Value:
             y = exponent.data
             r = _power(x, y)
             if x > 0.0:
-                d_exponent = r * math.log(x)
+                d_exponent = _exponent_slope(r, x, y)
             elif x == 0.0:
                 d_exponent = 0.0
             else:
@@ -390,7 +525,7 @@ class Value:
         y = self.data
         r = _power(c, y)
         if c > 0.0:
-            d_exponent = r * math.log(c)
+            d_exponent = _exponent_slope(r, c, y)
         elif c == 0.0:
             d_exponent = 0.0
         else:
@@ -473,25 +608,58 @@ class Value:
         Interior nodes (those with parents) have their grads reset first, so
         they hold exactly this pass's derivatives; leaves accumulate, as in
         PyTorch (call `zero_grad` on parameters between steps). ``grad`` seeds
-        the root's derivative (1.0 for ``∂self/∂self``).
+        the root's derivative (1.0 for ``∂self/∂self``; it must be finite).
 
         A node whose gradient is exactly 0 passes nothing on (a dead ReLU, a
         satisfied margin): its parents are not visited, so ``0 * inf`` is
         never formed and a zero upstream gradient stays 0 where PyTorch
         would give nan (e.g. ``(x.sqrt() * 0.0).backward()`` at ``x = 0``).
+
+        No gradient is handed over nan or overflowed. If a leaf's gradient
+        comes out non-finite, the pass is checked step by step and the first
+        step at fault is named, with its node's operation and label:
+        ValueError for a nan (``0 * inf``, ``inf - inf``), OverflowError for
+        an overflow (``1/x`` at ``x = 1e-200``, whose local derivative
+        ``-1/x**2`` overflowed when the node was computed). The leaves'
+        grads are then as they were before the call; the interior nodes
+        keep what the pass gave them until it stopped. An exact infinity is
+        handed over, as PyTorch does: ``sqrt'(0) = +inf`` (or an infinite
+        operand) times a finite gradient gives ``+-inf``. Inside
+        `detect_anomaly` every step is checked, exact infinities raise too,
+        and the graph itself is checked first.
+
+        A result computed under `no_grad` has no graph: RuntimeError.
         """
         seed = _as_float(grad, "backward")
+        if not -_INF < seed < _INF:
+            raise ValueError(f"backward: the seed gradient must be finite, got {seed!r}")
+        if not self.parents and self.local_grads is _NOT_RECORDED:
+            raise RuntimeError(
+                f"backward: this Value (the result of {self.op!r}, {self.data!r}) was "
+                "computed under no_grad(), so its graph was not recorded: there is "
+                "nothing to differentiate. Compute it outside no_grad()."
+            )
         order = topological_order(self)
+        checking = _anomaly.get()
+        if checking:
+            _check_graph(order)
         # As in PyTorch, a pass sums its contributions to a leaf first and
         # then accumulates them into what the leaf held: so a second pass
         # gives exactly twice the first, not that up to rounding.
+        leaves: list[Value] = []
+        add_leaf = leaves.append
         earlier: list[tuple[Value, float]] = []
         for node in order:
             if node.parents:
                 node.grad = 0.0
-            elif node.grad != 0.0:
-                earlier.append((node, node.grad))
-                node.grad = 0.0
+            else:
+                add_leaf(node)
+                if node.grad != 0.0:
+                    earlier.append((node, node.grad))
+                    node.grad = 0.0
+        if checking:
+            _checked_backward(self, seed, order, leaves, earlier, exact_infinities=False)
+            return
         self.grad = seed
         for node in reversed(order):
             g = node.grad
@@ -501,6 +669,11 @@ class Value:
                 parent.grad += local * g
         for leaf, held in earlier:
             leaf.grad += held
+        # Outside the loop, one sum in C: a nan or inf in any leaf's grad
+        # shows in it (and so does a mere overflow of the sum, which the
+        # checked pass then finds harmless).
+        if not -_INF < sum(map(_grad_of, leaves), 0.0) < _INF:
+            _checked_backward(self, seed, order, leaves, earlier, exact_infinities=True)
 
     def zero_grad(self) -> None:
         """Set this node's grad to 0.0."""
@@ -582,14 +755,26 @@ def _operand(x: object) -> float | None:
 
     Operators return NotImplemented on None, so Python raises its TypeError
     naming both types (or lets the other operand's reflected method try).
+    A number too large for a float raises OverflowError naming the operator.
     """
     if type(x) is float:
         return x
     if type(x) is int or isinstance(x, numbers.Real):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:
+            op = _OPERATORS.get(sys._getframe(1).f_code.co_name, "operand")
+            raise OverflowError(f"{op}: {_shown(x)} is too large for a float") from None
     return None
 
 
+# The operator that called `_operand`, for its error message: read from the
+# calling frame on the error path only, so no operator passes its name.
+_OPERATORS = {
+    "__add__": "add", "__sub__": "sub", "__rsub__": "sub", "__mul__": "mul",
+    "__truediv__": "div", "__rtruediv__": "div", "__pow__": "pow", "__rpow__": "pow",
+    "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=",
+}
 
 
 def _power(x: float, n: float) -> float:
@@ -602,18 +787,27 @@ def _power(x: float, n: float) -> float:
     if x == 0.0 and n < 0.0:
         raise ZeroDivisionError(f"pow: 0.0 ** {n!r} divides by zero")
     try:
-        r = x**n
+        r: float = x**n  # a float: the complex case is refused above
     except OverflowError:
         raise OverflowError(f"pow: {x!r} ** {n!r} overflows a float") from None
     if not -_INF < r < _INF:
         _fail_non_finite("pow", r, x, n)
-    return float(r)
+    return r
 
 
 def _power_slope(x: float, n: float) -> float:
-    """``d(x**n)/dx = n x**(n-1)``, with PyTorch's values at the edges."""
+    """``d(x**n)/dx = n x**(n-1)``, with PyTorch's values at the edges.
+
+    An infinite exponent is refused: ``x ** inf`` is a limit (0, 1 or inf),
+    and ``n x**(n-1)`` there is ``inf * 0``, nan (PyTorch's gradient).
+    """
     if n == 0.0:
         return 0.0
+    if n - n:  # inf - inf is nan, which is true: the cheapest test for an infinite n
+        raise ValueError(
+            f"pow: {x!r} ** {n!r} has no derivative with respect to the base "
+            "(the exponent is infinite); use a finite exponent"
+        )
     if x == 0.0:
         if n < 1.0:
             return _INF  # 0 < n < 1: the slope is vertical at 0
@@ -625,6 +819,18 @@ def _power_slope(x: float, n: float) -> float:
         # |slope| exceeds the largest float; keep its sign
         negative = (n < 0.0) != (x < 0.0 and (n - 1.0) % 2.0 == 1.0)
         return -_INF if negative else _INF
+
+
+def _exponent_slope(r: float, x: float, y: float) -> float:
+    """``d(x**y)/dy = x**y ln x`` for ``x > 0`` (``r = x**y``); an infinite base
+    with ``x**y = 0`` (``inf ** -1``) makes it ``0 * inf``: refused."""
+    slope = r * math.log(x)
+    if slope != slope:
+        raise ValueError(
+            f"pow: {x!r} ** {y!r} has no derivative with respect to the exponent "
+            "(x**y ln x is 0 * inf)"
+        )
+    return slope
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -650,15 +856,234 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
+# -- checking a backward pass (off the hot path) -------------------------------------
+
+_grad_of = attrgetter("grad")
+
+
+def _check_graph(order: list[Value]) -> None:
+    """`detect_anomaly`'s checks before a pass: no nan anywhere, and every node
+    built inside the mode still sees the data it was built from."""
+    for node in order:
+        if node.data != node.data:
+            raise ValueError(
+                f"backward: the graph holds nan: {_describe(node)} (a .data set by hand?)"
+            )
+        local_grads = node.local_grads
+        for i, local in enumerate(local_grads):
+            if local != local:
+                raise ValueError(
+                    f"backward: the graph holds nan: the local derivative of "
+                    f"{_describe(node)} with respect to parents[{i}]"
+                )
+        if isinstance(local_grads, _Recorded):
+            for parent, then in zip(node.parents, local_grads.operand_data):
+                if parent.data != then:
+                    raise RuntimeError(
+                        f"backward: {_describe(parent)} was {then!r} when "
+                        f"{_describe(node)} was computed from it: the graph's local "
+                        "derivatives were taken at the old value, so its gradients "
+                        "would be wrong. Build the graph again after changing .data "
+                        "(in a training loop: the forward pass after each step)."
+                    )
+
+
+def _checked_backward(
+    root: Value,
+    seed: float,
+    order: list[Value],
+    leaves: list[Value],
+    earlier: list[tuple[Value, float]],
+    exact_infinities: bool,
+) -> None:
+    """`backward`'s pass again, checking every step.
+
+    Raises at the first step that makes a gradient nan or overflow (and,
+    unless ``exact_infinities``, infinite at all), after putting the leaves'
+    grads back as they were. Otherwise its result is the plain pass's: the
+    same operations in the same order.
+    """
+    for node in order:
+        node.grad = 0.0
+    root.grad = seed
+    try:
+        _checked_steps(order, exact_infinities)
+        for leaf, held in earlier:
+            leaf.grad = _accumulated(leaf, held, exact_infinities)
+    except (ValueError, OverflowError):
+        for leaf in leaves:
+            leaf.grad = 0.0
+        for leaf, held in earlier:
+            leaf.grad = held
+        raise
+
+
+def _checked_steps(order: list[Value], exact_infinities: bool) -> None:
+    """`backward`'s loop, checking each contribution and each sum it makes."""
+    # A node whose gradient is an exact infinity -> the node whose infinite
+    # local derivative made it (for the messages).
+    source: dict[Value, Value] = {}
+    for node in reversed(order):
+        g = node.grad
+        if g == 0.0:
+            continue
+        for i, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
+            c = local * g
+            if not -_INF < c < _INF:
+                _check_step(node, i, local, g, source, exact_infinities)
+                source.setdefault(parent, source.get(node, node))
+            total = parent.grad + c
+            if not -_INF < total < _INF:
+                _check_sum(parent, total, c, node, source)
+            parent.grad = total
+
+
+def _check_step(
+    node: Value,
+    i: int,
+    local: float,
+    g: float,
+    source: dict[Value, Value],
+    exact_infinities: bool,
+) -> None:
+    """Raise unless ``local * g``, non-finite, is an exact infinity that may pass."""
+    at = f"backward: a non-finite gradient at {_describe(node)}: "
+    wrt = f"with respect to parents[{i}], {_describe(node.parents[i])},"
+    if local != local:
+        raise ValueError(f"{at}its local derivative {wrt} is nan.{_advice(node)}")
+    if not -_INF < g < _INF:  # an exact infinity from upstream
+        if local == 0.0:
+            raise ValueError(
+                f"{at}its gradient is {g!r} (an exact infinity, from "
+                f"{_describe(source.get(node, node))}) and its local derivative {wrt} "
+                f"is 0: the chain rule gives 0 * inf = nan.{_advice(node)}"
+            )
+        return
+    if -_INF < local < _INF:
+        raise OverflowError(
+            f"{at}its gradient {g!r} times its local derivative {wrt} {local!r}, "
+            f"overflows a float.{_advice(node)}"
+        )
+    why = _exactly_infinite(node, i)
+    if why is None:
+        raise OverflowError(
+            f"{at}its local derivative {wrt} overflowed to {local!r} when the node "
+            "was computed: the true derivative is finite but past the float range, "
+            f"so this gradient cannot be given (rescale the computation).{_advice(node)}"
+        )
+    if not exact_infinities:
+        raise ValueError(
+            f"{at}its local derivative {wrt} is {local!r}, exactly ({why}), so the "
+            f"gradient it passes on is {local * g!r}; outside detect_anomaly(), "
+            f"backward hands this infinity over.{_advice(node)}"
+        )
+
+
+def _check_sum(
+    parent: Value, total: float, c: float, node: Value, source: dict[Value, Value]
+) -> None:
+    """Raise unless ``parent.grad + c``, non-finite, is an exact infinity."""
+    if total != total:  # +inf and -inf meet
+        raise ValueError(
+            f"backward: a non-finite gradient at {_describe(parent)}: the gradients "
+            f"{parent.grad!r} (from {_describe(source.get(parent, parent))}) and "
+            f"{c!r} (from {_describe(source.get(node, node))}) meet there, exact "
+            f"infinities each, and their sum is nan.{_advice(parent)}"
+        )
+    if -_INF < c < _INF and -_INF < parent.grad < _INF:
+        raise OverflowError(
+            f"backward: a non-finite gradient at {_describe(parent)}: the gradients "
+            f"flowing into it add up past the float range ({parent.grad!r} + {c!r}, "
+            f"the latter from {_describe(node)}).{_advice(parent)}"
+        )
+
+
+def _accumulated(leaf: Value, held: float, exact_infinities: bool) -> float:
+    """``leaf.grad + held``: this pass's gradient added to what the leaf held."""
+    total = leaf.grad + held
+    if -_INF < total < _INF:
+        return total
+    added = (
+        f"backward: {_describe(leaf)} held the gradient {held!r} from an earlier "
+        f"pass, and adding this pass's {leaf.grad!r} "
+    )
+    advice = " (call zero_grad() between passes). The leaves' grads are as they were."
+    if total != total:
+        raise ValueError(f"{added}gives nan{advice}")
+    if -_INF < held < _INF and -_INF < leaf.grad < _INF:
+        raise OverflowError(f"{added}overflows a float{advice}")
+    if not exact_infinities:
+        raise ValueError(f"{added}gives {total!r}{advice}")
+    return total
+
+
+def _exactly_infinite(node: Value, i: int) -> str | None:
+    """Why ``node``'s infinite local derivative with respect to ``parents[i]`` is
+    the true one, or None if it overflowed (``-1/x**2`` at ``x = 1e-200``)."""
+    x = node.parents[i].data
+    if node.op == "sqrt" and x == 0.0:
+        return "sqrt's slope at 0 is vertical"
+    if node.op == "**" and i == 0 and x == 0.0:
+        return "the slope of x**n at x = 0 is vertical for 0 < n < 1"
+    if not -_INF < node.data < _INF or not all(-_INF < p.data < _INF for p in node.parents):
+        return "an operand is infinite"
+    return None
+
+
+def _describe(node: Value) -> str:
+    """A node as messages name it: operation, label, value, and where it was built."""
+    text = f"the {node.op!r} node" if node.op else "the leaf"
+    if node.label:
+        text += f" {node.label!r}"
+    text += f" (= {node.data!r}"
+    local_grads = node.local_grads
+    if isinstance(local_grads, _Recorded) and local_grads.where:
+        *inner, (file, line, function) = local_grads.where
+        text += f", built at {file}:{line} in {function}"
+        if inner:
+            text += " via " + ", ".join(
+                f"{os.path.basename(f)}:{n} in {fn}" for f, n, fn in reversed(inner)
+            )
+    return text + ")"
+
+
+def _advice(node: Value) -> str:
+    """What a message about a failed pass ends with."""
+    text = " The leaves' grads are as they were before backward()."
+    if not _anomaly.get():
+        return text + (
+            " Inside microgrid.detect_anomaly(), backward names the line that built each node."
+        )
+    if not isinstance(node.local_grads, _Recorded):
+        return text + " (This node was built outside detect_anomaly(): its line is not known.)"
+    return text
+
+
 # -- n-ary nodes -----------------------------------------------------------
 
 
 def _number(x: object, op: str) -> float:
-    """The float value of a plain-number argument, or a TypeError naming it."""
-    r = _operand(x)
-    if r is None:
-        raise TypeError(f"{op}: expected a Value or a real number, got {type(x).__name__} {x!r}")
-    return r
+    """The float value of a plain-number argument, or an error naming it."""
+    return _as_float(x, op, "a Value or a real number")
+
+
+def _terms(terms: Iterable[Scalar], op: str) -> list[Scalar]:
+    """An n-ary function's terms (not a list) as a list, or a TypeError naming what came."""
+    try:
+        if isinstance(terms, (str, bytes)):
+            raise TypeError  # iterable, but of characters
+        items = iter(terms)
+    except TypeError:
+        raise TypeError(
+            f"{op}: expected an iterable of Values and numbers (a list), got {_shown(terms)}"
+        ) from None
+    return list(items)
+
+
+def _sequence_error(op: str, name: str, x: object) -> TypeError:
+    return TypeError(
+        f"{op}: {name} must be a sequence, got {_shown(x)}; pass a list of Values and numbers"
+    )
 
 
 def _data(xs: Sequence[Scalar], op: str) -> list[float]:
@@ -676,7 +1101,7 @@ def sum_of(terms: Iterable[Scalar]) -> Value:
         >>> sum_of([Value(1.0), 2, Value(3.0)]).data
         6.0
     """
-    terms = terms if isinstance(terms, (list, tuple)) else list(terms)
+    terms = terms if isinstance(terms, (list, tuple)) else _terms(terms, "sum_of")
     parents = tuple([t for t in terms if type(t) is Value])
     total = sum(_data(terms, "sum_of"), 0.0)
     if not -_INF < total < _INF:
@@ -701,7 +1126,7 @@ def logsumexp(terms: Iterable[Scalar]) -> Value:
         >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
         1000.693147
     """
-    terms = terms if isinstance(terms, (list, tuple)) else list(terms)
+    terms = terms if isinstance(terms, (list, tuple)) else _terms(terms, "logsumexp")
     data = _data(terms, "logsumexp")
     if not data:
         raise ValueError("logsumexp: needs at least one term (an empty sum's log is -inf)")
@@ -738,7 +1163,7 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
         >>> linear(w, x, Value(0.5)).data
         2.5
     """
-    x_nodes, x_data = _read_inputs(inputs)
+    x_nodes, x_data = _read_inputs(inputs, "linear")
     return _linear(weights, inputs, bias, x_nodes, x_data)
 
 
@@ -755,17 +1180,27 @@ def linear_layer(
         >>> [z.data for z in linear_layer(w, [3.0, 4.0], [Value(0.0), Value(1.0)])]
         [11.0, 0.0]
     """
-    if len(weights) != len(biases):
+    try:
+        rows = len(weights)
+    except TypeError:
+        raise TypeError(
+            f"linear_layer: weights must be a sequence, got {_shown(weights)}; "
+            "pass a list of rows (each a list of Values and numbers)"
+        ) from None
+    try:
+        n_biases = len(biases)
+    except TypeError:
+        raise _sequence_error("linear_layer", "biases", biases) from None
+    if rows != n_biases:
         raise ValueError(
-            f"linear_layer: {len(weights)} rows of weights but {len(biases)} biases; "
-            "they must match"
+            f"linear_layer: {rows} rows of weights but {n_biases} biases; they must match"
         )
-    x_nodes, x_data = _read_inputs(inputs)
+    x_nodes, x_data = _read_inputs(inputs, "linear_layer")
     return [_linear(w, inputs, b, x_nodes, x_data) for w, b in zip(weights, biases)]
 
 
 def _read_inputs(
-    inputs: Sequence[Scalar],
+    inputs: Sequence[Scalar], op: str
 ) -> tuple[tuple[Value, ...] | None, Sequence[float] | None]:
     """``(nodes, values)`` of inputs that are all Values, ``(None, values)`` of
     all floats, ``(None, None)`` for anything else (checked item by item later).
@@ -773,7 +1208,10 @@ def _read_inputs(
     A neuron's inputs are all Values (a hidden layer) or all floats (the
     first): those cases check the types in C, not item by item.
     """
-    types = {*map(type, inputs)}
+    try:
+        types = {*map(type, inputs)}
+    except TypeError:
+        raise _sequence_error(op, "inputs", inputs) from None
     if types == _ONLY_VALUES:
         nodes = tuple(cast("Sequence[Value]", inputs))
         return nodes, [x.data for x in nodes]
@@ -793,11 +1231,13 @@ def _linear(
     try:
         n = len(weights)
     except TypeError:
-        raise TypeError(
-            f"linear: weights must be a sequence, got {type(weights).__name__}"
-        ) from None
-    if n != len(inputs):
-        raise ValueError(f"linear: {n} weights but {len(inputs)} inputs; they must match")
+        raise _sequence_error("linear", "weights", weights) from None
+    try:
+        n_inputs = len(inputs)
+    except TypeError:  # a generator, say (which `_read_inputs` has used up)
+        raise _sequence_error("linear", "inputs", inputs) from None
+    if n != n_inputs:
+        raise ValueError(f"linear: {n} weights but {n_inputs} inputs; they must match")
     # A neuron's weights and bias are Values: with inputs read by
     # `_read_inputs`, the node's tuples are built directly.
     if x_data is not None and type(bias) is Value and {*map(type, weights)} == _ONLY_VALUES:
@@ -844,7 +1284,7 @@ def _linear(
 def _lift(x: Scalar, op: str) -> Value:
     if type(x) is Value:
         return x
-    return Value(_as_float(x, op))
+    return Value(_as_float(x, op, "a Value or a real number"))
 
 
 def exp(x: Scalar) -> Value:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import math
+import re
 import threading
 import tracemalloc
 from fractions import Fraction
@@ -14,7 +16,10 @@ from hypothesis import strategies as st
 
 import microgrid
 from microgrid import (
+    MLP,
+    SGD,
     Value,
+    detect_anomaly,
     linear,
     linear_layer,
     logsumexp,
@@ -22,7 +27,8 @@ from microgrid import (
     sum_of,
     topological_order,
 )
-from microgrid.engine import is_grad_enabled, record_operands
+from microgrid.engine import is_anomaly_enabled, is_grad_enabled, record_operands
+from microgrid.losses import quadratic
 
 # -- construction ------------------------------------------------------------
 
@@ -260,6 +266,83 @@ def test_non_number_operands_raise_type_error_naming_the_type(op, bad: object) -
         op(Value(2.0), bad)
 
 
+@pytest.mark.parametrize(
+    ("f", "message"),
+    [
+        (lambda: Value(2.0) ** -math.inf, r"pow: 2.0 \*\* -inf has no derivative"),
+        (lambda: Value(0.5) ** math.inf, r"pow: 0.5 \*\* inf has no derivative"),
+        (lambda: Value(2.0) ** math.inf, r"pow: 2.0 \*\* inf has no derivative"),
+        (lambda: Value(2.0) ** Value(-math.inf), r"pow: 2.0 \*\* -inf has no derivative"),
+        (lambda: Value(math.inf) ** Value(-1.0), r"inf \*\* -1.0 has no derivative .* exponent"),
+        (lambda: math.inf ** Value(-1.0), r"inf \*\* -1.0 has no derivative .* exponent"),
+    ],
+)
+def test_a_power_whose_local_derivative_would_be_nan_is_refused(f, message: str) -> None:  # type: ignore[no-untyped-def]
+    """``x ** -inf`` is 0 near 2, but ``n x**(n-1)`` is ``-inf * 0``: nan, never stored."""
+    with pytest.raises(ValueError, match=message):
+        f()
+
+
+def test_infinite_powers_with_a_derivative_still_work() -> None:
+    """Against a constant base the exponent may be infinite: ``2**-inf = 0``, slope 0."""
+    assert grads_of(lambda y: 2.0**y, -math.inf) == (0.0, [0.0])
+    assert (Value(math.inf) ** 2).data == math.inf
+
+
+_HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    ("f", "op"),
+    [
+        (lambda v: v + _HUGE, "add"), (lambda v: _HUGE + v, "add"),
+        (lambda v: v - _HUGE, "sub"), (lambda v: _HUGE - v, "sub"),
+        (lambda v: v * _HUGE, "mul"), (lambda v: _HUGE * v, "mul"),
+        (lambda v: v / _HUGE, "div"), (lambda v: _HUGE / v, "div"),
+        (lambda v: v**_HUGE, "pow"), (lambda v: _HUGE**v, "pow"),
+        (lambda v: v < _HUGE, "<"), (lambda v: v >= _HUGE, ">="),
+        (lambda v: Value(_HUGE), "Value"), (lambda v: v.backward(_HUGE), "backward"),
+        (lambda v: microgrid.exp(_HUGE), "exp"), (lambda v: sum_of([v, _HUGE]), "sum_of"),
+        (lambda v: logsumexp([v, _HUGE]), "logsumexp"), (lambda v: linear([v], [_HUGE]), "linear"),
+        (lambda v: linear([v], [1.0], _HUGE), "linear"),
+        (lambda v: Value(Fraction(_HUGE, 3)), "Value"),
+    ],
+)
+def test_a_number_too_large_for_a_float_is_named_with_the_operation(f, op: str) -> None:  # type: ignore[no-untyped-def]
+    """Not Python's bare "int too large to convert to float", nor 400 digits quoted."""
+    with pytest.raises(OverflowError, match=rf"^{re.escape(op)}: .* is too large for a float") as e:
+        f(Value(2.0))
+    assert len(str(e.value)) < 150
+
+
+@pytest.mark.parametrize(
+    ("f", "message"),
+    [
+        (lambda: sum_of(5), r"sum_of: expected an iterable of Values and numbers .* got int 5"),
+        (lambda: sum_of(None), r"sum_of: .* got NoneType None"),
+        (lambda: sum_of(Value(1.0)), r"sum_of: .* got Value"),
+        (lambda: sum_of("12"), r"sum_of: .* got str '12'"),
+        (lambda: logsumexp(5), r"logsumexp: expected an iterable .* got int 5"),
+        (lambda: linear([Value(1.0)], 5), r"linear: inputs must be a sequence, got int 5"),
+        (lambda: linear([Value(1.0)], (x for x in [1.0])),
+         r"linear: inputs must be a sequence, got generator"),
+        (lambda: linear(5, [1.0]), r"linear: weights must be a sequence, got int 5"),
+        (lambda: linear_layer(5, [1.0], [0.0]),
+         r"linear_layer: weights must be a sequence, got int 5"),
+        (lambda: linear_layer([[1.0]], [1.0], 5),
+         r"linear_layer: biases must be a sequence, got int 5"),
+        (lambda: linear_layer([[1.0]], 5, [0.0]),
+         r"linear_layer: inputs must be a sequence, got int 5"),
+        (lambda: Value("3"), r"Value: expected a real number, got str '3'"),
+        (lambda: Value(1.0).backward(Value(1.0)), r"backward: expected a real number, got Value"),
+    ],
+)
+def test_a_wrong_argument_to_an_n_ary_function_is_named(f, message: str) -> None:  # type: ignore[no-untyped-def]
+    """Not Python's "'int' object is not iterable", which names neither function nor argument."""
+    with pytest.raises(TypeError, match=message):
+        f()
+
+
 # -- backward -------------------------------------------------------------------
 
 
@@ -374,6 +457,102 @@ def test_a_deep_graph_is_freed_without_the_cyclic_collector() -> None:
     # what stays is CPython's bounded free lists (about 2,000 cached tuples)
     assert built - before > 20_000 * 3 * 100
     assert after - before < 0.02 * (built - before)
+
+
+# -- non-finite gradients: never handed over silently ----------------------------------
+
+
+@pytest.mark.parametrize("seed", [math.nan, math.inf, -math.inf])
+def test_backward_refuses_a_non_finite_seed(seed: float) -> None:
+    x = Value(2.0)
+    x.grad = 0.5
+    with pytest.raises(ValueError, match=rf"seed gradient must be finite, got {seed!r}"):
+        (x * x).backward(seed)
+    assert x.grad == 0.5
+
+
+def test_a_local_derivative_that_overflowed_at_forward_time_is_named() -> None:
+    """The issue's case: d(1/x)/dx = -1/x**2 overflows at 1e-200; the truth is -1e100."""
+    x = Value(1e-200, label="x")
+    q = 1 / x
+    q.label = "q"
+    with pytest.raises(OverflowError, match=(
+            r"at the '/' node 'q' \(= 1e\+200\): its local derivative with respect to "
+            r"parents\[0\], the leaf 'x' \(= 1e-200\), overflowed to -inf when the node was "
+            r"computed.*as they were before backward\(\).*detect_anomaly\(\)")):
+        (q * 1e-300).backward()
+    assert x.grad == 0.0
+
+
+def test_one_over_x_minus_one_over_x_is_refused_not_nan() -> None:
+    """The issue's case: -inf + inf = nan at x, where the truth is 0."""
+    x = Value(1e-200, label="x")
+    with pytest.raises(OverflowError, match=r"'/' node .* overflowed to -inf"):
+        (1 / x - 1 / x).backward()
+    assert x.grad == 0.0
+
+
+def test_a_failed_pass_leaves_every_leaf_as_it_was() -> None:
+    """Leaves that held grads, and leaves this pass reached first, are put back."""
+    x, w = Value(1e-200, label="x"), Value(3.0, label="w")
+    x.grad, w.grad = 5.0, 1.0
+    y = w * 2.0 + (1 / x) * 1e-300
+    with pytest.raises(OverflowError):
+        y.backward()
+    assert (x.grad, w.grad) == (5.0, 1.0)
+
+
+def test_a_product_or_sum_of_gradients_that_overflows_is_named() -> None:
+    x = Value(1.0, label="x")
+    with pytest.raises(OverflowError,
+                       match=r"'\*' node .* times its local derivative .* 1e\+300, overflows"):
+        (x * 1e300).backward(1e10)
+    x = Value(1e-10, label="x")
+    y = x * 1e308 + x * 1e308  # 2e298: finite; dy/dx = 2e308 is not
+    with pytest.raises(OverflowError, match=r"at the leaf 'x' .* add up past the float range"):
+        y.backward()
+    assert x.grad == 0.0
+
+
+def test_accumulating_into_a_leaf_past_the_float_range_is_refused() -> None:
+    x = Value(1e-10, label="x")
+    x.grad = 1e308
+    with pytest.raises(OverflowError, match=r"leaf 'x' .* held the gradient 1e\+308 .* zero_grad"):
+        (x * 1e308).backward()
+    assert x.grad == 1e308
+
+
+def test_a_sum_of_finite_leaf_grads_past_the_float_range_is_no_fault() -> None:
+    """The after-pass check sums the leaves' grads; that sum overflowing is checked, and passes."""
+    a, b = Value(1e-10), Value(1e-10)
+    (a * 1e308 + b * 1e308).backward()
+    assert (a.grad, b.grad) == (1e308, 1e308)
+
+
+def test_an_exact_infinity_is_handed_over_as_pytorch_does() -> None:
+    """sqrt'(0) = +inf is the derivative, not an overflow: +-inf reaches the leaf."""
+    x = Value(0.0, label="x")
+    (x.sqrt() * -3.0).backward()
+    assert x.grad == -math.inf
+    y = Value(math.inf)  # an infinite operand, as the forward pass allows
+    (y * Value(2.0)).backward()
+    assert y.grad == 2.0
+
+
+@pytest.mark.parametrize(
+    ("f", "message"),
+    [
+        # sqrt(x*x) at 0: inf reaches the '*' node, whose local derivatives are x = 0
+        (lambda x: (x * x).sqrt(),
+         r"'\*' node .* gradient is inf .* 'sqrt' node .* 0 \* inf = nan"),
+        (lambda x: x.sqrt() - x.sqrt(), r"leaf 'x' .* the gradients .* meet there.* sum is nan"),
+    ],
+)
+def test_an_exact_infinity_that_would_turn_into_nan_is_named(f, message: str) -> None:  # type: ignore[no-untyped-def]
+    x = Value(0.0, label="x")
+    with pytest.raises(ValueError, match=message):
+        f(x).backward()
+    assert x.grad == 0.0
 
 
 # -- n-ary nodes ------------------------------------------------------------------
@@ -561,6 +740,32 @@ def test_no_grad_is_per_thread() -> None:
     assert inside == () and len(seen[0]) == 1
 
 
+def test_backward_of_a_result_computed_under_no_grad_raises() -> None:
+    """PyTorch raises too: silently doing nothing would look like a zero gradient."""
+    x = Value(2.0)
+    with no_grad():
+        results = [x * x, sum_of([x, 1.0]), linear([x], [3.0]), (x + 1).tanh(), sum_of([1.0])]
+    for y in results:
+        with pytest.raises(RuntimeError,
+                           match=r"computed under no_grad\(\), so its graph was not recorded"):
+            y.backward()
+    assert x.grad == 0.0
+
+
+def test_leaves_and_constant_results_still_run_backward() -> None:
+    """Only a result made under no_grad raises: a leaf, or an op on numbers only, has a graph."""
+    x = Value(2.0)
+    x.backward()
+    c = sum_of([1.0, 2.0])
+    c.backward()
+    assert (x.grad, c.grad) == (1.0, 1.0)
+    with no_grad():
+        k = x * 3.0  # used as a constant by a graph built outside no_grad
+    y = k * x
+    y.backward()
+    assert (x.grad, k.grad) == (1.0 + 6.0, 2.0)
+
+
 # -- record_operands -----------------------------------------------------------------
 
 
@@ -599,3 +804,163 @@ def test_record_operands_tells_on_read_of_every_number_read_off_a_value() -> Non
         float(x)
     float(x), x < y
     assert len(reads) == 9
+
+
+# -- detect_anomaly ----------------------------------------------------------------
+
+
+def test_detect_anomaly_refuses_a_graph_whose_data_changed_after_it_was_built() -> None:
+    """The issue's case: without the mode, y.backward() silently gives dy/dx at x = 2 (4)."""
+    x = Value(2.0, label="x")
+    with detect_anomaly():
+        y = x * x
+        x.data = 5.0
+        with pytest.raises(RuntimeError, match=(
+                r"the leaf 'x' \(= 5.0\) was 2.0 when the '\*' node \(= 4.0, built at "
+                r".*test_engine.py:\d+ in test_detect_anomaly_refuses.*\) was computed from it")):
+            y.backward()
+    assert (x.grad, y.grad) == (0.0, 0.0)
+
+
+def test_detect_anomaly_catches_a_training_loop_that_steps_between_forward_and_backward() -> None:
+    net = MLP(2, [3, 1], seed=0)
+    optimizer = SGD(net.parameters(), lr=0.1)
+    with detect_anomaly():
+        cost = quadratic(net([0.5, -1.0]), [1.0])
+        cost.backward()
+        optimizer.step()  # the parameters move: cost's graph is now stale
+        optimizer.zero_grad()
+        with pytest.raises(RuntimeError, match=r"leaf 'w\^2_\d\d' .* Build the graph again"):
+            cost.backward()
+        cost = quadratic(net([0.5, -1.0]), [1.0])  # the forward pass again: fine
+        cost.backward()
+
+
+def test_detect_anomaly_names_the_line_that_built_the_node_at_fault() -> None:
+    x = Value(1e-200, label="x")
+    with detect_anomaly():
+        q = 1 / x
+        line = inspect.currentframe().f_lineno - 1  # type: ignore[union-attr]
+        y = q * 1e-300
+        with pytest.raises(OverflowError, match=(
+                rf"at the '/' node \(= 1e\+200, built at .*test_engine.py:{line} in "
+                r"test_detect_anomaly_names.*overflowed to -inf")):
+            y.backward()
+    assert x.grad == 0.0
+
+
+def test_detect_anomaly_names_where_a_library_function_was_called() -> None:
+    """A node made inside microgrid (a loss) is placed at the user's line, via the library's."""
+    a = Value(math.inf)
+    with detect_anomaly():
+        cost = quadratic([a], [0.0])  # (a - 0)**2 = inf: allowed, a is infinite
+        with pytest.raises(ValueError, match=(
+                r"at the '\*\*' node \(= inf, built at .*test_engine.py:\d+ in "
+                r"test_detect_anomaly_names_where.* via losses.py:\d+ in quadratic")):
+            cost.backward()
+
+
+def test_detect_anomaly_raises_on_an_exact_infinity_too() -> None:
+    """Outside the mode sqrt'(0) = +inf reaches the leaf; inside, the first inf is named."""
+    x = Value(0.0, label="x")
+    with detect_anomaly():
+        s = x.sqrt()
+        s.label = "s"
+        with pytest.raises(ValueError, match=(
+                r"at the 'sqrt' node 's' .*is inf, exactly \(sqrt's slope at 0 is vertical\).*"
+                r"outside detect_anomaly\(\), backward hands this infinity over")):
+            (s * 3.0).backward()
+    assert x.grad == 0.0
+
+
+def test_detect_anomaly_refuses_a_graph_holding_nan() -> None:
+    x = Value(2.0, label="x")
+    y, z = x * 3.0, x * 3.0
+    x.data = math.nan
+    with detect_anomaly(), pytest.raises(ValueError, match=r"graph holds nan: the leaf 'x'"):
+        y.backward()
+    x.data = 2.0
+    z.local_grads = (math.nan,)
+    with detect_anomaly(), pytest.raises(ValueError, match="graph holds nan: the local derivative"):
+        z.backward()
+
+
+def test_a_graph_built_outside_the_mode_is_checked_but_its_lines_are_unknown() -> None:
+    """Nothing was recorded when it was built: a change of data cannot be seen, a fault can."""
+    x = Value(2.0)
+    y = x * x
+    x.data = 5.0
+    with detect_anomaly():
+        y.backward()  # unseen: the documented limit
+    assert x.grad == 4.0
+    x = Value(1e-200)
+    y = (1 / x) * 1e-300
+    with detect_anomaly(), pytest.raises(OverflowError, match=r"built outside detect_anomaly\(\)"):
+        y.backward()
+
+
+def test_detect_anomaly_changes_no_result_and_nothing_outside_it() -> None:
+    x, w = Value(0.5), Value(-1.5)
+    plain = (x * w + x).tanh() ** 2
+    plain.backward()
+    expected = (x.grad, w.grad)
+    x.grad = w.grad = 0.0
+    with detect_anomaly():
+        assert is_anomaly_enabled()
+        checked = (x * w + x).tanh() ** 2
+        checked.backward()
+        assert (x.grad, w.grad) == expected
+    assert not is_anomaly_enabled()
+    assert type((x * w).local_grads) is tuple  # nothing recorded outside
+
+
+def test_detect_anomaly_composes_with_no_grad_and_record_operands() -> None:
+    """Inside either, that context's mode stays (compile's recordings keep watching reads)."""
+    x = Value(2.0)
+    reads: list[tuple[Value, str]] = []
+    with detect_anomaly():
+        with no_grad():
+            assert (x * 2.0).parents == ()
+        with record_operands(on_read=lambda v, how: reads.append((v, how))) as operands:
+            y = x + 1.5
+            s = sum_of([x, 4.0])
+            float(x)
+            assert is_anomaly_enabled()
+        assert operands[y] == (x, 1.5) and operands[s] == (x, 4.0)
+        assert reads == [(x, "float(v)")]
+        z = x * 3.0
+        x.data = 3.0
+        with pytest.raises(RuntimeError, match=r"was 2\.0"):
+            z.backward()
+    with record_operands() as operands, detect_anomaly():
+        w = x * 3.0
+    assert operands[w] == (x, 3.0)
+    with no_grad(), detect_anomaly():
+        assert is_anomaly_enabled() and (x * 2.0).parents == ()
+
+
+def test_detect_anomaly_is_per_thread() -> None:
+    seen: list[bool] = []
+    t = threading.Thread(target=lambda: seen.append(is_anomaly_enabled()))
+    with detect_anomaly():
+        t.start()
+        t.join()
+    assert seen == [False]
+
+
+def test_a_graph_built_in_the_mode_is_freed_without_the_cyclic_collector() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        alive_before = sum(type(o) is Value for o in gc.get_objects())
+        with detect_anomaly():
+            x = Value(0.5)
+            y = x
+            for _ in range(1000):
+                y = (y * 0.5 + 0.25).tanh()
+            y.backward()
+        del x, y
+        alive = sum(type(o) is Value for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert alive == alive_before

@@ -20,7 +20,15 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from rounding import magnitudes
 
-from microgrid import Value, linear, logsumexp, no_grad, sum_of, topological_order
+from microgrid import (
+    Value,
+    detect_anomaly,
+    linear,
+    logsumexp,
+    no_grad,
+    sum_of,
+    topological_order,
+)
 
 Program = list[tuple[str, tuple[int, ...], float]]
 
@@ -238,6 +246,23 @@ def test_backward_twice_doubles_leaf_grads_and_repeats_interior_grads(
     out.backward()
     assert [leaf.grad for leaf in leaves] == [2 * g for g in first_leaves]
     assert [n.grad for n in topological_order(out) if n.parents] == first_interior
+
+
+@given(programs(), st.lists(inputs_in, min_size=3, max_size=3))
+def test_detect_anomaly_gives_the_same_gradients_bit_for_bit(
+    case: tuple[int, Program], point: list[float]
+) -> None:
+    """The checked pass does the plain pass's arithmetic in the same order."""
+    n_inputs, program = case
+    leaves = [Value(x) for x in point[:n_inputs]]
+    out = run(program, leaves)
+    out.backward()
+    plain = [n.grad for n in topological_order(out)]
+    with detect_anomaly():
+        leaves = [Value(x) for x in point[:n_inputs]]
+        out = run(program, leaves)
+        out.backward()
+    assert [n.grad for n in topological_order(out)] == plain
 
 
 @given(programs(), st.lists(inputs_in, min_size=3, max_size=3))
