@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
+from microgrid import _checks as check
 from microgrid import losses
 from microgrid.engine import Scalar, Value, no_grad, sum_of
 from microgrid.optim import SGD, Adam, Optimizer
@@ -138,7 +139,7 @@ def _resolve_accuracy(
         return None
     if accuracy != "auto":
         if not callable(accuracy):
-            raise ValueError(
+            raise TypeError(
                 f"accuracy must be a callable(outputs, target) -> bool, 'auto' or None, "
                 f"got {accuracy!r}"
             )
@@ -273,26 +274,6 @@ def _update(optimizer: Optimizer, params: list[Value]) -> ValueError | str | Non
 # -- checking arguments -------------------------------------------------------
 
 
-def _int_arg(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < low:
-        raise ValueError(f"fit: {name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _rate_arg(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"fit: {name} must be a real number, got {type(value).__name__} {value!r}")
-    r = float(value)
-    if not (math.isfinite(r) and r >= 0.0):
-        raise ValueError(f"fit: {name} must be finite and >= 0, got {value!r}")
-    return r
-
-
-def _check_seed(seed: object) -> None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"fit: seed must be an int or None, got {seed!r}")
-
-
 def _scheduled_rate(schedule: Callable[[int, int], float], k: int, total: int) -> float:
     rate: object = schedule(k, total)
     r = float(rate) if not isinstance(rate, bool) and isinstance(rate, numbers.Real) else math.nan
@@ -307,18 +288,19 @@ def _scheduled_rate(schedule: Callable[[int, int], float], k: int, total: int) -
 def _inputs(X: object, who: str) -> list[list[float]]:
     """``X`` as a non-empty list of equally long rows of finite floats."""
     if isinstance(X, (str, bytes)) or not isinstance(X, Sequence):
-        raise ValueError(f"{who}: X must be a list of input rows, got {type(X).__name__}")
+        raise TypeError(f"{who}: X must be a list of input rows, got {type(X).__name__}")
     if not X:
         raise ValueError(f"{who}: X is empty; there is nothing to train on")
     rows = []
     for i, row in enumerate(X):
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            raise ValueError(f"{who}: X[{i}] must be a list of numbers, got {row!r}")
+            raise TypeError(f"{who}: X[{i}] must be a list of numbers, "
+                            f"got {type(row).__name__} {check.quote(row)}")
         if len(row) != len(X[0]):
             raise ValueError(f"{who}: X[{i}] has {len(row)} numbers but X[0] has {len(X[0])}")
         for k, v in enumerate(row):
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-                raise ValueError(f"{who}: X[{i}][{k}] is {v!r}; inputs must be finite numbers")
+                check.real(v, f"X[{i}][{k}]", who=who)  # raises, naming it
         rows.append([float(v) for v in row])
     return rows
 
@@ -332,21 +314,23 @@ def _check_examples(
     which runs the cost's own validation of the target.
     """
     if isinstance(Y, (str, bytes)) or not isinstance(Y, Sequence):
-        raise ValueError(f"{who}: Y must be a list of targets, got {type(Y).__name__}")
+        raise TypeError(f"{who}: Y must be a list of targets, got {type(Y).__name__}")
     if len(Y) != len(X):
         raise ValueError(f"{who}: X has {len(X)} rows but Y has {len(Y)} targets; they must match")
     with no_grad():
         outputs = net(X[0])
         if not isinstance(outputs, list) or not all(isinstance(a, Value) for a in outputs):
-            raise ValueError(f"{who}: net(x) must return a list of Values, got {outputs!r}")
+            raise TypeError(f"{who}: net(x) must return a list of Values, "
+                            f"got {check.quote(outputs)}")
         probe = [Value(0.5) for _ in outputs]
         for i, y in enumerate(Y):
             try:
                 cost = loss_fn(probe, y)
             except (TypeError, ValueError) as e:
-                raise ValueError(f"{who}: Y[{i}] = {y!r} is not a valid target: {e}") from e
+                error = TypeError if isinstance(e, TypeError) else ValueError
+                raise error(f"{who}: Y[{i}] = {check.quote(y)} is not a valid target: {e}") from e
             if not isinstance(cost, Value):
-                raise ValueError(
+                raise TypeError(
                     f"{who}: the loss must return a Value, got {type(cost).__name__} {cost!r}"
                 )
 
@@ -476,23 +460,25 @@ def fit(
     X_rows = _inputs(X, "fit")
     loss_fn = losses.get_loss(loss)
     accuracy_fn = _resolve_accuracy(accuracy, loss)
-    n_epochs = _int_arg("epochs", epochs, 1)
+    n_epochs = check.integer(epochs, "epochs", at_least=1, who="fit")
     n = len(X_rows)
-    batch = n if batch_size is None else min(_int_arg("batch_size", batch_size, 1), n)
-    alpha = _rate_arg("l2", l2)
-    _check_seed(seed)
+    batch = n if batch_size is None else min(
+        check.integer(batch_size, "batch_size", at_least=1, who="fit"), n)
+    alpha = check.real(l2, "l2", at_least=0.0, who="fit")
+    check.seed(seed, who="fit")
     for name, fn in (("penalty", penalty), ("lr_schedule", lr_schedule), ("callback", callback)):
-        if fn is not None and not callable(fn):
-            raise ValueError(f"fit: {name} must be callable or None, got {fn!r}")
+        check.function(fn, name, who="fit")
     params = net.parameters()
     if optimizer is None:
-        optimizer = SGD(params, lr=DEFAULT_LR if lr is None else _rate_arg("lr", lr))
+        rate = DEFAULT_LR if lr is None else check.real(lr, "lr", at_least=0.0, who="fit")
+        optimizer = SGD(params, lr=rate)
     else:
         if lr is not None:
             raise ValueError("fit: lr is for the default SGD; set it on your optimizer instead")
         if not (callable(getattr(optimizer, "step", None))
                 and callable(getattr(optimizer, "zero_grad", None))):
-            raise ValueError(f"fit: optimizer must have step() and zero_grad(), got {optimizer!r}")
+            raise TypeError(f"fit: optimizer must have step() and zero_grad(), "
+                            f"got {type(optimizer).__name__} {check.quote(optimizer)}")
         held = {id(p) for p in getattr(optimizer, "params", params)}
         if not any(id(p) in held for p in params):
             raise ValueError("fit: the optimizer holds none of the network's parameters")
