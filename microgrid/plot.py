@@ -24,12 +24,12 @@ into your own pyplot figure instead, pass ``ax=`` (or ``axes=``) and call
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from microgrid import _checks as check
 from microgrid._files import write_atomically
 from microgrid.engine import Value, no_grad
 
@@ -187,38 +187,23 @@ def plot_history(
 
 
 def _points(X: object) -> list[tuple[float, float]]:
-    if isinstance(X, (str, bytes)) or not isinstance(X, Sequence) or not X:
-        raise ValueError("plot_decision_boundary: X must be a non-empty list of points [x1, x2]")
+    """The points ``[x1, x2]`` as pairs of finite floats."""
+    who = "plot_decision_boundary"
+    if isinstance(X, (str, bytes)) or not isinstance(X, Sequence):
+        raise TypeError(f"{who}: X must be a list of points [x1, x2], got {type(X).__name__}")
+    if not X:
+        raise ValueError(f"{who}: X is empty; give at least one point [x1, x2]")
     points = []
     for i, row in enumerate(X):
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != 2:
-            raise ValueError(
-                f"plot_decision_boundary: X[{i}] is {row!r}; expected a point [x1, x2] "
-                "(decision boundaries are drawn for 2-D inputs)"
-            )
-        for v in row:
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-                raise ValueError(f"plot_decision_boundary: X[{i}] is {row!r}; need finite numbers")
-        points.append((float(row[0]), float(row[1])))
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
+            raise TypeError(f"{who}: X[{i}] must be a point [x1, x2], "
+                            f"got {type(row).__name__} {check.quote(row)}")
+        if len(row) != 2:
+            raise ValueError(f"{who}: X[{i}] is {check.quote(row)}; expected a point [x1, x2] "
+                             "(decision boundaries are drawn for 2-D inputs)")
+        x1, x2 = (check.real(v, f"X[{i}][{k}]", who=who) for k, v in enumerate(row))
+        points.append((x1, x2))
     return points
-
-
-def _int_in(value: object, low: int, high: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(
-            f"plot_decision_boundary: {name} must be an int from {low} to {high}, got {value!r}"
-        )
-    return value
-
-
-def _finite(value: object, name: str, low: float = -math.inf) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not (math.isfinite(value) and float(value) >= low)):
-        bound = f" and >= {low:g}" if low > -math.inf else ""
-        raise ValueError(
-            f"plot_decision_boundary: {name} must be a finite number{bound}, got {value!r}"
-        )
-    return float(value)
 
 
 def _class_index(label: object, i: int) -> int:
@@ -234,6 +219,11 @@ def _class_index(label: object, i: int) -> int:
             return 0
         if v >= 0.0 and v == int(v):
             return int(v)
+    else:
+        raise TypeError(
+            f"plot_decision_boundary: y[{i}] is {type(label).__name__} {check.quote(label)}; "
+            "expected a class label (-1/+1, 0/1, a class index 0..k-1, or a one-hot list)"
+        )
     raise ValueError(
         f"plot_decision_boundary: y[{i}] is {label!r}; expected a class label "
         "(-1/+1, 0/1, a class index 0..k-1, or a one-hot list)"
@@ -271,9 +261,9 @@ def _outputs(result: object) -> list[Value]:
         return [result]
     if isinstance(result, list) and result and all(isinstance(a, Value) for a in result):
         return result
-    raise ValueError(
+    raise TypeError(
         "plot_decision_boundary: net(x) must return a Value or a list of Values, "
-        f"got {result!r:.80}"
+        f"got {check.quote(result)}"
     )
 
 
@@ -326,24 +316,26 @@ def plot_decision_boundary(
     import numpy as np  # a dependency of matplotlib
 
     points = _points(X)
-    if isinstance(y, (str, bytes)) or not isinstance(y, Sequence) or len(y) != len(points):
-        raise ValueError(
-            f"plot_decision_boundary: y must hold one label per point ({len(points)}), got "
-            f"{len(y) if isinstance(y, Sequence) else type(y).__name__}"
-        )
+    if isinstance(y, (str, bytes)) or not isinstance(y, Sequence):
+        raise TypeError(f"plot_decision_boundary: y must be a list of labels, "
+                        f"got {type(y).__name__}")
+    if len(y) != len(points):
+        raise ValueError(f"plot_decision_boundary: y must hold one label per point "
+                         f"({len(points)}), got {len(y)}")
     classes = [_class_index(label, i) for i, label in enumerate(y)]
     signed = any(
         not isinstance(label, bool) and isinstance(label, numbers.Real) and float(label) < 0
         for label in y
     )
-    grid = _int_in(resolution, 2, _MAX_RESOLUTION, "resolution")
-    pad = _finite(padding, "padding", low=0.0)
+    who = "plot_decision_boundary"
+    grid = check.integer(resolution, "resolution", at_least=2, at_most=_MAX_RESOLUTION, who=who)
+    pad = check.real(padding, "padding", at_least=0.0, who=who)
     if not callable(net):
-        raise ValueError(f"plot_decision_boundary: net must be callable, got {net!r}")
+        raise TypeError(f"{who}: net must be callable, got {check.quote(net)}")
     if threshold is None:
         cut = 0.5 if getattr(net, "output_activation", None) == "sigmoid" else 0.0
     else:
-        cut = _finite(threshold, "threshold")
+        cut = check.real(threshold, "threshold", who=who)
 
     # Predictions at the data points, eagerly: what the network really says.
     with no_grad():

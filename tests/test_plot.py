@@ -233,30 +233,40 @@ def test_sigmoid_output_cuts_at_one_half() -> None:
 
 
 @pytest.mark.parametrize(
-    ("X", "y", "kwargs", "message"),
+    ("X", "y", "kwargs", "error", "message"),
     [
-        ([[0.0, 0.0, 1.0]], [1], {}, r"X\[0\].*2-D"),
-        ([], [], {}, "non-empty"),
-        ([[0.0, float("nan")]], [1], {}, "finite"),
-        ([[0.0, 0.0]], [0.5], {}, r"y\[0\] is 0.5"),
-        ([[0.0, 0.0]], ["a"], {}, r"y\[0\]"),
-        ([[0.0, 0.0]], [1, 1], {}, "one label per point"),
-        ([[0.0, 0.0]], [1], {"resolution": 1}, "resolution"),
-        ([[0.0, 0.0]], [1], {"resolution": 5000}, "resolution"),
-        ([[0.0, 0.0]], [1], {"padding": -1.0}, "padding"),
-        ([[0.0, 0.0]], [1], {"threshold": float("inf")}, "threshold"),
+        ([[0.0, 0.0, 1.0]], [1], {}, ValueError, r"X\[0\].*2-D"),
+        ([], [], {}, ValueError, "X is empty"),
+        ("ab", [1], {}, TypeError, "X must be a list of points"),
+        ([0.0], [1], {}, TypeError, r"X\[0\] must be a point \[x1, x2\], got float 0\.0"),
+        ([[0.0, float("nan")]], [1], {}, ValueError, r"X\[0\]\[1\] must be a finite number"),
+        ([[0.0, "1"]], [1], {}, TypeError, r"X\[0\]\[1\] must be a real number, got str"),
+        ([[0.0, 0.0]], [0.5], {}, ValueError, r"y\[0\] is 0.5"),
+        ([[0.0, 0.0]], ["a"], {}, TypeError, r"y\[0\] is str 'a'"),
+        ([[0.0, 0.0]], [1, 1], {}, ValueError, r"y must hold one label per point \(1\), got 2"),
+        ([[0.0, 0.0]], 1, {}, TypeError, "y must be a list of labels, got int"),
+        ([[0.0, 0.0]], [1], {"resolution": 1}, ValueError,
+         "resolution must be an int from 2 to 1000, got 1"),
+        ([[0.0, 0.0]], [1], {"resolution": 5000}, ValueError, "resolution"),
+        ([[0.0, 0.0]], [1], {"resolution": 20.0}, TypeError, "resolution must be an int, got fl"),
+        ([[0.0, 0.0]], [1], {"padding": -1.0}, ValueError, "padding must be a finite number >= 0"),
+        ([[0.0, 0.0]], [1], {"padding": "1"}, TypeError, "padding must be a real number"),
+        ([[0.0, 0.0]], [1], {"threshold": float("inf")}, ValueError, "threshold"),
     ],
 )
 def test_bad_input_is_refused_by_name(
-    X: list[list[float]], y: list[object], kwargs: dict[str, object], message: str
+    X: list[list[float]], y: list[object], kwargs: dict[str, object], error: type[Exception],
+    message: str
 ) -> None:
     net = MLP(2, [1], seed=0)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=f"plot_decision_boundary: {message}"):
         plot_decision_boundary(net, X, y, **kwargs)  # type: ignore[arg-type]
 
 
-def test_net_must_return_values() -> None:
-    with pytest.raises(ValueError, match="list of Values"):
+def test_net_must_be_callable_and_return_values() -> None:
+    with pytest.raises(TypeError, match="net must be callable, got 3"):
+        plot_decision_boundary(3, [[0.0, 0.0]], [1], resolution=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"list of Values, got 1\.0"):
         plot_decision_boundary(lambda x: 1.0, [[0.0, 0.0]], [1], resolution=3)
 
 
