@@ -39,6 +39,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from microgrid import _checks as check  # imports nothing from the package
+
 if TYPE_CHECKING:  # pragma: no cover
     from microgrid.nn import MLP
 
@@ -84,8 +86,8 @@ def default_output_activation(cost: str, activation: str = "sigmoid") -> str:
         >>> [default_output_activation("quadratic", act) for act in ("sigmoid", "relu")]
         ['sigmoid', 'linear']
     """
-    _check_name(cost, COSTS, "cost")
-    _check_name(activation, _ELEMENTWISE, "hidden activation")
+    check.choice(cost, COSTS, "cost")
+    check.choice(activation, _ELEMENTWISE, "hidden activation")
     if cost == "log-likelihood":
         return "softmax"
     if cost == "cross-entropy" or activation == "sigmoid":
@@ -113,7 +115,7 @@ def sigma(activation: str, z: float) -> float:
         return z if z > 0.0 else 0.0
     if activation == "linear":
         return z
-    _check_name(activation, _ELEMENTWISE, "element-wise activation")
+    check.choice(activation, _ELEMENTWISE, "element-wise activation")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -133,7 +135,7 @@ def sigma_prime(activation: str, z: float) -> float:
         return 1.0 if z > 0.0 else 0.0
     if activation == "linear":
         return 1.0
-    _check_name(activation, _ELEMENTWISE, "element-wise activation")
+    check.choice(activation, _ELEMENTWISE, "element-wise activation")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -211,12 +213,6 @@ class Network:
         return [len(self.weights[0][0]), *(len(wl) for wl in self.weights)]
 
 
-def _check_name(name: object, valid: Sequence[str], what: str) -> str:
-    if not isinstance(name, str) or name not in valid:
-        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
-    return name
-
-
 def _rows(x: object, where: str) -> Sequence[Any]:
     if not isinstance(x, Sequence) or isinstance(x, (str, bytes)):
         raise TypeError(f"{where} must be a list, got {type(x).__name__} {x!r}")
@@ -250,7 +246,7 @@ def _validate_network(
     if nin == 0:
         raise ValueError("weights[0] must have at least one row and one column")
     for i, (wl, bl, act) in enumerate(zip(weights, biases, activations, strict=True)):
-        _check_name(act, ACTIVATIONS, f"activation of layer {i + 2}")
+        check.choice(act, ACTIVATIONS, f"activation of layer {i + 2}")
         if act == "softmax" and i != len(weights) - 1:
             raise ValueError(f"softmax is a layer-wise output activation; layer {i + 2} is hidden")
         if not wl:
@@ -322,7 +318,7 @@ def cost_value(cost: str, a_L: Sequence[float], y: Sequence[float]) -> float:
         >>> cost_value("quadratic", [1.0, 0.0], [0.0, 0.0])
         0.5
     """
-    _check_name(cost, COSTS, "cost")
+    check.choice(cost, COSTS, "cost")
     if len(a_L) != len(y):
         raise ValueError(f"a^L has {len(a_L)} entries but y has {len(y)}; they must match")
     if cost == "quadratic":
@@ -421,7 +417,7 @@ def backprop(
         >>> backprop(net, [2.0, 1.0], [1.0]).nabla_w   # (a - y) * x
         [[[-2.0, -1.0]]]
     """
-    _check_name(cost, COSTS, "cost")
+    check.choice(cost, COSTS, "cost")
     net = network if isinstance(network, Network) else Network.from_mlp(network)
     z, a = feedforward(net, x)
     target = _target(y, cost, net.sizes[-1])
@@ -454,9 +450,7 @@ def _batch_backprop(
     m = len(batch)
     if m == 0:
         raise ValueError("batch is empty; a mini-batch needs at least one (x, y) example")
-    n = m if n is None else n
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n (the training set's size) must be a positive int, got {n!r}")
+    n = m if n is None else check.integer(n, "n", at_least=1, why="the training set's size")
     return net, [backprop(net, x, y, cost) for x, y in batch], m, n
 
 
@@ -690,7 +684,7 @@ def compare(
     """
     from microgrid import losses  # the engine side; the closed form above never needs it
 
-    _check_name(cost, COSTS, "cost")
+    check.choice(cost, COSTS, "cost")
     if not (rtol >= 0.0 and atol >= 0.0):
         raise ValueError(f"rtol and atol must be non-negative numbers, got {rtol!r}, {atol!r}")
     closed = backprop(net, x, y, cost)

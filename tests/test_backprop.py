@@ -261,6 +261,12 @@ def test_update_mini_batch_is_the_books_rule_and_leaves_the_input_alone() -> Non
         (lambda: backprop(two_layer_linear(), [1.0, 2.0], 3, "log-likelihood"), ValueError,
          "class index y=3 out of range"),
         (lambda: mini_batch_gradients(two_layer_linear(), []), ValueError, "batch is empty"),
+        (lambda: backprop(two_layer_linear(), [1.0, 2.0], [0.0], 3), TypeError,
+         "cost must be a str, one of quadratic"),
+        (lambda: mini_batch_gradients(two_layer_linear(), [([1.0, 2.0], [0.0])], n=2.5),
+         TypeError, "n must be an int, got float 2.5"),
+        (lambda: mini_batch_gradients(two_layer_linear(), [([1.0, 2.0], [0.0])], n=0),
+         ValueError, "n must be an int >= 1 (the training set's size), got 0"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(call: Any, error: type, message: str) -> None:
