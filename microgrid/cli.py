@@ -112,8 +112,9 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def _run_bp(args: argparse.Namespace) -> int:
     import random
 
-    from microgrid.backprop import compare, default_output_activation
+    from microgrid.backprop import default_output_activation
     from microgrid.nn import MLP
+    from microgrid.report import compare
 
     sizes: list[int] = args.sizes
     if args.activation is not None and len(sizes) == 2:

@@ -73,7 +73,8 @@ def test_real_returns_a_float() -> None:
 
 @pytest.mark.parametrize("bad", ["0.1", None, True, [1.0], 1j])
 def test_real_refuses_a_non_number_with_a_type_error(bad: object) -> None:
-    with pytest.raises(TypeError, match=rf"^SGD: lr must be a real number, got {type(bad).__name__}"):
+    pattern = rf"^SGD: lr must be a real number, got {type(bad).__name__} "
+    with pytest.raises(TypeError, match=pattern):
         check.real(bad, "lr", who="SGD")
 
 
