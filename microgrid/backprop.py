@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
+    "HIDDEN_ACTIVATIONS",
     "Backprop",
     "Network",
     "backprop",
@@ -55,13 +56,18 @@ __all__ = [
     "update_mini_batch",
 ]
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
+# The names are `microgrid.nn`'s and `microgrid.losses`' (a test keeps them
+# equal): the witness spells them the same but may not import the engine's side.
+
+ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax", "tanh")
 """Activation names; all act neuron by neuron except ``"softmax"`` (a whole layer)."""
 
-COSTS = ("quadratic", "cross-entropy", "log-likelihood")
-"""Cost names: ``1/2 ||y - a||^2``; ``-sum [y ln a + (1-y) ln(1-a)]``; ``-ln a_y``."""
+HIDDEN_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+"""The element-wise activations, which hidden layers take."""
 
-_ELEMENTWISE = ("sigmoid", "tanh", "relu", "linear")
+COSTS = ("quadratic", "cross_entropy", "log_likelihood")
+"""Cost names, as `microgrid.losses` spells them: ``1/2 ||y - a||^2``;
+``-sum [y ln a + (1-y) ln(1-a)]``; ``-ln a_y``."""
 
 
 def default_output_activation(cost: str, activation: str = "sigmoid") -> str:
@@ -74,16 +80,16 @@ def default_output_activation(cost: str, activation: str = "sigmoid") -> str:
     throughout), linear after any other. `microgrid bp` uses this, so it
     builds the network ``MLP`` builds for the same request.
 
-        >>> default_output_activation("log-likelihood")
+        >>> default_output_activation("log_likelihood")
         'softmax'
         >>> [default_output_activation("quadratic", act) for act in ("sigmoid", "relu")]
         ['sigmoid', 'linear']
     """
     check.choice(cost, COSTS, "cost")
-    check.choice(activation, _ELEMENTWISE, "hidden activation")
-    if cost == "log-likelihood":
+    check.choice(activation, HIDDEN_ACTIVATIONS, "hidden activation")
+    if cost == "log_likelihood":
         return "softmax"
-    if cost == "cross-entropy" or activation == "sigmoid":
+    if cost == "cross_entropy" or activation == "sigmoid":
         return "sigmoid"
     return "linear"
 
@@ -108,7 +114,7 @@ def sigma(activation: str, z: float) -> float:
         return z if z > 0.0 else 0.0
     if activation == "linear":
         return z
-    check.choice(activation, _ELEMENTWISE, "element-wise activation")
+    check.choice(activation, HIDDEN_ACTIVATIONS, "element-wise activation")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -128,7 +134,7 @@ def sigma_prime(activation: str, z: float) -> float:
         return 1.0 if z > 0.0 else 0.0
     if activation == "linear":
         return 1.0
-    check.choice(activation, _ELEMENTWISE, "element-wise activation")
+    check.choice(activation, HIDDEN_ACTIVATIONS, "element-wise activation")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -289,22 +295,22 @@ def feedforward(
 
 def _target(y: object, cost: str, n_out: int) -> list[float]:
     """The target as a list of ``n_out`` floats (a class index becomes one-hot)."""
-    if cost == "log-likelihood" and type(y) is int:
+    if cost == "log_likelihood" and type(y) is int:
         if not 0 <= y < n_out:
             raise ValueError(f"class index y={y!r} out of range for {n_out} outputs")
         return [1.0 if j == y else 0.0 for j in range(n_out)]
     ys = _floats(y, "y")
     if len(ys) != n_out:
         raise ValueError(f"y has {len(ys)} entries; the network has {n_out} outputs")
-    if cost == "log-likelihood" and (
+    if cost == "log_likelihood" and (
         sorted(ys) != [0.0] * (n_out - 1) + [1.0]
     ):
-        raise ValueError(f"log-likelihood needs y as a class index or a one-hot list, got {ys}")
+        raise ValueError(f"log_likelihood needs y as a class index or a one-hot list, got {ys}")
     return ys
 
 
 def cost_value(cost: str, a_L: Sequence[float], y: Sequence[float]) -> float:
-    """``C_x`` for output ``a^L`` and target ``y`` (one-hot for log-likelihood).
+    """``C_x`` for output ``a^L`` and target ``y`` (one-hot for log_likelihood).
 
     Cross-entropy takes ``0 ln 0 = 0``, so ``a_j = y_j = 1`` costs nothing.
 
@@ -316,21 +322,21 @@ def cost_value(cost: str, a_L: Sequence[float], y: Sequence[float]) -> float:
         raise ValueError(f"a^L has {len(a_L)} entries but y has {len(y)}; they must match")
     if cost == "quadratic":
         return 0.5 * math.fsum((yj - aj) ** 2 for aj, yj in zip(a_L, y, strict=True))
-    if cost == "cross-entropy":
+    if cost == "cross_entropy":
         total = 0.0
         for j, (aj, yj) in enumerate(zip(a_L, y, strict=True)):
             for weight, p in ((yj, aj), (1.0 - yj, 1.0 - aj)):
                 if weight != 0.0:
                     if not p > 0.0:
                         raise ValueError(
-                            f"cross-entropy: a^L_{j + 1} = {aj!r} with y_{j + 1} = {yj!r} "
+                            f"cross_entropy: a^L_{j + 1} = {aj!r} with y_{j + 1} = {yj!r} "
                             "makes the cost infinite (a must lie strictly between 0 and 1)"
                         )
                     total -= weight * math.log(p)
         return total
     j = y.index(1.0) if isinstance(y, list) else list(y).index(1.0)
     if not a_L[j] > 0.0:
-        raise ValueError(f"log-likelihood: a^L_{j + 1} = {a_L[j]!r}; -ln a_y needs a_y > 0")
+        raise ValueError(f"log_likelihood: a^L_{j + 1} = {a_L[j]!r}; -ln a_y needs a_y > 0")
     return -math.log(a_L[j])
 
 
@@ -338,13 +344,13 @@ def _grad_a(cost: str, a_L: list[float], y: list[float]) -> list[float]:
     """``grad_a C``: the partial derivatives ``∂C/∂a^L_j``."""
     if cost == "quadratic":
         return [aj - yj for aj, yj in zip(a_L, y, strict=True)]
-    if cost == "cross-entropy":
+    if cost == "cross_entropy":
         # ∂/∂a of -[y ln a + (1-y) ln(1-a)] = (a - y) / (a (1 - a))
         out = []
         for j, (aj, yj) in enumerate(zip(a_L, y, strict=True)):
             if not 0.0 < aj < 1.0:
                 raise ValueError(
-                    f"cross-entropy: a^L_{j + 1} = {aj!r} is not strictly between 0 and 1, "
+                    f"cross_entropy: a^L_{j + 1} = {aj!r} is not strictly between 0 and 1, "
                     "so ∂C/∂a is undefined (use a sigmoid output layer)"
                 )
             out.append((aj - yj) / (aj * (1.0 - aj)))
@@ -357,7 +363,7 @@ def _output_error(
     cost: str, activation: str, z_L: list[float], a_L: list[float], y: list[float]
 ) -> list[float]:
     """BP1: ``delta^L``, with the book's ``a - y`` shortcuts where it derives them."""
-    if (cost, activation) in (("cross-entropy", "sigmoid"), ("log-likelihood", "softmax")):
+    if (cost, activation) in (("cross_entropy", "sigmoid"), ("log_likelihood", "softmax")):
         # The sigma' (or the softmax Jacobian) cancels: delta^L = a^L - y.
         return [aj - yj for aj, yj in zip(a_L, y, strict=True)]
     grad_a = _grad_a(cost, a_L, y)
@@ -407,7 +413,7 @@ def backprop(
     """BP1-BP4 for one example ``(x, y)``: the closed form of every gradient.
 
     ``network`` is a `Network` or an MLP (read, never changed). ``y`` is a
-    list of targets; for ``"log-likelihood"`` a class index or a one-hot list.
+    list of targets; for ``"log_likelihood"`` a class index or a one-hot list.
 
         >>> net = Network.from_lists([[[0.5, -1.0]]], [[0.0]], "linear")
         >>> backprop(net, [2.0, 1.0], [1.0]).nabla_w   # (a - y) * x

@@ -48,6 +48,9 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     """``microgrid bp``: the engine's gradients beside the closed-form BP1-BP4."""
     import math
 
+    from microgrid.backprop import ACTIVATIONS, COSTS, HIDDEN_ACTIVATIONS
+    from microgrid.nn import INITS
+
     def sizes(text: str) -> list[int]:
         try:
             values = [int(part) for part in text.split(",")]
@@ -79,22 +82,19 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "and the textbook backprop in plain floats, and print both side by side, neurons "
         "numbered from 1 as in the book. The output layer's activation, unless "
         "--output-activation is given, is the one MLP chooses (sigmoid after sigmoid hidden "
-        "layers, linear after others) for the quadratic cost, sigmoid for cross-entropy and "
-        "softmax for log-likelihood. Exit status: 0 when all four equations agree, 1 when "
+        "layers, linear after others) for the quadratic cost, sigmoid for cross_entropy and "
+        "softmax for log_likelihood. Exit status: 0 when all four equations agree, 1 when "
         "not, 2 on bad arguments.",
     )
     p.add_argument("--sizes", type=sizes, default=[2, 3, 2], help="layer widths (default 2,3,2)")
-    p.add_argument("--activation", default=None, choices=["sigmoid", "tanh", "relu", "linear"],
+    p.add_argument("--activation", default=None, choices=HIDDEN_ACTIVATIONS,
                    help="hidden layers' activation (default sigmoid; a network without "
                    "hidden layers, such as --sizes 1,1, takes only --output-activation)")
-    p.add_argument("--cost", default="quadratic",
-                   choices=["quadratic", "cross-entropy", "log-likelihood"],
+    p.add_argument("--cost", default="quadratic", choices=COSTS,
                    help="the cost C_x (default quadratic)")
-    p.add_argument("--output-activation", default=None,
-                   choices=["sigmoid", "tanh", "relu", "linear", "softmax"],
+    p.add_argument("--output-activation", default=None, choices=ACTIVATIONS,
                    help="output layer's activation (default: see above)")
-    p.add_argument("--init", default="normal",
-                   choices=["normal", "scaled_normal", "uniform", "xavier", "he"],
+    p.add_argument("--init", default="normal", choices=INITS,
                    help="weight initialisation (default normal: the book's N(0, 1))")
     p.add_argument("--seed", type=int, default=0,
                    help="seeds the network and the random example (default 0)")
@@ -102,7 +102,7 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                    help="the input, e.g. 0.5,-1 (default random; write --x=-1,2 "
                    "when it starts with a minus)")
     p.add_argument("--y", type=numbers, default=None,
-                   help="the target, e.g. 1,0 (one-hot for log-likelihood; default random)")
+                   help="the target, e.g. 1,0 (one-hot for log_likelihood; default random)")
     p.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
     p.add_argument("--atol", type=float, default=1e-12, help="absolute tolerance (default 1e-12)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -127,7 +127,7 @@ def _run_bp(args: argparse.Namespace) -> int:
     x = args.x if args.x is not None else [rng.uniform(-1.0, 1.0) for _ in range(sizes[0])]
     if args.y is not None:
         y: object = args.y
-    elif args.cost == "log-likelihood":
+    elif args.cost == "log_likelihood":
         y = rng.randrange(sizes[-1])
     else:
         y = [float(rng.random() < 0.5) for _ in range(sizes[-1])]
@@ -146,6 +146,9 @@ def _run_bp(args: argparse.Namespace) -> int:
 def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``microgrid demo``: train on a toy dataset, write pictures and the model (microgrid.demo)."""
     import math
+
+    from microgrid.datasets import DATASETS
+    from microgrid.nn import HIDDEN_ACTIVATIONS
 
     def positive(text: str) -> int:
         try:
@@ -188,7 +191,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "to install. Exit status: 0 on success (also when only extras were missing), 1 when "
         "a file could not be written, 2 on bad arguments.",
     )
-    p.add_argument("--dataset", default="moons", choices=["moons", "circles", "xor", "spirals"],
+    p.add_argument("--dataset", default="moons", choices=DATASETS,
                    help="the toy dataset (default moons)")
     p.add_argument("--steps", type=positive, default=None,
                    help="full-batch training steps (default 100; 300 for spirals)")
@@ -196,7 +199,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="seeds the data and the initial weights (default 0)")
     p.add_argument("--hidden", type=widths, default=None, metavar="WIDTHS",
                    help="hidden layer widths (default 16,16)")
-    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid", "linear"],
+    p.add_argument("--activation", default="relu", choices=HIDDEN_ACTIVATIONS,
                    help="hidden layers' activation (default relu)")
     p.add_argument("--lr", type=rate, default=None,
                    help="initial learning rate, decaying to a tenth of it (default 1.0; "

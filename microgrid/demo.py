@@ -56,14 +56,14 @@ from microgrid._files import write_atomically
 from microgrid.datasets import DATASETS
 from microgrid.engine import no_grad
 from microgrid.losses import hinge
-from microgrid.nn import MLP
+from microgrid.nn import HIDDEN_ACTIVATIONS, MLP
 from microgrid.train import DivergenceError, History, evaluate, fit
 
 __all__ = ["ACTIVATIONS", "FILES", "PRESETS", "Artifact", "DemoOptions", "DemoResult",
            "OutputFolderError", "Preset", "run", "summary"]
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
-"""Hidden-layer activations the demo accepts."""
+ACTIVATIONS = HIDDEN_ACTIVATIONS
+"""Hidden-layer activations the demo accepts: `microgrid.nn.HIDDEN_ACTIVATIONS`."""
 
 L2 = 1e-4
 """micrograd's ``alpha``: the cost gets ``L2 * sum p^2`` over all parameters."""

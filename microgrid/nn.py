@@ -67,6 +67,7 @@ from microgrid.engine import Scalar, Value, linear, linear_layer, logsumexp
 
 __all__ = [
     "ACTIVATIONS",
+    "HIDDEN_ACTIVATIONS",
     "INITS",
     "MAX_FILE_BYTES",
     "MAX_LAYERS",
@@ -91,7 +92,10 @@ _NEURON_ACTIVATIONS: dict[str, _Activation | None] = {
     "linear": None,
 }
 
-ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax", "tanh")
+HIDDEN_ACTIVATIONS = tuple(sorted(_NEURON_ACTIVATIONS))
+"""The per-neuron activation names, which hidden layers take: linear, relu, sigmoid, tanh."""
+
+ACTIVATIONS = tuple(sorted((*HIDDEN_ACTIVATIONS, "softmax")))
 """Activation names: all are per neuron except ``"softmax"``, which is per layer."""
 
 INITS = ("he", "normal", "scaled_normal", "uniform", "xavier")
@@ -270,7 +274,7 @@ class Neuron(Module):
         layer_number = check.integer(layer_number, "layer_number", at_least=2, who="Neuron",
                                      why="layer 1 is the input")
         index = check.integer(index, "index", at_least=0, who="Neuron")
-        self.activation = check.choice(activation, sorted(_NEURON_ACTIVATIONS), "activation",
+        self.activation = check.choice(activation, HIDDEN_ACTIVATIONS, "activation",
                                        who="Neuron")
         self._sigma = _NEURON_ACTIVATIONS[activation]
         check.choice(init, INITS, "init", who="Neuron")
@@ -669,8 +673,8 @@ class MLP(Module):
             raise TypeError(f"MLP: nouts must be a non-empty list of layer widths, got {nouts!r}")
         widths = [check.integer(n, f"nouts[{i}]", at_least=1, who="MLP")
                   for i, n in enumerate(nouts)]
-        hidden = sorted(_NEURON_ACTIVATIONS)
-        self.activation = check.choice(activation, hidden, "hidden activation", who="MLP")
+        self.activation = check.choice(activation, HIDDEN_ACTIVATIONS, "hidden activation",
+                                       who="MLP")
         if output_activation is None:
             output_activation = "sigmoid" if activation == "sigmoid" else "linear"
         self.output_activation = check.choice(output_activation, ACTIVATIONS,
@@ -938,7 +942,7 @@ def _from_document(cls: type[MLP], document: object, max_parameters: int) -> MLP
     activation = document["activation"]
     if not isinstance(activation, str) or activation not in _NEURON_ACTIVATIONS:
         raise ValueError(
-            f"activation {check.quote(activation)} is not one of {sorted(_NEURON_ACTIVATIONS)}"
+            f"activation {check.quote(activation)} is not one of {list(HIDDEN_ACTIVATIONS)}"
         )
     output_activation = document["output_activation"]
     if not isinstance(output_activation, str) or output_activation not in ACTIVATIONS:

@@ -198,7 +198,7 @@ def compare(
     gradients are left as they were before the call.
 
     ``cost`` is one of `microgrid.backprop.COSTS`; ``y`` a list of targets, or for
-    ``"log-likelihood"`` a class index or one-hot list. The default
+    ``"log_likelihood"`` a class index or one-hot list. The default
     tolerance allows for float rounding only: both sides compute the same
     sums, in different orders.
     """
@@ -213,9 +213,7 @@ def compare(
     try:
         net.zero_grad()
         trace = net.trace(list(closed.a[0]))
-        cost_fn = {"quadratic": losses.quadratic, "cross-entropy": losses.cross_entropy,
-                   "log-likelihood": losses.log_likelihood}[cost]
-        c = cost_fn(trace.output, target)
+        c = losses.get_loss(cost)(trace.output, target)
         c.backward()
         delta_autodiff = trace.delta
         b_grads = [[n.b.grad for n in layer.neurons] for layer in net.layers]

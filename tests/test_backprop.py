@@ -21,6 +21,7 @@ import pytest
 
 import microgrid.engine
 from microgrid import backprop as bp
+from microgrid import losses, nn
 from microgrid.backprop import (
     Network,
     backprop,
@@ -70,7 +71,8 @@ def test_sigma_derivatives_match_finite_differences() -> None:
 
 
 def test_unknown_activation_names_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown element-wise activation 'gelu'; valid: sigmoid"):
+    message = "unknown element-wise activation 'gelu'; valid: linear, relu, sigmoid, tanh$"
+    with pytest.raises(ValueError, match=message):
         sigma("gelu", 0.0)
     with pytest.raises(ValueError, match="softmax"):
         sigma_prime("softmax", 0.0)  # layer-wise: no scalar derivative
@@ -115,10 +117,10 @@ def test_backprop_by_hand_quadratic_linear() -> None:
 def test_bp1_shortcuts_give_a_minus_y() -> None:
     """Cross-entropy with sigmoid outputs and log-likelihood with softmax: delta^L = a^L - y."""
     net = Network.from_lists([[[0.7, -0.4], [0.1, 0.9]]], [[0.2, -0.3]], "sigmoid")
-    r = backprop(net, [0.5, 1.5], [1.0, 0.0], "cross-entropy")
+    r = backprop(net, [0.5, 1.5], [1.0, 0.0], "cross_entropy")
     assert r.delta[-1] == [r.a[-1][0] - 1.0, r.a[-1][1] - 0.0]
     net = Network.from_lists([[[0.7, -0.4], [0.1, 0.9]]], [[0.2, -0.3]], "softmax")
-    r = backprop(net, [0.5, 1.5], 0, "log-likelihood")
+    r = backprop(net, [0.5, 1.5], 0, "log_likelihood")
     assert r.delta[-1] == [r.a[-1][0] - 1.0, r.a[-1][1] - 0.0]
 
 
@@ -128,10 +130,10 @@ CASES = [
     ("quadratic", "tanh", "linear"),
     ("quadratic", "relu", "tanh"),
     ("quadratic", "tanh", "softmax"),
-    ("cross-entropy", "tanh", "sigmoid"),
-    ("cross-entropy", "sigmoid", "softmax"),
-    ("log-likelihood", "sigmoid", "softmax"),
-    ("log-likelihood", "tanh", "sigmoid"),
+    ("cross_entropy", "tanh", "sigmoid"),
+    ("cross_entropy", "sigmoid", "softmax"),
+    ("log_likelihood", "sigmoid", "softmax"),
+    ("log_likelihood", "tanh", "sigmoid"),
 ]
 
 
@@ -170,25 +172,25 @@ def test_gradients_are_the_slopes_of_the_cost(cost: str, hidden: str, output: st
 def test_cost_values() -> None:
     """C_x: quadratic 1/2 ||y - a||^2; cross-entropy with 0 ln 0 = 0; log-likelihood -ln a_y."""
     assert cost_value("quadratic", [1.0, 0.0], [0.0, 2.0]) == 2.5
-    assert cost_value("cross-entropy", [1.0, 0.25], [1.0, 0.0]) == pytest.approx(-math.log(0.75))
-    assert cost_value("log-likelihood", [0.25, 0.75], [0.0, 1.0]) == -math.log(0.75)
-    with pytest.raises(ValueError, match=re.escape("cross-entropy: a^L_1 = 0.0 with y_1 = 1.0")):
-        cost_value("cross-entropy", [0.0], [1.0])
+    assert cost_value("cross_entropy", [1.0, 0.25], [1.0, 0.0]) == pytest.approx(-math.log(0.75))
+    assert cost_value("log_likelihood", [0.25, 0.75], [0.0, 1.0]) == -math.log(0.75)
+    with pytest.raises(ValueError, match=re.escape("cross_entropy: a^L_1 = 0.0 with y_1 = 1.0")):
+        cost_value("cross_entropy", [0.0], [1.0])
 
 
 def test_the_closed_form_never_touches_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """backprop builds no Value: with the engine's node constructors disabled it still works."""
     net = MLP(3, [4, 2], activation="tanh", output_activation="softmax", seed=5)
-    expected = backprop(net, [0.1, 0.2, -0.3], 1, "log-likelihood")
+    expected = backprop(net, [0.1, 0.2, -0.3], 1, "log_likelihood")
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("the closed form used the engine")
 
     monkeypatch.setattr(microgrid.engine, "_node", forbidden)
     monkeypatch.setattr(microgrid.engine.Value, "__init__", forbidden)
-    again = backprop(net, [0.1, 0.2, -0.3], 1, "log-likelihood")
+    again = backprop(net, [0.1, 0.2, -0.3], 1, "log_likelihood")
     assert again == expected
-    assert backprop(Network.from_mlp(net), [0.1, 0.2, -0.3], [0.0, 1.0], "log-likelihood") == again
+    assert backprop(Network.from_mlp(net), [0.1, 0.2, -0.3], [0.0, 1.0], "log_likelihood") == again
 
 
 def test_network_from_mlp_reads_the_books_indices() -> None:
@@ -252,9 +254,9 @@ def test_update_mini_batch_is_the_books_rule_and_leaves_the_input_alone() -> Non
         (lambda: backprop(two_layer_linear(), [1.0, 2.0], [0.0, 1.0]), ValueError, "y has 2"),
         (lambda: backprop(two_layer_linear(), [1.0, 2.0], [0.0], "hinge"), ValueError,
          "unknown cost 'hinge'"),
-        (lambda: backprop(two_layer_linear(), [1.0, 2.0], [0.5], "log-likelihood"), ValueError,
+        (lambda: backprop(two_layer_linear(), [1.0, 2.0], [0.5], "log_likelihood"), ValueError,
          "one-hot"),
-        (lambda: backprop(two_layer_linear(), [1.0, 2.0], 3, "log-likelihood"), ValueError,
+        (lambda: backprop(two_layer_linear(), [1.0, 2.0], 3, "log_likelihood"), ValueError,
          "class index y=3 out of range"),
         (lambda: mini_batch_gradients(two_layer_linear(), []), ValueError, "batch is empty"),
         (lambda: backprop(two_layer_linear(), [1.0, 2.0], [0.0], 3), TypeError,
@@ -287,6 +289,15 @@ def test_the_backprop_chapter_runs_as_written() -> None:
     result = doctest.testfile(str(ROOT / "docs" / "backprop.md"), module_relative=False,
                               optionflags=doctest.ELLIPSIS)
     assert result.attempted > 40 and result.failed == 0
+
+
+def test_its_names_are_the_network_layers_and_the_costs_names() -> None:
+    """One vocabulary: the witness spells activations as `microgrid.nn` does and costs as
+    `microgrid.losses` does (it keeps its own copy, as it may not import them)."""
+    assert bp.ACTIVATIONS == nn.ACTIVATIONS
+    assert bp.HIDDEN_ACTIVATIONS == nn.HIDDEN_ACTIVATIONS
+    assert bp.COSTS == ("quadratic", "cross_entropy", "log_likelihood")
+    assert set(bp.COSTS) <= set(losses.LOSSES)
 
 
 def test_the_witness_imports_nothing_of_the_package_but_its_argument_checks() -> None:

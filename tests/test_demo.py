@@ -25,7 +25,16 @@ import pytest
 from microgrid import MLP, no_grad
 from microgrid.cli import build_parser, main
 from microgrid.datasets import DATASETS, moons
-from microgrid.demo import FILES, PRESETS, DemoOptions, DemoResult, learning_rate, run
+from microgrid.demo import (
+    ACTIVATIONS,
+    FILES,
+    PRESETS,
+    DemoOptions,
+    DemoResult,
+    learning_rate,
+    run,
+)
+from microgrid.nn import HIDDEN_ACTIVATIONS
 from microgrid.render import svg_available
 from microgrid.train import evaluate
 
@@ -281,15 +290,15 @@ def test_diverging_training_exits_1_with_advice(
 
 
 def test_parser_choices_match_the_demo() -> None:
-    """The command line offers exactly the datasets and activations the demo knows."""
+    """The command line offers exactly the datasets and activations the library defines,
+    read from the modules that define them, and the demo knows each."""
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     demo = subparsers.choices["demo"]
-    choices = {a.dest: a.choices for a in demo._actions if a.choices}
-    assert list(choices["dataset"]) == list(PRESETS)
-    from microgrid.demo import ACTIVATIONS
-
-    assert list(choices["activation"]) == list(ACTIVATIONS)
+    choices = {a.dest: tuple(a.choices) for a in demo._actions if a.choices}
+    assert choices == {"dataset": tuple(DATASETS), "activation": HIDDEN_ACTIVATIONS}
+    assert set(PRESETS) == set(DATASETS)
+    assert ACTIVATIONS == HIDDEN_ACTIVATIONS
 
 
 @pytest.mark.parametrize("command", [[], ["demo"], ["bp"], ["graph"]])

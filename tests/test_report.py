@@ -8,6 +8,7 @@ numbering; its `Report` prints as a table and as JSON; ``microgrid bp`` and
 
 from __future__ import annotations
 
+import argparse
 import doctest
 import json
 import math
@@ -21,12 +22,20 @@ import pytest
 
 from microgrid import backprop as bp
 from microgrid import report as report_module
-from microgrid.backprop import backprop
-from microgrid.cli import main
-from microgrid.nn import MLP
+from microgrid.backprop import ACTIVATIONS, COSTS, HIDDEN_ACTIVATIONS, backprop
+from microgrid.cli import build_parser, main
+from microgrid.nn import INITS, MLP
 from microgrid.report import compare
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_choices(command: str) -> dict[str, tuple[str, ...]]:
+    """The options of ``microgrid COMMAND`` that take one of a list of names."""
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    return {a.dest: tuple(a.choices) for a in commands.choices[command]._actions
+            if a.choices is not None}
 
 
 # -- compare and its report --------------------------------------------------------------
@@ -40,7 +49,7 @@ def sigmoid_232(seed: int = 0) -> MLP:
 @pytest.mark.parametrize(
     ("cost", "output", "y"),
     [("quadratic", "sigmoid", [1.0, 0.0]), ("quadratic", "linear", [0.3, -2.0]),
-     ("cross-entropy", "sigmoid", [0.0, 1.0]), ("log-likelihood", "softmax", 1)],
+     ("cross_entropy", "sigmoid", [0.0, 1.0]), ("log_likelihood", "softmax", 1)],
 )
 def test_compare_agrees_for_each_cost(cost: str, output: str, y: Any) -> None:
     """The engine's z.grad, b.grad and w.grad agree with BP1-BP4 within rounding."""
@@ -164,8 +173,8 @@ def test_cli_bp_prints_the_report_and_exits_0(capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(
     ("cost", "activation", "output"),
     [("quadratic", "sigmoid", "sigmoid"), ("quadratic", "relu", "linear"),
-     ("quadratic", "tanh", "linear"), ("cross-entropy", "relu", "sigmoid"),
-     ("log-likelihood", "relu", "softmax")],
+     ("quadratic", "tanh", "linear"), ("cross_entropy", "relu", "sigmoid"),
+     ("log_likelihood", "relu", "softmax")],
 )
 def test_cli_bp_output_activation_is_mlps_unless_the_cost_needs_another(
     capsys: pytest.CaptureFixture[str], cost: str, activation: str, output: str
@@ -178,6 +187,13 @@ def test_cli_bp_output_activation_is_mlps_unless_the_cost_needs_another(
     assert data["cost"] == cost and data["ok"] is True
     if cost == "quadratic":
         assert MLP(2, [3, 2], activation=activation).output_activation == output
+
+
+def test_cli_bp_offers_exactly_the_librarys_names() -> None:
+    """The choices are read from the modules that define them, in their order."""
+    assert cli_choices("bp") == {
+        "activation": HIDDEN_ACTIVATIONS, "cost": COSTS, "output_activation": ACTIVATIONS,
+        "init": INITS}
 
 
 def test_cli_bp_refuses_a_hidden_activation_without_hidden_layers(
@@ -225,10 +241,11 @@ def test_cli_bp_exits_1_when_the_equations_disagree(
         (["--sizes", "2,x"], "expected layer widths like 2,3,2"),
         (["--sizes", "2"], "at least two positive layer widths"),
         (["--activation", "gelu"], "invalid choice: 'gelu'"),
+        (["--cost", "cross-entropy"], "invalid choice: 'cross-entropy'"),
         (["--x", "1,2,3"], "x has 3 entries; the network takes 2"),
         (["--y", "nan,1"], "expected finite numbers"),
-        (["--cost", "log-likelihood", "--y", "0.5,0.5"], "one-hot"),
-        (["--cost", "cross-entropy", "--output-activation", "relu", "--seed", "3"],
+        (["--cost", "log_likelihood", "--y", "0.5,0.5"], "one-hot"),
+        (["--cost", "cross_entropy", "--output-activation", "relu", "--seed", "3"],
          "not strictly between 0 and 1"),
     ],
 )
