@@ -2,12 +2,15 @@
 
 Each subcommand lives in a function here that imports the library module it
 presents only when it runs, so ``microgrid --help`` stays instant.
-Exit status: 0 on success, 1 when a check fails, 2 on bad arguments.
+Exit status: 0 on success, 1 when a check fails, 2 on bad arguments, 141
+when the reader of the output went away (``microgrid bp | head``: the
+command stops quietly, with the status of a program ended by SIGPIPE).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -40,8 +43,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stdout)
         return 0
     handler = args.handler
-    status: int = handler(args)
+    try:
+        status: int = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+    except BrokenPipeError:
+        _discard_stdout()
+        return _SIGPIPE_STATUS
     return status
+
+
+_SIGPIPE_STATUS = 128 + 13
+"""What a shell reports for a program ended by SIGPIPE (``yes | head``)."""
+
+
+def _discard_stdout() -> None:
+    """Send what is left of standard output nowhere, so exiting prints no second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a captured stream): nothing to do
+        pass
 
 
 def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
