@@ -15,11 +15,12 @@ writes it there (any format matplotlib knows, by the suffix)::
     plot_history(history, save="curves.png")
     plot_decision_boundary(net, X, y, save="boundary.png")
 
-The figures are made without pyplot (``matplotlib.figure.Figure``), so
-saving needs no display and no backend, nothing accumulates in pyplot's
-list of open figures, and a notebook shows a returned figure once. To draw
-into your own pyplot figure instead, pass ``ax=`` (or ``axes=``) and call
-``plt.show()`` as usual.
+The figures are made without pyplot (a ``matplotlib.figure.Figure``), so
+saving needs no display and no backend and nothing accumulates in pyplot's
+list of open figures. A notebook shows a returned figure as a picture, once,
+with or without ``%matplotlib inline`` (the figure has its own
+``_repr_png_``). To draw into your own pyplot figure instead, pass ``ax=``
+(or ``axes=``) and call ``plt.show()`` as usual.
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ def _matplotlib() -> Any:
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    mpl = _matplotlib()
-    figure: Figure = mpl.figure.Figure(figsize=(width, height), dpi=100, layout="constrained")
-    return figure
+    _matplotlib()  # or the ImportError naming the extra
+    from microgrid._figure import NotebookFigure
+
+    return NotebookFigure(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def _save(figure: Figure, save: str | os.PathLike[str] | None) -> None:

@@ -49,6 +49,31 @@ def legend_texts(figure: Figure) -> list[str]:
             for t in ax.get_legend().get_texts()]
 
 
+# -- showing in a notebook ----------------------------------------------------
+
+
+def test_a_returned_figure_shows_as_a_picture_without_the_inline_backend(
+    trained: tuple[MLP, History], data: tuple[list[list[float]], list[int]]
+) -> None:
+    """What Jupyter shows for a cell's result: a PNG as well as the text, with no
+    ``%matplotlib inline`` (no pyplot formatter registered), for both kinds of plot."""
+    formatters = pytest.importorskip("IPython.core.formatters", reason="IPython shows results")
+    net, history = trained
+    for figure in (plot_history(history), plot_decision_boundary(net, *data, resolution=20)):
+        shown, _ = formatters.DisplayFormatter().format(figure)
+        assert set(shown) == {"image/png", "text/plain"}
+        assert shown["image/png"].startswith(PNG_SIGNATURE)
+        assert isinstance(figure, Figure)
+
+
+def test_a_returned_figure_pickles_as_matplotlib_figures_do(trained: tuple[MLP, History]) -> None:
+    import pickle
+
+    figure = plot_history(trained[1])
+    again = pickle.loads(pickle.dumps(figure))
+    assert type(again) is type(figure) and len(again.axes) == 2
+
+
 # -- plot_history ------------------------------------------------------------
 
 
