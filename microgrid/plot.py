@@ -81,6 +81,17 @@ def _save(figure: Figure, save: str | os.PathLike[str] | None) -> None:
                                                         facecolor="white"))
 
 
+def _percent(fraction: float) -> str:
+    """A whole percentage that says 100% only when all is right and 0% only when nothing is
+    (999 of 1000 is 99%, not the 100% that rounding gives)."""
+    p = round(100.0 * fraction)
+    if fraction < 1.0:
+        p = min(p, 99)
+    if fraction > 0.0:
+        p = max(p, 1)
+    return f"{p}%"
+
+
 def _style(ax: Axes) -> None:
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
@@ -169,7 +180,7 @@ def plot_history(
         if accuracy:
             acc_ax.plot(epoch_x, [100.0 * a for a in accuracy], color=_ACCURACY_COLOUR,
                         linewidth=2.0)
-            acc_ax.annotate(f"{accuracy[-1]:.0%}", (epoch_x[-1], 100.0 * accuracy[-1]),
+            acc_ax.annotate(_percent(accuracy[-1]), (epoch_x[-1], 100.0 * accuracy[-1]),
                             xytext=(-8, -14), textcoords="offset points", ha="right",
                             color=_ACCURACY_COLOUR, fontsize=9)
         low = min([100.0 * a for a in accuracy + list(history.step_accuracy)] + [50.0])
@@ -427,8 +438,8 @@ def plot_decision_boundary(
               bbox_to_anchor=(0.5, -0.13), ncols=min(len(legend), 4), fontsize=8,
               frameon=False, handletextpad=0.3, columnspacing=1.2)
     if title is None:
-        share = sum(right) / len(right)
-        title = f"{sum(right)} of {len(right)} points classified right ({share:.0%})"
+        share = _percent(sum(right) / len(right))
+        title = f"{sum(right)} of {len(right)} points classified right ({share})"
     ax.set_title(title, fontsize=11)
     _save(figure, save)
     return figure

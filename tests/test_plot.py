@@ -74,7 +74,31 @@ def test_a_returned_figure_pickles_as_matplotlib_figures_do(trained: tuple[MLP, 
     assert type(again) is type(figure) and len(again.axes) == 2
 
 
+def test_the_share_right_says_100_percent_only_when_every_point_is_right() -> None:
+    """999 of 1000 right is 99% in the title (rounding would say 100%), 1 of 1000 is 1%."""
+    net = MLP(2, [1], activation="linear", seed=0)  # the score is x1
+    net.layers[0].neurons[0].w[0].data, net.layers[0].neurons[0].w[1].data = 1.0, 0.0
+    net.layers[0].neurons[0].b.data = 0.0
+    X = [[i - 499.5, 0.0] for i in range(1000)]
+    y = [1 if x1 > 0 else -1 for x1, _ in X]
+    titles = []
+    for wrong in (1, 999, 0, 1000):
+        labels = [-label if i < wrong else label for i, label in enumerate(y)]
+        figure = plot_decision_boundary(net, X, labels, resolution=2)
+        titles.append(figure.axes[0].get_title())
+    assert titles == [f"{n} of 1000 points classified right ({p})"
+                      for n, p in ((999, "99%"), (1, "1%"), (1000, "100%"), (0, "0%"))]
+
+
 # -- plot_history ------------------------------------------------------------
+
+
+def test_the_last_accuracy_says_100_percent_only_when_every_example_is_right() -> None:
+    for accuracy, shown in ((0.999, "99%"), (1.0, "100%"), (0.001, "1%")):
+        history = History(loss=[1.0], accuracy=[accuracy], step_loss=[1.0],
+                          step_accuracy=[accuracy])
+        figure = plot_history(history)
+        assert shown in [t.get_text() for t in figure.axes[1].texts]
 
 
 def test_history_plot_has_loss_and_accuracy_panels_and_saves_a_png(
