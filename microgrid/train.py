@@ -363,9 +363,13 @@ def _finish_before_interrupt() -> Iterator[None]:
 
 
 def _progress_bar(total: int) -> Any:
-    """A tqdm bar over the steps, or None when tqdm is not installed (said nowhere)."""
+    """A tqdm bar over the steps, or None when tqdm is not installed (said nowhere).
+
+    ``tqdm.auto``: a widget in a notebook where ipywidgets is installed (the
+    text bar there is drawn raw on stderr), the text bar elsewhere.
+    """
     try:
-        tqdm = importlib.import_module("tqdm")
+        tqdm = importlib.import_module("tqdm.auto")
     except ImportError:
         return None
     return tqdm.tqdm(total=total, desc="fit", unit="step", dynamic_ncols=True)
@@ -432,7 +436,8 @@ def fit(
             the multi-class costs; not tracked (None) for other callables.
         shuffle: reshuffle the examples every epoch (mini-batches only).
         seed: seeds the shuffling: the same seed gives the same run.
-        progress: show a tqdm bar with loss and accuracy (if tqdm is installed).
+        progress: show a tqdm bar with loss and accuracy (if tqdm is installed;
+            ``tqdm.auto``, so a widget in a notebook that has ipywidgets).
         callback: called with the history after every step.
         compiled: record one example's graph once and replay it over each
             batch with numpy (`microgrid.compile`, the ``fast`` extra): the

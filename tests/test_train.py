@@ -17,6 +17,7 @@ import math
 import re
 import signal
 import sys
+import types
 
 import pytest
 
@@ -508,8 +509,39 @@ def test_the_bar_shows_loss_and_accuracy(capsys):
     assert "3/3" in err and "loss=" in err and "acc=" in err
 
 
+def test_the_bar_is_tqdm_autos_so_a_notebook_gets_a_widget(monkeypatch):
+    """tqdm.auto is the notebook widget in Jupyter (where ipywidgets is installed) and the
+    text bar elsewhere; plain tqdm would draw its text bar raw on a notebook's stderr."""
+    bars = []
+
+    class Bar:
+        def __init__(self, **options):
+            self.options, self.n, self.closed = options, 0, False
+            bars.append(self)
+
+        def set_postfix(self, shown, refresh=True):
+            self.shown = shown
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    auto = types.ModuleType("tqdm.auto")
+    auto.tqdm = Bar
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    X, y = xor(8, seed=0, signed=True)
+    fit(MLP(2, [3, 1], seed=0), X, y, loss="hinge", epochs=3, progress=True)
+    assert len(bars) == 1
+    bar = bars[0]
+    assert bar.options["total"] == 3 and bar.n == 3 and bar.closed
+    assert set(bar.shown) == {"loss", "acc"}
+
+
 def test_without_tqdm_training_runs_silently(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now raises ImportError
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # importing tqdm now raises ImportError
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # even once it has been imported
     X, y = xor(8, seed=0)
     history = fit(MLP(2, [3, 1], seed=0), X, y, epochs=3, progress=True)
     assert history.epochs == 3
