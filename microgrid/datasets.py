@@ -29,6 +29,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.resources
+import io
 import math
 import numbers
 import os
@@ -40,9 +41,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from microgrid import _checks as check
+from microgrid._files import read_regular_file
 
 __all__ = [
     "DATASETS",
+    "MAX_FILE_BYTES",
     "MNIST_FILES",
     "MNIST_URL",
     "Dataset",
@@ -346,15 +349,30 @@ _UBYTE = 0x08
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+MAX_FILE_BYTES = 256 * 2**20
+"""`mnist` refuses larger files (before or after gunzipping); MNIST's largest has 47 MB."""
+
+
 def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped if they are gzip (recognised by content, not name)."""
-    raw = path.read_bytes()
+    """The regular file's bytes, gunzipped if they are gzip (recognised by content, not name).
+
+    Read without blocking (a named pipe is refused, not waited on) and at most
+    `MAX_FILE_BYTES`, compressed or not.
+    """
+    limit = MAX_FILE_BYTES
+    raw = read_regular_file(path, limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"{path}: larger than {limit:,} bytes (MAX_FILE_BYTES)")
     if not raw.startswith(_GZIP_MAGIC):
         return raw
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unzipped:
+            data = unzipped.read(limit + 1)
     except (OSError, EOFError, zlib.error) as e:
         raise ValueError(f"{path}: not a valid gzip file ({e})") from None
+    if len(data) > limit:
+        raise ValueError(f"{path}: larger than {limit:,} bytes (MAX_FILE_BYTES) uncompressed")
+    return data
 
 
 def _parse_idx(data: bytes, ndim: int, where: str) -> tuple[tuple[int, ...], bytes]:
@@ -484,7 +502,7 @@ def _find_mnist_file(folder: Path, name: str) -> Path:
     # (train-images.idx3-ubyte).
     dotted = name.replace("-idx", ".idx")
     for candidate in (name, f"{name}.gz", dotted, f"{dotted}.gz"):
-        if (folder / candidate).is_file():
+        if (folder / candidate).exists():  # not is_file(): a pipe there is named as one
             return folder / candidate
     everything = ", ".join(f"{f}.gz" for pair in MNIST_FILES.values() for f in pair)
     raise FileNotFoundError(
@@ -509,7 +527,8 @@ def mnist(
     only the first ``limit`` examples.
 
     Everything is checked: missing files raise FileNotFoundError saying
-    where to get them; a wrong magic number, a truncated file or trailing
+    where to get them; a named pipe or a device in a file's place, a file
+    above `MAX_FILE_BYTES` (before or after gunzipping), a wrong magic number, a truncated file or trailing
     bytes, images that are not 28 x 28, image and label counts that differ,
     or a label above 9 raise ValueError naming the file and the problem.
 

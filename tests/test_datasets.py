@@ -16,9 +16,11 @@ from __future__ import annotations
 import doctest
 import gzip
 import math
+import os
 import shutil
 import statistics
 import struct
+import threading
 from pathlib import Path
 
 import pytest
@@ -515,3 +517,48 @@ def test_corrupt_files_raise_value_error_naming_the_file_and_the_problem(tmp_pat
 def test_mnist_refuses_bad_arguments(tmp_path, kwargs, error, pattern):
     with pytest.raises(error, match=f"mnist: {pattern}"):
         mnist(write_mnist(tmp_path), **kwargs)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
+    """A named pipe where a file should be is named as such at once: reading it would wait
+    for a writer, possibly forever (the read runs in a thread, so a hang fails, not blocks)."""
+    write_mnist(tmp_path)
+    (tmp_path / "train-images-idx3-ubyte").unlink()
+    os.mkfifo(tmp_path / "train-images-idx3-ubyte")
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            mnist(tmp_path)
+            outcome.append(None)
+        except BaseException as e:  # handed to the test below
+            outcome.append(e)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    if reader.is_alive():  # let the blocked open return, so the thread ends
+        with open(os.open(tmp_path / "train-images-idx3-ubyte", os.O_WRONLY | os.O_NONBLOCK),
+                  "wb"):
+            pass
+        pytest.fail("mnist waited on a named pipe")
+    assert isinstance(outcome[0], ValueError)
+    assert str(outcome[0]) == (f"{str(tmp_path / 'train-images-idx3-ubyte')!r} is a named pipe, "
+                               "not a regular file")
+
+
+def test_a_file_too_large_for_mnist_is_refused_before_it_fills_memory(tmp_path, monkeypatch):
+    """Files are read up to a bound (MNIST's largest is 47 MB), and so are gzip's contents."""
+    folder = write_mnist(tmp_path / "plain")
+    zipped = write_mnist(tmp_path / "zipped", gz=True)
+    size = len(images_file(5))
+    monkeypatch.setattr(microgrid.datasets, "MAX_FILE_BYTES", size - 1)
+    with pytest.raises(ValueError, match=rf"train-images-idx3-ubyte: larger than {size - 1:,} "
+                                         r"bytes \(MAX_FILE_BYTES\)"):
+        mnist(folder)
+    with pytest.raises(ValueError, match=rf"train-images-idx3-ubyte.gz: larger than {size - 1:,} "
+                                         r"bytes \(MAX_FILE_BYTES\) uncompressed"):
+        mnist(zipped)
+    monkeypatch.setattr(microgrid.datasets, "MAX_FILE_BYTES", size)
+    assert len(mnist(folder)[0]) == len(mnist(zipped)[0]) == 5
