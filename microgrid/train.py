@@ -224,9 +224,9 @@ class DivergenceError(ArithmeticError):
         self.step = step
 
 
-def _diverged(
-    history: History, optimizer: Any, cause: object, total_steps: int, steps_per_epoch: int
-) -> DivergenceError:
+def _diverged(plan: _Plan, history: History, cause: object) -> DivergenceError:
+    """The error that ends training at the step after the history's last, for ``cause``."""
+    optimizer, total_steps, steps_per_epoch = plan.optimizer, plan.total_steps, plan.steps_per_epoch
     done = history.steps
     problem = str(cause)
     if len(problem) > 200:  # the engine names every operand; the chained error keeps them
@@ -462,113 +462,25 @@ def fit(
         ValueError: a bad argument, named, before any parameter changes.
         DivergenceError: training diverged (an ArithmeticError; lower the rate).
     """
-    X_rows = _inputs(X, "fit")
-    loss_fn = losses.get_loss(loss)
-    accuracy_fn = _resolve_accuracy(accuracy, loss)
-    n_epochs = check.integer(epochs, "epochs", at_least=1, who="fit")
-    n = len(X_rows)
-    batch = n if batch_size is None else min(
-        check.integer(batch_size, "batch_size", at_least=1, who="fit"), n)
-    alpha = check.real(l2, "l2", at_least=0.0, who="fit")
-    check.seed(seed, who="fit")
-    for name, fn in (("penalty", penalty), ("lr_schedule", lr_schedule), ("callback", callback)):
-        check.function(fn, name, who="fit")
-    params = net.parameters()
-    if optimizer is None:
-        rate = DEFAULT_LR if lr is None else check.real(lr, "lr", at_least=0.0, who="fit")
-        optimizer = SGD(params, lr=rate)
-    else:
-        if lr is not None:
-            raise ValueError("fit: lr is for the default SGD; set it on your optimizer instead")
-        if not (callable(getattr(optimizer, "step", None))
-                and callable(getattr(optimizer, "zero_grad", None))):
-            raise TypeError(f"fit: optimizer must have step() and zero_grad(), "
-                            f"got {type(optimizer).__name__} {check.quote(optimizer)}")
-        held = {id(p) for p in getattr(optimizer, "params", params)}
-        if not any(id(p) in held for p in params):
-            raise ValueError("fit: the optimizer holds none of the network's parameters")
-    has_lr = isinstance(getattr(optimizer, "lr", None), (int, float))
-    if lr_schedule is not None and not has_lr:
-        raise ValueError("fit: lr_schedule needs an optimizer with an lr attribute")
-    _check_examples(net, X_rows, Y, loss_fn, "fit")
-
-    targets = list(Y)
-    step = predict = None
-    if compiled:
-        step, predict = _compiled_step(net, X_rows[0], targets[0], loss_fn, alpha, penalty,
-                                       params, accuracy_fn is not None)
-    rng = random.Random(seed)
-    steps_per_epoch = -(-n // batch)
-    total_steps = n_epochs * steps_per_epoch
+    plan = _plan(net, X, Y, loss=loss, optimizer=optimizer, lr=lr, epochs=epochs,
+                 batch_size=batch_size, l2=l2, penalty=penalty, lr_schedule=lr_schedule,
+                 accuracy=accuracy, shuffle=shuffle, seed=seed, callback=callback,
+                 compiled=compiled)
     history = History()
-
-    def diverged(cause: object) -> DivergenceError:
-        return _diverged(history, optimizer, cause, total_steps, steps_per_epoch)
-
-    bar = _progress_bar(total_steps) if progress else None
+    bar = _progress_bar(plan.total_steps) if progress else None
     start = time.perf_counter()
     try:
-        order = list(range(n))
-        for _ in range(n_epochs):
-            if shuffle and batch < n:
+        rng = random.Random(seed)
+        order = list(range(len(plan.X)))
+        for _ in range(plan.epochs):
+            if shuffle and plan.batch < len(order):
                 rng.shuffle(order)
-            epoch_cost = 0.0
-            epoch_right = 0
-            for first in range(0, n, batch):
-                idx = order[first:first + batch]
-                m = len(idx)
-                ys = [targets[i] for i in idx]
-                optimizer.zero_grad()
-                try:
-                    if step is None:
-                        outputs = [net(X_rows[i]) for i in idx]
-                        cost = sum_of([loss_fn(a, y) for a, y in zip(outputs, ys, strict=True)])
-                        cost = cost * (1.0 / m)
-                        if alpha:
-                            cost = cost + losses.l2_penalty(params, alpha)
-                        if penalty is not None:
-                            cost = cost + penalty()
-                        cost.backward()
-                        cost_value = cost.data
-                    else:
-                        rows = [X_rows[i] for i in idx]
-                        cost_value = step.backward(rows, ys)
-                        outputs = [] if predict is None else [
-                            [Value(v) for v in row] for row in predict.forward(rows).reshape(m, -1)
-                        ]
-                except ArithmeticError as e:  # an overflow: the parameters have blown up
-                    raise diverged(e) from e
-                if not -math.inf < cost_value < math.inf:
-                    raise diverged(f"the cost is {cost_value!r}")
-                right = 0
-                if accuracy_fn is not None:
-                    right = sum(1 for a, y in zip(outputs, ys, strict=True) if accuracy_fn(a, y))
-                with _finish_before_interrupt():
-                    if lr_schedule is not None:
-                        optimizer.lr = _scheduled_rate(lr_schedule, history.steps, total_steps)
-                    problem = _update(optimizer, params)
-                    if problem is not None:
-                        raise diverged(problem)
-                    epoch_cost += cost_value * m
-                    epoch_right += right
-                    history.step_loss.append(cost_value)
-                    if accuracy_fn is not None:
-                        history.step_accuracy.append(right / m)
-                    if has_lr:
-                        history.lr.append(float(optimizer.lr))
-                    if first + batch >= n:  # the epoch's last step
-                        history.loss.append(epoch_cost / n)
-                        if accuracy_fn is not None:
-                            history.accuracy.append(epoch_right / n)
-                    if bar is not None:
-                        _show(bar, cost_value, right / m if accuracy_fn is not None else None)
-                if callback is not None:
-                    callback(history)
+            _epoch(plan, history, order, bar, callback)
     except KeyboardInterrupt:
         history.interrupted = True
-        optimizer.zero_grad()  # the abandoned batch's partial grads mean nothing
+        plan.optimizer.zero_grad()  # the abandoned batch's partial grads mean nothing
     except DivergenceError:
-        optimizer.zero_grad()
+        plan.optimizer.zero_grad()
         raise
     finally:
         history.seconds = time.perf_counter() - start
@@ -577,20 +489,194 @@ def fit(
     return history
 
 
-def _compiled_step(
+@dataclass
+class _Plan:
+    """What `fit` was asked to do, every argument checked."""
+
+    net: Network
+    X: list[list[float]]
+    Y: list[Any]
+    loss_fn: losses.LossFn
+    accuracy_fn: AccuracyFn | None
+    optimizer: Optimizer
+    params: list[Value]
+    epochs: int
+    batch: int
+    alpha: float
+    penalty: Callable[[], Value] | None
+    lr_schedule: Callable[[int, int], float] | None
+    has_lr: bool
+    compiled: tuple[Compiled, Compiled | None] | None = None
+    """The compiled step and, when accuracy is tracked, the compiled forward pass."""
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.X) // self.batch)
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+def _plan(
     net: Network,
-    x: Sequence[float],
-    y: Any,
-    loss_fn: losses.LossFn,
-    alpha: float,
+    X: object,
+    Y: Sequence[Any],
+    *,
+    loss: str | losses.LossFn,
+    optimizer: Optimizer | None,
+    lr: float | None,
+    epochs: int,
+    batch_size: int | None,
+    l2: float,
     penalty: Callable[[], Value] | None,
-    params: list[Value],
-    want_outputs: bool,
-) -> tuple[Compiled, Compiled | None]:
+    lr_schedule: Callable[[int, int], float] | None,
+    accuracy: AccuracyFn | Literal["auto"] | None,
+    shuffle: bool,
+    seed: int | None,
+    callback: Callable[[History], None] | None,
+    compiled: bool,
+) -> _Plan:
+    """`fit`'s arguments checked, before any parameter changes (TypeError/ValueError)."""
+    X_rows = _inputs(X, "fit")
+    loss_fn = losses.get_loss(loss)
+    accuracy_fn = _resolve_accuracy(accuracy, loss)
+    n_epochs = check.integer(epochs, "epochs", at_least=1, who="fit")
+    batch = len(X_rows) if batch_size is None else min(
+        check.integer(batch_size, "batch_size", at_least=1, who="fit"), len(X_rows))
+    alpha = check.real(l2, "l2", at_least=0.0, who="fit")
+    check.seed(seed, who="fit")
+    for name, fn in (("penalty", penalty), ("lr_schedule", lr_schedule), ("callback", callback)):
+        check.function(fn, name, who="fit")
+    params = net.parameters()
+    optimizer = _checked_optimizer(optimizer, lr, params)
+    has_lr = isinstance(getattr(optimizer, "lr", None), (int, float))
+    if lr_schedule is not None and not has_lr:
+        raise ValueError("fit: lr_schedule needs an optimizer with an lr attribute")
+    _check_examples(net, X_rows, Y, loss_fn, "fit")
+    plan = _Plan(net, X_rows, list(Y), loss_fn, accuracy_fn, optimizer, params, n_epochs, batch,
+                 alpha, penalty, lr_schedule, has_lr)
+    if compiled:
+        plan.compiled = _compiled_step(plan)
+    return plan
+
+
+def _checked_optimizer(optimizer: Optimizer | None, lr: float | None,
+                       params: list[Value]) -> Optimizer:
+    """The optimizer `fit` was given, checked, or the default SGD at rate ``lr``."""
+    if optimizer is None:
+        rate = DEFAULT_LR if lr is None else check.real(lr, "lr", at_least=0.0, who="fit")
+        return SGD(params, lr=rate)
+    if lr is not None:
+        raise ValueError("fit: lr is for the default SGD; set it on your optimizer instead")
+    if not (callable(getattr(optimizer, "step", None))
+            and callable(getattr(optimizer, "zero_grad", None))):
+        raise TypeError(f"fit: optimizer must have step() and zero_grad(), "
+                        f"got {type(optimizer).__name__} {check.quote(optimizer)}")
+    held = {id(p) for p in getattr(optimizer, "params", params)}
+    if not any(id(p) in held for p in params):
+        raise ValueError("fit: the optimizer holds none of the network's parameters")
+    return optimizer
+
+
+def _epoch(
+    plan: _Plan,
+    history: History,
+    order: list[int],
+    bar: Any,
+    callback: Callable[[History], None] | None,
+) -> None:
+    """One pass over the examples in ``order``, a step per batch; the epoch's means recorded."""
+    n = len(order)
+    cost_sum = 0.0
+    right_sum = 0
+    for first in range(0, n, plan.batch):
+        batch = order[first:first + plan.batch]
+        m = len(batch)
+        cost, right = _forward_backward(plan, history, batch)
+        with _finish_before_interrupt():
+            _step(plan, history, cost, right / m)
+            cost_sum += cost * m
+            right_sum += right
+            if first + plan.batch >= n:  # the epoch's last step
+                history.loss.append(cost_sum / n)
+                if plan.accuracy_fn is not None:
+                    history.accuracy.append(right_sum / n)
+            if bar is not None:
+                _show(bar, cost, right / m if plan.accuracy_fn is not None else None)
+        if callback is not None:
+            callback(history)
+
+
+def _forward_backward(plan: _Plan, history: History, batch: list[int]) -> tuple[float, int]:
+    """The batch's cost, its gradients filled in, and how many it classifies right."""
+    xs = [plan.X[i] for i in batch]
+    ys = [plan.Y[i] for i in batch]
+    plan.optimizer.zero_grad()
+    try:
+        if plan.compiled is None:
+            cost, outputs = _eager_cost(plan, xs, ys)
+        else:
+            cost, outputs = _compiled_cost(*plan.compiled, xs, ys)
+    except ArithmeticError as e:  # an overflow: the parameters have blown up
+        raise _diverged(plan, history, e) from e
+    if not -math.inf < cost < math.inf:
+        raise _diverged(plan, history, f"the cost is {cost!r}")
+    accuracy = plan.accuracy_fn
+    right = 0 if accuracy is None else sum(
+        1 for a, y in zip(outputs, ys, strict=True) if accuracy(a, y))
+    return cost, right
+
+
+def _eager_cost(
+    plan: _Plan, xs: list[list[float]], ys: list[Any]
+) -> tuple[float, list[list[Value]]]:
+    """The batch's mean cost plus penalties, through the engine; backward run; the outputs."""
+    outputs = [plan.net(x) for x in xs]
+    cost = sum_of([plan.loss_fn(a, y) for a, y in zip(outputs, ys, strict=True)])
+    cost = cost * (1.0 / len(xs))
+    if plan.alpha:
+        cost = cost + losses.l2_penalty(plan.params, plan.alpha)
+    if plan.penalty is not None:
+        cost = cost + plan.penalty()
+    cost.backward()
+    return cost.data, outputs
+
+
+def _compiled_cost(
+    step: Compiled, predict: Compiled | None, xs: list[list[float]], ys: list[Any]
+) -> tuple[float, list[list[Value]]]:
+    """`_eager_cost` replayed by the compiled programs (outputs only if accuracy is tracked)."""
+    cost = step.backward(xs, ys)
+    if predict is None:
+        return cost, []
+    rows = predict.forward(xs).reshape(len(xs), -1)
+    return cost, [[Value(v) for v in row] for row in rows]
+
+
+def _step(plan: _Plan, history: History, cost: float, accuracy: float) -> None:
+    """The optimiser's step (at the scheduled rate), recorded in the history."""
+    optimizer = plan.optimizer
+    if plan.lr_schedule is not None:
+        optimizer.lr = _scheduled_rate(plan.lr_schedule, history.steps, plan.total_steps)
+    problem = _update(optimizer, plan.params)
+    if problem is not None:
+        raise _diverged(plan, history, problem)
+    history.step_loss.append(cost)
+    if plan.accuracy_fn is not None:
+        history.step_accuracy.append(accuracy)
+    if plan.has_lr:
+        history.lr.append(float(optimizer.lr))
+
+
+def _compiled_step(plan: _Plan) -> tuple[Compiled, Compiled | None]:
     """`fit`'s step as compiled programs: the mean cost (with the same
     penalties, which are batch-independent, so the mean adds them once) and,
     for accuracy, the network's outputs."""
     from microgrid.compile import compile as compile_graph
+
+    net, loss_fn, alpha, penalty, params = (plan.net, plan.loss_fn, plan.alpha, plan.penalty,
+                                            plan.params)
 
     def example_cost(x: list[Value], y: Any) -> Value:
         cost = loss_fn(net(x), y)
@@ -600,7 +686,9 @@ def _compiled_step(
             cost = cost + penalty()
         return cost
 
+    x, y = plan.X[0], plan.Y[0]
     step = compile_graph(example_cost, x, y, params=params, reduction="mean", static_y=True)
+    want_outputs = plan.accuracy_fn is not None
     predict = compile_graph(lambda x: net(x), x) if want_outputs else None
     return step, predict
 
