@@ -528,9 +528,10 @@ def mnist(
 
     Everything is checked: missing files raise FileNotFoundError saying
     where to get them; a named pipe or a device in a file's place, a file
-    above `MAX_FILE_BYTES` (before or after gunzipping), a wrong magic number, a truncated file or trailing
-    bytes, images that are not 28 x 28, image and label counts that differ,
-    or a label above 9 raise ValueError naming the file and the problem.
+    above `MAX_FILE_BYTES` (before or after gunzipping), a wrong magic
+    number, a truncated file or trailing bytes, images that are not 28 x 28,
+    image and label counts that differ, or a label above 9 raise ValueError
+    naming the file and the problem.
 
     Memory: Python lists of floats are large. The 256 possible pixel
     floats are shared by all rows, so an image costs only its list of 784

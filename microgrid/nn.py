@@ -200,12 +200,13 @@ class Module:
         """Set the parameters' values from `state_dict`'s output.
 
         Everything is checked first (exactly the same names, finite real
-        numbers); on any problem a ValueError says what, and no parameter
-        is changed.
+        numbers); on any problem a ValueError (a TypeError for a value that
+        is not a number) says what, and no parameter is changed.
         """
         if not isinstance(state, Mapping):
-            raise ValueError(
-                f"state must be a mapping of names to numbers, got {type(state).__name__}"
+            raise TypeError(
+                f"load_state_dict: state must be a mapping of names to numbers, "
+                f"got {type(state).__name__}"
             )
         named = self.named_parameters()
         names = {name for name, _ in named}
@@ -217,7 +218,7 @@ class Module:
                 f"{'...' if len(missing) > 5 else ''}, "
                 f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
             )
-        values = [_finite_number(state[name], name) for name, _ in named]
+        values = [check.real(state[name], name, who="load_state_dict") for name, _ in named]
         for (_, p), v in zip(named, values, strict=True):
             p.data = v
 

@@ -753,29 +753,36 @@ def test_state_dict_round_trip_copies_values() -> None:
 
 
 @pytest.mark.parametrize(
-    ("edit", "message"),
+    ("edit", "error", "message"),
     [
-        (lambda s: s.pop("layers.1.neurons.0.b"), "missing"),
-        (lambda s: s.update({"layers.9.neurons.0.b": 1.0}), "unexpected"),
-        (lambda s: s.update({"layers.0.neurons.0.b": "1"}), "expected a number"),
-        (lambda s: s.update({"layers.0.neurons.0.b": True}), "expected a number"),
-        (lambda s: s.update({"layers.0.neurons.0.b": math.nan}), "not a finite number"),
-        (lambda s: s.update({"layers.0.neurons.0.w.1": -math.inf}), "not a finite number"),
-        (lambda s: s.update({"layers.1.neurons.0.w.2": 10**400}), "too large"),
+        (lambda s: s.pop("layers.1.neurons.0.b"), ValueError, "missing"),
+        (lambda s: s.update({"layers.9.neurons.0.b": 1.0}), ValueError, "unexpected"),
+        (lambda s: s.update({"layers.0.neurons.0.b": "1"}), TypeError,
+         "load_state_dict: layers.0.neurons.0.b must be a real number, got str '1'"),
+        (lambda s: s.update({"layers.0.neurons.0.b": True}), TypeError,
+         "layers.0.neurons.0.b must be a real number, got bool"),
+        (lambda s: s.update({"layers.0.neurons.0.b": math.nan}), ValueError,
+         "layers.0.neurons.0.b must be a finite number, got nan"),
+        (lambda s: s.update({"layers.0.neurons.0.w.1": -math.inf}), ValueError,
+         "must be a finite number"),
+        (lambda s: s.update({"layers.1.neurons.0.w.2": 10**400}), ValueError,
+         "w.2 must be a finite number, got 1000"),
     ],
 )
-def test_load_state_dict_rejects_mismatches_and_changes_nothing(edit: Any, message: str) -> None:
+def test_load_state_dict_rejects_mismatches_and_changes_nothing(
+    edit: Any, error: type[Exception], message: str
+) -> None:
     net = MLP(2, [3, 1], seed=1)
     before = net.state_dict()
     state = {name: v + 1.0 for name, v in before.items()}
     edit(state)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         net.load_state_dict(state)
     assert net.state_dict() == before
 
 
 def test_load_state_dict_rejects_a_non_mapping() -> None:
-    with pytest.raises(ValueError, match="mapping"):
+    with pytest.raises(TypeError, match="state must be a mapping of names to numbers, got list"):
         MLP(2, [1], seed=0).load_state_dict([1.0, 2.0, 3.0])  # type: ignore[arg-type]
 
 
