@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from microgrid import _checks
 from microgrid._files import write_atomically
 from microgrid.datasets import DATASETS
 from microgrid.engine import no_grad
@@ -137,31 +138,22 @@ class DemoOptions:
     quiet: bool = False
 
     def check(self) -> None:
-        """Raise ValueError naming the first bad option."""
-        if self.dataset not in PRESETS:
-            raise ValueError(
-                f"unknown dataset {self.dataset!r}; valid: {', '.join(PRESETS)}"
-            )
-        if self.steps is not None and (
-            isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1
-        ):
-            raise ValueError(f"steps must be an int >= 1, got {self.steps!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an int, got {self.seed!r}")
-        if self.hidden is not None and (
-            not self.hidden
-            or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.hidden)
-        ):
-            raise ValueError(f"hidden must be one or more positive widths, got {self.hidden!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}"
-            )
-        if self.lr is not None and (
-            isinstance(self.lr, bool) or not isinstance(self.lr, (int, float))
-            or not (math.isfinite(self.lr) and self.lr > 0.0)
-        ):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        """Raise ValueError (TypeError for a wrong type) naming the first bad option."""
+        _checks.choice(self.dataset, tuple(PRESETS), "dataset")
+        if self.steps is not None:
+            _checks.integer(self.steps, "steps", at_least=1)
+        _checks.integer(self.seed, "seed")
+        if self.hidden is not None:
+            if not isinstance(self.hidden, (tuple, list)):
+                raise TypeError(f"hidden must be a tuple of layer widths, "
+                                f"got {type(self.hidden).__name__} {_checks.quote(self.hidden)}")
+            if not self.hidden:
+                raise ValueError("hidden must be one or more layer widths, got ()")
+            for i, n in enumerate(self.hidden):
+                _checks.integer(n, f"hidden[{i}]", at_least=1)
+        _checks.choice(self.activation, ACTIVATIONS, "activation")
+        if self.lr is not None:
+            _checks.real(self.lr, "lr", above=0.0)
         out = Path(self.out)
         if out.exists() and not out.is_dir():
             raise ValueError(f"the output folder {os.fspath(out)!r} exists and is a file")

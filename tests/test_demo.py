@@ -316,23 +316,27 @@ def test_help_pages_print_as_written(
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
+    ("options", "error", "message"),
     [
-        (DemoOptions(dataset="mnist"), "unknown dataset"),
-        (DemoOptions(steps=0), "steps"),
-        (DemoOptions(hidden=()), "hidden"),
-        (DemoOptions(hidden=(4, 0)), "hidden"),
-        (DemoOptions(activation="gelu"), "unknown activation"),
-        (DemoOptions(lr=math.inf), "lr"),
-        (DemoOptions(seed=True), "seed"),
+        (DemoOptions(dataset="mnist"), ValueError, "unknown dataset 'mnist'; valid: moons"),
+        (DemoOptions(steps=0), ValueError, "steps must be an int >= 1, got 0"),
+        (DemoOptions(steps=2.0), TypeError, "steps must be an int, got float"),  # type: ignore
+        (DemoOptions(hidden=()), ValueError, "hidden must be one or more layer widths"),
+        (DemoOptions(hidden=(4, 0)), ValueError, r"hidden\[1\] must be an int >= 1, got 0"),
+        (DemoOptions(hidden=16), TypeError, "hidden must be a tuple"),  # type: ignore[arg-type]
+        (DemoOptions(activation="gelu"), ValueError, "unknown activation 'gelu'"),
+        (DemoOptions(lr=math.inf), ValueError, "lr must be a finite number > 0, got inf"),
+        (DemoOptions(lr="1"), TypeError, "lr must be a real number"),  # type: ignore[arg-type]
+        (DemoOptions(seed=True), TypeError, "seed must be an int, got bool"),
     ],
 )
 def test_options_are_checked_before_anything_happens(
-    options: DemoOptions, message: str, tmp_path: Path
+    options: DemoOptions, error: type[Exception], message: str, tmp_path: Path
 ) -> None:
-    """The library refuses bad options with a ValueError naming them, and writes nothing."""
+    """The library refuses bad options by name (TypeError for a wrong type, ValueError for a
+    bad value), and writes nothing."""
     options = DemoOptions(**{**options.__dict__, "out": tmp_path / "never"})
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         run(options)
     assert not (tmp_path / "never").exists()
 
