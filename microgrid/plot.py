@@ -322,6 +322,8 @@ def plot_decision_boundary(
     squashed into the colour range); points it gets wrong are crossed out.
 
     Raises:
+        TypeError: an argument of the wrong type (points or labels that are
+            not numbers, a ``net`` that is not callable), named.
         ValueError: points that are not 2-D, labels that are not classes,
             mismatched lengths, a resolution outside ``2..1000``.
     """

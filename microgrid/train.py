@@ -459,13 +459,13 @@ def fit(
     the history of the completed steps as its ``.history``.
 
     Raises:
-        ValueError: a bad argument, named, before any parameter changes.
+        TypeError: an argument of the wrong type, named, before any parameter changes.
+        ValueError: an argument with a bad value, named, before any parameter changes.
         DivergenceError: training diverged (an ArithmeticError; lower the rate).
     """
     plan = _plan(net, X, Y, loss=loss, optimizer=optimizer, lr=lr, epochs=epochs,
                  batch_size=batch_size, l2=l2, penalty=penalty, lr_schedule=lr_schedule,
-                 accuracy=accuracy, shuffle=shuffle, seed=seed, callback=callback,
-                 compiled=compiled)
+                 accuracy=accuracy, seed=seed, callback=callback, compiled=compiled)
     history = History()
     bar = _progress_bar(plan.total_steps) if progress else None
     start = time.perf_counter()
@@ -532,7 +532,6 @@ def _plan(
     penalty: Callable[[], Value] | None,
     lr_schedule: Callable[[int, int], float] | None,
     accuracy: AccuracyFn | Literal["auto"] | None,
-    shuffle: bool,
     seed: int | None,
     callback: Callable[[History], None] | None,
     compiled: bool,
