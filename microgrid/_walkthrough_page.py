@@ -166,11 +166,12 @@ _SCRIPT = """
       if (!t) return;
       var id = t.textContent;
       nodeGroups[id] = g;
+      g.addEventListener("mouseenter", function () { describe(id); });
+      if (!data.nodes[id] || data.nodes[id].grad === undefined) return;  // the legend
       g.querySelectorAll("text").forEach(function (text) {
         var s = text.textContent, m = /^(grad = |\\u03b4 = )(.*)$/.exec(s);
         if (m) gradTexts[id] = {el: text, prefix: m[1], value: m[2]};
       });
-      g.addEventListener("mouseenter", function () { describe(id); });
     });
     svg.querySelectorAll("g.edge").forEach(function (g) {
       var t = g.querySelector("title");
