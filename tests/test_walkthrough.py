@@ -495,3 +495,106 @@ def test_walkthrough_is_exported() -> None:
     import microgrid
 
     assert microgrid.explain is explain and isinstance(explain(readme_neuron()), Walkthrough)
+
+
+# -- microgrid explain ------------------------------------------------------------------------
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from microgrid.cli import main
+
+    status = main(["explain", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_reproduces_a_worked_example_from_a_model_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "M.json"
+    book_net().save(model)
+    status, out, err = run_cli(
+        ["--sizes", "2,2,2", "--activation", "sigmoid", "--cost", "quadratic", "--model",
+         str(model), "--x", "0.05,0.1", "--y", "0.01,0.99", "--lr", "0.5", "--format",
+         "markdown"], capsys)
+    assert status == 0 and err == ""
+    walk = explain(MLP.load(model), X, Y, lr=0.5)
+    assert out == walk.markdown()
+    # every forward value, delta, gradient and updated parameter, each the engine's
+    assert [s.section for s in walk.steps].count("update") == 12
+    for step in walk.steps:
+        assert f"= {format(step.engine + 0.0, '.4g')} ✓" in out
+
+
+def test_cli_writes_one_html_file_that_refers_to_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "page.html"
+    status, out, _ = run_cli(["--sizes", "2,3,2", "--seed", "3", "--lr", "1", "--format",
+                              "html", "-o", str(page)], capsys)
+    assert status == 0
+    assert out == f"wrote {page} (html, 50 steps, all agree)\n"
+    text = page.read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text
+    assert not re.search(r"""(src|href)\s*=\s*["']?//""", text)
+
+
+def test_cli_picks_the_format_from_the_suffix_and_shows_a_part(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, _ = run_cli(["--only", "3,1", "-o", str(tmp_path / "w.md")], capsys)
+    assert status == 0
+    text = (tmp_path / "w.md").read_text(encoding="utf-8")
+    assert text.startswith("# Backprop, step by step") and "neuron 1 of layer 3" in text
+    status, out, _ = run_cli(["--cost", "hinge", "--sizes", "2,3,1", "--activation", "relu",
+                              "--y", "-1"], capsys)
+    assert status == 0 and "C = max(0, 1 - y a³₁)" in out
+
+
+def test_cli_exits_1_when_a_step_disagrees(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = backprop.sigma_prime
+    monkeypatch.setattr(backprop, "sigma_prime", lambda act, z: real(act, z) * 1.01)
+    status, out, err = run_cli([], capsys)
+    assert status == 1
+    assert "DISAGREES" in out
+    assert re.match(r"microgrid explain: error: 16 of 25 steps disagree with the textbook; the "
+                    r"first is step 10: δ³₁ = ", err)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sizes", "2,3,2"], "--sizes 2,3,2 does not match the model file .*, whose is 2,2,2"),
+    (["--activation", "relu"], "--activation relu does not match the model file"),
+    (["--init", "he"], "give one or the other"),
+    (["--x", "1,2,3"], "--x has 3 numbers; the network's input layer has 2 neurons"),
+    (["--y", "1"], "--y has 1 numbers; the network's output layer has 2 neurons"),
+    (["--only", "4"], "layers with steps are 2 to 3"),
+    (["--cost", "hinge"], "the hinge cost needs one output"),
+])
+def test_cli_bad_arguments_exit_2_with_a_message(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "M.json"
+    book_net().save(model)
+    status, out, err = run_cli(["--model", str(model), *args], capsys)
+    assert status == 2 and out == ""
+    assert re.search(message, err), err
+
+
+def test_cli_bad_files_and_big_networks_exit_2_and_unwritable_output_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    status, _, err = run_cli(["--model", str(bad)], capsys)
+    assert status == 2 and "--model: " in err and "not valid JSON" in err
+    status, _, err = run_cli(["--model", str(tmp_path / "missing.json")], capsys)
+    assert status == 2 and "--model: " in err
+    status, _, err = run_cli(["--sizes", "8,30,10"], capsys)
+    assert status == 2 and "--only L or --only L,J, or --max-steps N" in err
+    status, _, err = run_cli(["-o", str(tmp_path / "no" / "such" / "folder" / "w.txt")], capsys)
+    assert status == 1 and "microgrid explain: error: " in err
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["--only", "a,b"], capsys)
+    assert exit_info.value.code == 2
