@@ -598,3 +598,39 @@ def test_cli_bad_files_and_big_networks_exit_2_and_unwritable_output_1(
     with pytest.raises(SystemExit) as exit_info:
         run_cli(["--only", "a,b"], capsys)
     assert exit_info.value.code == 2
+
+
+# -- the docs page "Backprop, step by step" ----------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "walkthrough.md"
+
+
+def test_the_docs_page_holds_the_worked_example_the_library_writes() -> None:
+    """docs/walkthrough.md's example is explain()'s Markdown, unchanged (regenerate it with
+    python scripts/make_walkthrough_docs.py)."""
+    page = PAGE.read_text(encoding="utf-8")
+    begin, end = "<!-- walkthrough:begin -->\n", "<!-- walkthrough:end -->"
+    embedded = page[page.index(begin) + len(begin):page.index(end)]
+    net = MLP.load(ROOT / "docs" / "walkthrough-2-2-2.json")
+    walk = explain(net, X, Y, cost="quadratic", lr=0.5)
+    assert embedded == walk.markdown(level=2) + "\n"
+    assert walk.ok and net.sizes == [2, 2, 2] and net.activation == "sigmoid"
+    # the published example's numbers: total error and the new w5 (our w³₁₁)
+    by_name = {s.name.text: s.engine for s in walk.steps}
+    assert round(by_name["C"], 9) == 0.298371109 and round(by_name["new w³₁₁"], 8) == 0.35891648
+    assert_balanced(page[page.index(begin):])
+
+
+def test_the_docs_pages_examples_print_what_the_page_shows(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the page loads docs/walkthrough-2-2-2.json
+    result = doctest.testfile(str(PAGE), module_relative=False)
+    assert result.failed == 0 and result.attempted >= 10
+
+
+def test_the_docs_pages_picture_exists() -> None:
+    picture = ROOT / "docs" / "img" / "walkthrough" / "page.png"
+    assert picture.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "(img/walkthrough/page.png)" in PAGE.read_text(encoding="utf-8")
