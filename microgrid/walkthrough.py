@@ -598,6 +598,8 @@ class _Pass:
     closed: backprop.Backprop
     z: list[list[float]]  # the engine's, indexed [l-1][j-1] like Trace
     a: list[list[float]]
+    a_grad: list[list[float]]  # ∂C/∂a: the a nodes' grads
+    sigma_prime: list[list[float]]  # σ'(z): the a nodes' local derivatives (1 if a is z)
     delta: list[list[float]]
     b_grad: list[list[float]]  # [l-2][j-1] like net.layers
     w_grad: list[list[list[float]]]
@@ -718,6 +720,9 @@ def _run_network(net: MLP, x: list[float], y: object, cost: str, lr: float | Non
         p = _Pass(
             net, cost, target, closed,
             z=[[v.data for v in zl] for zl in trace.z], a=[[v.data for v in al] for al in trace.a],
+            a_grad=[[v.grad for v in al] for al in trace.a],
+            sigma_prime=[[1.0 if a is z else a.local_grads[0] for z, a in zip(zl, al)]
+                         for zl, al in zip(trace.z, trace.a)],
             delta=trace.delta,
             b_grad=[[n.b.grad for n in layer.neurons] for layer in net.layers],
             w_grad=[[[w.grad for w in n.w] for n in layer.neurons] for layer in net.layers],
@@ -898,13 +903,12 @@ def _error_steps(p: _Pass, keep: Callable[[int, int | None], bool], fmt: int
         if keep(L, j):
             yield _output_error_step(p, j, fmt)
     for l in range(L - 1, 1, -1):  # noqa: E741
-        act = net.layers[l - 2].activation
         w_next = net.layers[l - 1].neurons
         for j in range(1, net.sizes[l - 1] + 1):
             if not keep(l, j):
                 continue
             d = _sym("delta", l, j)
-            sp = backprop.sigma_prime(act, p.z[l - 1][j - 1])
+            sp = p.sigma_prime[l - 1][j - 1]
             symbolic = d + _f(" = (Σₖ ", r" = \Big(\sum_k ") + _sym("w", l + 1, "k", j) + " " + \
                 _sym("delta", l + 1, "k") + _f(") σ'(", r"\Big)\, \sigma'(") + _sym("z", l, j) + ")"
             numbers_ = _f("(", r"\big(") + _sum_of_products(
@@ -925,7 +929,7 @@ def _output_error_step(p: _Pass, j: int, fmt: int) -> _StepDraft:
     act = p.net.layers[-1].activation
     d, a, z = _sym("delta", L, j), _sym("a", L, j), _sym("z", L, j)
     yj = _sym("y", None, j)
-    a_value, z_value, y_value = p.a[L - 1][j - 1], p.z[L - 1][j - 1], p.y[j - 1]
+    a_value, y_value = p.a[L - 1][j - 1], p.y[j - 1]
     result = p.delta[L - 1][j - 1]
     note: Prose = ()
     if (p.cost, act) in (("cross-entropy", "sigmoid"), ("log-likelihood", "softmax")):
@@ -943,7 +947,7 @@ def _output_error_step(p: _Pass, j: int, fmt: int) -> _StepDraft:
                     _f("∂C/∂a = -1/a_y", r"\partial C/\partial a_y = -1/a_y"), " combine to ",
                     _f("a - y", "a - y"), ".")
     elif act == "softmax":
-        grads = _grad_a(p.cost, p.a[L - 1], p.y)
+        grads = p.a_grad[L - 1]
         mean = math.fsum(g * ai for g, ai in zip(grads, p.a[L - 1], strict=True))
         symbolic = d + _f(" = Σᵢ (∂C/∂", r" = \sum_i \frac{\partial C}{\partial ") + \
             _sym("a", L, "i") + _f(")(∂", r"} \frac{\partial ") + _sym("a", L, "i") + \
@@ -956,8 +960,8 @@ def _output_error_step(p: _Pass, j: int, fmt: int) -> _StepDraft:
         note = ("A softmax output: each a depends on every z of the layer, so BP1's "
                 "element-wise product becomes a sum over the layer.",)
     else:
-        grad_aj = _grad_a(p.cost, p.a[L - 1], p.y)[j - 1]
-        sp = backprop.sigma_prime(act, z_value)
+        grad_aj = p.a_grad[L - 1][j - 1]
+        sp = p.sigma_prime[L - 1][j - 1]
         if p.cost == "quadratic":
             symbolic = d + " = (" + a + " - " + yj + _f(") σ'(", r")\, \sigma'(") + z + ")"
             numbers_ = _f("(") + _number(a_value, fmt) + " - " + _factor(y_value, fmt) + ")" \
@@ -971,18 +975,6 @@ def _output_error_step(p: _Pass, j: int, fmt: int) -> _StepDraft:
     return _StepDraft("BP1", d, equation, p.closed.delta[L - 1][j - 1], result,
                       f"trace.z_of({L}, {j}).grad", note, nodes=(_node(L, j),),
                       reveals=(_node(L, j),), layer=L, neuron=j)
-
-
-def _grad_a(cost: str, a: list[float], y: list[float]) -> list[float]:
-    """``∂C/∂a^L_j`` from the engine's ``a``: the derivative of each cost, as the book writes it."""
-    if cost == "quadratic":
-        return [aj - yj for aj, yj in zip(a, y, strict=True)]
-    if cost == "cross-entropy":
-        return [(aj - yj) / (aj * (1.0 - aj)) if 0.0 < aj < 1.0 else math.nan
-                for aj, yj in zip(a, y, strict=True)]
-    if cost == "log-likelihood":
-        return [-1.0 / aj if yj == 1.0 else 0.0 for aj, yj in zip(a, y, strict=True)]
-    return [-y[0] if 1.0 - y[0] * a[0] > 0.0 else 0.0]  # hinge
 
 
 def _grad_a_note(cost: str, L: int) -> Prose:

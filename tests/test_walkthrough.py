@@ -100,7 +100,8 @@ def test_each_step_shows_the_equation_its_numbers_and_the_result() -> None:
     w = net.weight(2, 1, 1).data
     assert text["z²₁"].startswith(f"z²₁ = Σₖ w²₁ₖ a¹ₖ + b²₁ = {w:.4g} × 0.05 ")
     a, z = trace.a_of(3, 1).data, trace.z_of(3, 1).data  # type: ignore[attr-defined]
-    sigma_prime = a * (1 - a)
+    sigma_prime = trace.a_of(3, 1).local_grads[0]  # type: ignore[attr-defined]
+    assert math.isclose(sigma_prime, a * (1 - a), rel_tol=1e-12)  # the engine's σ'(z)
     delta = trace.delta_of(3, 1)  # type: ignore[attr-defined]
     assert text["δ³₁"] == (f"δ³₁ = (a³₁ - y₁) σ'(z³₁) = ({a:.4g} - 0.01) × {sigma_prime:.4g} "
                            f"= {delta:.4g}")
