@@ -31,8 +31,9 @@ highlighted, no network access at all). In Jupyter it displays itself.
     >>> print(walk.steps[9].text)      # BP1, after the forward pass and the cost
     δ³₁ = (a³₁ - y₁) σ'(z³₁) = (0.4799 - 0.01) × 0.2496 = 0.1173
 
-This module presents what the rest of the library computes: nothing in
-the package imports it but `microgrid.cli` and `microgrid.demo`.
+This module presents what the rest of the library computes: it is a leaf
+(nothing below it imports it; the package re-exports `explain`, and
+`microgrid.cli` and `microgrid.demo` use it).
 """
 
 from __future__ import annotations
@@ -187,6 +188,8 @@ def _label_formula(label: str) -> Formula:
 
     Labels are user text; in LaTeX they are escaped, so any label is valid math.
     """
+    if " = " in label:  # a linear neuron's node: "z^3_1 = a^3_1"
+        return _join([_label_formula(part) for part in label.split(" = ")], " = ")
     m = _BOOK_LABEL.fullmatch(label)
     if m:
         if m[4] is not None:

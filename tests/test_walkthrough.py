@@ -5,7 +5,7 @@ A walkthrough's every number is the engine's, read where the step says
 ``C``: these tests evaluate it), and each step's textbook result is
 `microgrid.backprop`'s (or, for a Value graph, the chain rule summed in
 plain floats); a disagreement is shown in every format, never hidden.
-The HTML page is tested in a real browser in ``test_walkthrough_browser.py``.
+The HTML page is tested in a real browser in ``test_walkthrough_page.py``.
 """
 
 from __future__ import annotations
@@ -381,6 +381,21 @@ def test_unlabelled_nodes_are_named_by_their_place_and_any_label_is_valid_latex(
     assert walk.steps[0].name.text == "v2.grad"
     latex = walk.steps[-1].name.latex
     assert latex.startswith(r"\mathtt{weird\ \{label\}\_\$\ \&\ \hat{}}")
+    assert_balanced(walk.markdown())
+
+
+def test_a_networks_cost_graph_is_named_in_the_books_notation() -> None:
+    net = MLP(2, [2, 1], activation="tanh", seed=0)  # a linear output: z^3_1 = a^3_1
+    trace = net.trace(X)
+    C = losses.quadratic(trace.output, [0.5])
+    C.label = "C"
+    walk = explain(C)
+    assert walk.ok
+    names = [s.name.text for s in walk.steps]
+    assert "z³₁ = a³₁.grad" in names and "w²₁₂.grad" in names and "a¹₂.grad" in names
+    by_name = {s.name.text: s for s in walk.steps}
+    assert by_name["z²₁.grad"].engine == trace.delta_of(2, 1)  # BP2, by the chain rule
+    assert r"z^{3}_{1} = a^{3}_{1}" in walk.markdown()
     assert_balanced(walk.markdown())
 
 
