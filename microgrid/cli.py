@@ -1,4 +1,4 @@
-"""The `microgrid` command line: ``microgrid demo | bp | explain | graph``.
+"""The `microgrid` command line: ``microgrid demo | bp | graph | bench``.
 
 Each subcommand lives in a function here that imports the library module it
 presents only when it runs, so ``microgrid --help`` stays instant.
