@@ -15,6 +15,7 @@ file                        what                                            need
 ``decision_boundary.png``   the regions the network learned, with the data  plot
 ``computation_graph.svg``   one example's cost: z, a, delta (no params)    graph
 ``network.svg``             the network with each neuron's ``delta``        graph
+``walkthrough.html``        that example's backward pass, step by step      graph
 ``model.json``              the trained weights (``MLP.load`` reads it)     --
 ==========================  ==============================================  =======
 
@@ -22,7 +23,10 @@ The drawings are of the training example with the smallest margin
 ``y * score`` (so the largest cost: the one the network is least sure of
 or gets wrong), after
 ``cost.backward()`` on it alone, so the grads and ``delta`` shown are that
-example's (BP1-BP4). When every example lies beyond the margin (cost 0, as
+example's (BP1-BP4), and ``walkthrough.html`` goes through that backward
+pass step by step (`microgrid.walkthrough`: every z, a, delta and gradient,
+the engine's number beside the textbook's; the drawing needs the graph
+extra, the steps do not). When every example lies beyond the margin (cost 0, as
 circles and xor end up), its grads would all be 0 and teach nothing, so
 the drawings show a point on the decision boundary instead: where the
 boundary crosses the segment between the two nearest training examples of
@@ -35,7 +39,7 @@ to install. Exit status (`DemoResult.status`): 0 when every file was
 written or only skipped for a missing extra, 1 when a file could not be
 written for another reason. Files are written atomically (a temporary
 file renamed over the target), so an interrupted run never leaves half a
-file; the five names above are overwritten, nothing else in the folder is
+file; the six names above are overwritten, nothing else in the folder is
 touched.
 """
 
@@ -108,6 +112,7 @@ FILES: dict[str, str] = {
     "decision_boundary.png": "the regions the network learned, with the data",
     "computation_graph.svg": "the graph of one example's cost: z, a, delta (no params)",
     "network.svg": "the network with each neuron's delta for that example",
+    "walkthrough.html": "that example's backward pass step by step (open it in a browser)",
     "model.json": "the trained network",
 }
 """The files the demo writes, with what each shows."""
@@ -453,7 +458,26 @@ def _write_drawings(result: DemoResult, x: list[float], target: int,
             _write(dot, result.out, _text_writer(drawing.source))
             if dot.path is not None:
                 artifact.note = f"wrote its DOT source to {dot.name}"
+    _write_walkthrough(result, x, target, artifacts["walkthrough.html"])
     net.zero_grad()
+
+
+def _write_walkthrough(result: DemoResult, x: list[float], target: int,
+                       artifact: Artifact) -> None:
+    """The drawn example's backward pass, step by step, as one interactive page.
+
+    All of it (a few hundred steps: the page steps through them), with the
+    hinge cost the drawings show; the page draws the network when SVG can be
+    rendered, and lists the steps either way.
+    """
+    from microgrid.walkthrough import explain
+
+    try:
+        walk = explain(result.net, x, target, cost="hinge", max_steps=None)
+    except (ValueError, ArithmeticError) as e:
+        artifact.failed = f"{type(e).__name__}: {e}"
+        return
+    _write(artifact, result.out, _text_writer(walk.html()))
 
 
 def _text_writer(text: str) -> Callable[[Path], object]:

@@ -138,6 +138,30 @@ class Drawing:
             )
         return write_atomically(target, data)
 
+    def to_graphviz(self) -> Any:
+        """The drawing as a ``graphviz.Source`` (the ``graphviz`` package) of the same DOT.
+
+        For code written for that package (micrograd's and torchviz's drawings
+        are its objects): ``.render()``, ``.pipe()``, ``.view()`` and Jupyter's
+        display work as they do there, through the system Graphviz ``dot``
+        program, which that package needs. ``.source`` is exactly `source`.
+        Raises `MissingRendererError` (an ImportError) naming the extra when
+        the package is not installed.
+
+            >>> from microgrid import Value
+            >>> d = draw(Value(1.0, label="x") * 2)
+            >>> d.to_graphviz().source == d.source
+            True
+        """
+        try:
+            import graphviz
+        except ImportError:
+            raise MissingRendererError(
+                'to_graphviz needs the graphviz package: pip install "microgrid-autodiff[graph]" '
+                "(or pip install graphviz); the DOT text is always in .source"
+            ) from None
+        return graphviz.Source(self.source)
+
     # -- Jupyter ----------------------------------------------------------------
 
     def _repr_svg_(self) -> str | None:

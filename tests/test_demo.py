@@ -1,6 +1,6 @@
 """Specification of ``microgrid demo`` (microgrid.demo and its command line).
 
-The demo trains micrograd's moons classifier through `fit` and writes five
+The demo trains micrograd's moons classifier through `fit` and writes six
 files; each must exist, be non-empty and valid (PNG signature, SVG that
 parses as XML, a model `MLP.load` reads back). Missing extras skip only the
 files that need them, naming the extra; bad options exit 2 with an
@@ -43,6 +43,10 @@ def check_files(out: Path) -> None:
         assert data, f"{name} is empty"
         if name.endswith(".png"):
             assert data.startswith(PNG_SIGNATURE), name
+        elif name.endswith(".html"):
+            page = data.decode("utf-8")
+            assert page.startswith("<!DOCTYPE html>") and "https:" not in page, name
+            assert "<svg" in page and 'id="step-437"' in page, name  # [2, 16, 16, 1]: 437
         elif name.endswith(".svg"):
             root = ET.fromstring(data)
             assert root.tag.endswith("svg"), name
@@ -55,7 +59,7 @@ def check_files(out: Path) -> None:
 def test_short_demo_writes_every_promised_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``microgrid demo --steps 20 --out TMP``: five valid files, and the summary names each."""
+    """``microgrid demo --steps 20 --out TMP``: six valid files, and the summary names each."""
     out = tmp_path / "demo"
     assert main(["demo", "--steps", "20", "--out", str(out), "--quiet"]) == 0
     check_files(out)
@@ -81,6 +85,19 @@ def test_demo_drawings_are_of_the_example_with_the_largest_cost(tmp_path: Path) 
     graph = (tmp_path / "computation_graph.svg").read_text(encoding="utf-8")
     assert f"training example {result.example}" in graph
     assert all(p.grad == 0.0 for p in result.net.parameters())  # left clean after drawing
+
+
+@pytest.mark.skipif(not HAS_GRAPH, reason="needs the graph extra")
+def test_demo_walkthrough_is_the_drawn_examples_backward_pass(tmp_path: Path) -> None:
+    """walkthrough.html: every step of the drawn example's pass, the hinge cost, all agreeing."""
+    from microgrid.walkthrough import explain
+
+    result = run(DemoOptions(steps=5, out=tmp_path, quiet=True))
+    page = (tmp_path / "walkthrough.html").read_text(encoding="utf-8")
+    walk = explain(result.net, result.example_x, result.example_y, cost="hinge", max_steps=None)
+    assert page == walk.html()
+    assert "All 437 steps agree with the textbook." in page
+    assert "hinge cost" in walk.title
 
 
 def deltas_drawn(svg: Path) -> list[float]:

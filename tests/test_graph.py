@@ -14,9 +14,11 @@ Rendering is tested with the in-process renderer explicitly (``renderer=
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -477,6 +479,62 @@ def test_jupyter_shows_svg_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> N
     too_big = draw(neuron_graph(), max_nodes=3)
     assert too_big._repr_svg_() is None
     assert "max_nodes" in too_big._repr_mimebundle_()["text/plain"]
+
+
+# -- the graphviz package ----------------------------------------------------------------
+
+needs_graphviz_package = pytest.mark.skipif(
+    importlib.util.find_spec("graphviz") is None,
+    reason="the graphviz package (the graph extra) is not installed",
+)
+
+
+@needs_graphviz_package
+def test_to_graphviz_is_a_graphviz_source_of_the_same_dot() -> None:
+    import graphviz
+
+    drawing = draw(neuron_graph(), title='a "quoted" \\ title')
+    source = drawing.to_graphviz()
+    assert isinstance(source, graphviz.Source)
+    assert source.source == drawing.source
+    network = draw_network(MLP(2, [2, 1], seed=0))
+    assert network.to_graphviz().source == network.source
+
+
+@needs_graphviz_package
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
+def test_to_graphviz_renders_through_the_system_dot() -> None:
+    drawing = draw(neuron_graph())
+
+    def node_names(svg: bytes) -> list[str]:
+        groups = ET.fromstring(svg).findall(f".//{SVG}g[@class='node']")
+        return sorted(g.findtext(f"{SVG}title") or "" for g in groups)
+
+    names = node_names(drawing.to_graphviz().pipe(format="svg"))
+    assert names == node_names(drawing.render("svg", renderer="dot"))
+    assert {"v0", "o5", "v5"} <= set(names)
+
+
+@needs_graphviz_package
+def test_to_graphviz_without_dot_keeps_the_source_and_the_package_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import graphviz
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot`
+    drawing = draw(neuron_graph())
+    source = drawing.to_graphviz()
+    assert source.source == drawing.source
+    with pytest.raises(graphviz.ExecutableNotFound):
+        source.pipe(format="svg")
+
+
+def test_to_graphviz_without_the_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from microgrid.render import MissingRendererError
+
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz raises ImportError
+    with pytest.raises(MissingRendererError, match=r"microgrid-autodiff\[graph\]"):
+        draw(neuron_graph()).to_graphviz()
 
 
 # -- draw_network -----------------------------------------------------------------------
