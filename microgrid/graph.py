@@ -58,7 +58,8 @@ class Drawing:
 
     Attributes:
         source: the DOT text (deterministic; ``save("x.dot")`` writes it).
-        node_count: the number of drawn values and operations (legend excluded).
+        node_count: the number of drawn values and operations (legend and
+            references to values drawn elsewhere excluded).
         max_nodes: the largest ``node_count`` that `svg` and `save` render;
             raise it to render bigger drawings (layout time grows quickly).
     """
@@ -248,7 +249,10 @@ def draw(
     with its inputs' edges in order (a ``linear`` node, drawn as
     ``Σ w·a + b``: the weights, then the inputs, then the bias). Constants
     are not nodes in the engine; a ``*`` shows its factor (``× 2``), and
-    ``+ - / **`` show theirs where it can be read back exactly.
+    ``+ - / **`` show theirs where it can be read back exactly. A value
+    read more than 4 operations after its box is drawn again beside that
+    reader, small and dashed (a reference): no edge crosses more than 8
+    ranks, which keeps Graphviz's layout fast.
 
     Leaves are styled as parameters (``params``, default
     ``net.parameters()``), inputs (``inputs``, default ``trace.a[0]``; when
@@ -314,6 +318,9 @@ def draw(
     lines = _header(title, rankdir)
     edges: list[str] = []
     kinds_seen: set[str] = set()
+    ranks = _ranks_before_root(order, index)
+    short: dict[int, tuple[str, str]] = {}  # each drawn value's first field and border
+    references: set[str] = set()
     for i, node in enumerate(order):
         if node in hidden:
             continue
@@ -351,6 +358,7 @@ def draw(
         if not finite:
             attributes["fontcolor"] = border
         lines.append(f"  v{i} {_attributes(attributes)};")
+        short[i] = (fields[0], border)
         if node.parents:
             op_label: str = _op_text(node, fmt)
             n_hidden = sum(1 for p in node.parents if p in hidden)
@@ -358,16 +366,67 @@ def draw(
                 op_label = _lines([op_label, f"{n_hidden} parameter{'s' * (n_hidden > 1)}"],
                                   "\\n")
             lines.append(f"  o{i} {_attributes({'label': op_label})};")
-            edges.extend(f"  v{index[p]} -> o{i};" for p in node.parents if p not in hidden)
+            for p in node.parents:
+                if p in hidden:
+                    continue
+                j = index[p]
+                if ranks[j] - (ranks[i] + 1) <= _MAX_EDGE_RANKS:
+                    edges.append(f"  v{j} -> o{i};")
+                    continue
+                # Far from its box: drawn again beside the operation (see _MAX_EDGE_RANKS).
+                reference = f"r{j}_{i}"
+                if reference not in references:
+                    references.add(reference)
+                    lines.append(f"  {reference} {_reference_attributes(*short[j])};")
+                edges.append(f"  {reference} -> o{i};")
             edges.append(f"  o{i} -> v{i};")
     lines += edges
-    if legend:
-        lines += _legend(kinds_seen, max_grad if color_by_grad else None, fmt,
-                         f"v{len(order) - 1}", rankdir)
-    lines.append("}")
     node_count = len(order) - len(hidden.intersection(order)) + sum(
         1 for v in order if v.parents)
+    if legend:
+        lines += _legend(kinds_seen, max_grad if color_by_grad else None, fmt,
+                         f"v{len(order) - 1}", rankdir, operations=bool(root.parents),
+                         references=bool(references))
+    lines.append("}")
     return Drawing("\n".join(lines) + "\n", node_count, max_nodes)
+
+
+_MAX_EDGE_RANKS = 8
+"""The most ranks (4 operations) an edge crosses; a reader farther away gets a reference.
+
+Graphviz's dot turns an edge across n ranks into a chain of n - 1 hidden
+nodes and places them all, with a network simplex whose work grows much
+faster than their number. One value read all along a chain (``x`` in
+``x*0 + x*1 + ... + x*99``, or in ``y = y*0.5 + x`` repeated) made
+about n^2/2 of them: 20,000 hidden nodes for 400 drawn ones, and minutes
+of layout. Drawn again beside each far reader, a value costs one node
+there, so a drawing has at most 7 hidden nodes per edge.
+"""
+
+
+def _ranks_before_root(order: list[Value], index: dict[Value, int]) -> list[int]:
+    """For each value, how many ranks before the root it sits, each as late as it can.
+
+    The root is at 0, an operation one rank before its result, and a value
+    one rank before the earliest operation that reads it: so every value's
+    earliest reader is next to it, and an edge ``value -> op`` crosses
+    ``ranks[value] - ranks[result] - 1`` ranks. Graphviz ranks nodes to make
+    the total of such lengths as small as it can, so its edges are in all
+    no longer than these.
+    """
+    ranks = [0] * len(order)
+    for i in range(len(order) - 1, -1, -1):  # readers before what they read
+        before = ranks[i] + 2  # the operation making order[i] is at ranks[i] + 1
+        for parent in order[i].parents:
+            j = index[parent]
+            ranks[j] = max(ranks[j], before)
+    return ranks
+
+
+def _reference_attributes(text: str, colour: str) -> str:
+    """A value drawn again beside a far reader: its name (or data), dashed and rounded."""
+    return _attributes({"shape": "box", "label": text, "style": "rounded,dashed",
+                        "color": colour, "fontsize": "10", "height": "0.25"})
 
 
 def _header(
@@ -390,11 +449,13 @@ def _header(
 
 
 def _legend(
-    kinds: set[str], max_grad: float | None, fmt: Any, root: str, rankdir: str
+    kinds: set[str], max_grad: float | None, fmt: Any, root: str, rankdir: str, *,
+    operations: bool, references: bool,
 ) -> list[str]:
     """A boxed key to the styles used, placed after the ``root`` node.
 
-    ``max_grad``: the fill scale, when colouring by grad.
+    ``max_grad``: the fill scale, when colouring by grad; ``operations`` and
+    ``references``: whether the drawing has any (each gets an entry if so).
     """
     entries: list[tuple[str, dict[str, str]]] = []
     for kind, (fill, border, extra) in _STYLES.items():
@@ -405,7 +466,11 @@ def _legend(
             if kind == "non-finite":
                 attributes["fontcolor"] = border
             entries.append((kind.replace("-", "_"), attributes))
-    entries.append(("op", {"label": "operation", "shape": "ellipse"}))
+    if references:
+        entries.append(("reference", {"label": "value drawn again",
+                                      "style": "rounded,dashed"}))
+    if operations:
+        entries.append(("op", {"label": "operation", "shape": "ellipse"}))
     if max_grad is not None:
         entries.append(("grad", {"label": f"|grad| = {fmt(max_grad)}",
                                  "fillcolor": _grad_fill(max_grad, max_grad)}))
