@@ -39,7 +39,14 @@ from typing import Any
 
 from microgrid.engine import Value, topological_order
 from microgrid.nn import MLP, Trace
-from microgrid.render import FORMATS, MissingRendererError, Renderer, RenderError, render
+from microgrid.render import (
+    DEFAULT_TIMEOUT,
+    FORMATS,
+    MissingRendererError,
+    Renderer,
+    RenderError,
+    render,
+)
 
 __all__ = ["DEFAULT_MAX_NODES", "Drawing", "draw", "draw_network"]
 
@@ -76,15 +83,20 @@ class Drawing:
         return f"<Drawing: {self.node_count} nodes, {len(self.source)} characters of DOT>"
 
     def render(
-        self, format: str = "svg", *, renderer: Renderer = "auto", timeout: float | None = None
+        self,
+        format: str = "svg",
+        *,
+        renderer: Renderer = "auto",
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> bytes:
         """The drawing as ``"svg"``, ``"png"`` or ``"pdf"`` bytes.
 
         ``renderer``: ``"auto"`` (Graphviz's ``dot`` program if installed,
         else in-process), ``"dot"`` or ``"wasm"``; ``timeout`` in seconds
-        (Ctrl-C also stops a long layout). Raises ValueError above
-        `max_nodes`, `MissingRendererError` (an ImportError) naming what to
-        install, `RenderError` if Graphviz fails.
+        (default 60, ``None`` for no limit; Ctrl-C also stops a long
+        layout). Raises ValueError above `max_nodes`, `MissingRendererError`
+        (an ImportError) naming what to install, `RenderError` if Graphviz
+        fails or time runs out (`RenderTimeoutError`).
         """
         if self.node_count > self.max_nodes:
             raise ValueError(
@@ -95,7 +107,9 @@ class Drawing:
             )
         return render(self.source, format, renderer=renderer, timeout=timeout)
 
-    def svg(self, *, renderer: Renderer = "auto", timeout: float | None = None) -> str:
+    def svg(
+        self, *, renderer: Renderer = "auto", timeout: float | None = DEFAULT_TIMEOUT
+    ) -> str:
         """The drawing as SVG text (rendered once, then remembered); options as `render`."""
         if renderer not in self._svg:
             svg = self.render("svg", renderer=renderer, timeout=timeout)
@@ -107,7 +121,7 @@ class Drawing:
         path: str | os.PathLike[str],
         *,
         renderer: Renderer = "auto",
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> Path:
         """Write the drawing to ``path``; the suffix picks the format; returns the path.
 
