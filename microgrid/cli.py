@@ -2,7 +2,8 @@
 
 Each subcommand lives in a function here that imports the library module it
 presents only when it runs, so ``microgrid --help`` stays instant.
-Exit status: 0 on success, 1 when a check fails, 2 on bad arguments.
+Exit status: 0 on success, 1 when a check fails, 2 on bad arguments, 130
+when stopped by Ctrl-C (one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stdout)
         return 0
     handler = args.handler
-    status: int = handler(args)
+    try:
+        status: int = handler(args)
+    except KeyboardInterrupt:
+        print(f"microgrid {args.command}: interrupted", file=sys.stderr)
+        return 130
     return status
 
 
@@ -222,6 +227,18 @@ def _run_demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _add_graph(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``microgrid graph EXPR``: draw an expression's gradient graph (microgrid.graph)."""
+    import math
+
+    def seconds(text: str) -> float:
+        try:
+            t = float(text)
+        except ValueError:
+            t = math.nan
+        if not t >= 0.0:
+            raise argparse.ArgumentTypeError(
+                f"expected a number of seconds (0 for no limit), got {text!r}")
+        return math.inf if t == 0.0 else t  # render() reads inf as no limit
+
     p = subparsers.add_parser(
         "graph",
         help="draw the computation graph of an expression, with every gradient",
@@ -248,20 +265,34 @@ def _add_graph(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="direction of the data flow (default LR: left to right)")
     p.add_argument("--renderer", default="auto", choices=["auto", "dot", "wasm"],
                    help="auto (default): Graphviz's dot program if installed, else in-process")
+    p.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
+                   help="stop a render that takes longer (default 60; 0 for no limit)")
     p.set_defaults(handler=_run_graph)
 
 
 def _run_graph(args: argparse.Namespace) -> int:
     from microgrid.expression import ExpressionError, evaluate, parse_assignment
     from microgrid.graph import draw
-    from microgrid.render import MissingRendererError, RenderError
+    from microgrid.render import (
+        DEFAULT_TIMEOUT,
+        MissingRendererError,
+        RenderError,
+        RenderTimeoutError,
+    )
 
     def fail(status: int, message: str) -> int:
         print(f"microgrid graph: error: {message}", file=sys.stderr)
         return status
 
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     try:
-        variables = dict(parse_assignment(b) for b in args.bindings)
+        variables: dict[str, float] = {}
+        for binding in args.bindings:
+            name, value = parse_assignment(binding)
+            if name in variables:
+                return fail(2, f"--set {name} is given twice ({name}={variables[name]:g} and "
+                               f"{binding!r}); give each variable once")
+            variables[name] = value
         root = evaluate(args.expression, variables)
         root.backward()
         drawing = draw(root, show_grad=not args.no_grad, precision=args.precision,
@@ -270,15 +301,20 @@ def _run_graph(args: argparse.Namespace) -> int:
     except (ExpressionError, ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
         return fail(2, str(e))
     try:
-        path = drawing.save(args.output, renderer=args.renderer)
+        path = drawing.save(args.output, renderer=args.renderer, timeout=timeout)
     except ValueError as e:  # an unknown suffix, or too big to render
         return fail(2, str(e))
+    except RenderTimeoutError as e:
+        return fail(1, f"rendering took longer than --timeout {e.timeout:g} s and was stopped; "
+                       "draw a smaller expression, pass a larger --timeout (0 for no limit), "
+                       "or save the DOT text: -o graph.dot")
     except (MissingRendererError, RenderError) as e:
         return fail(1, f"{e} (the DOT text can always be saved: -o graph.dot)")
     except OSError as e:
         return fail(1, str(e))
-    print(f"saved {path} ({drawing.node_count} nodes; {root.label or 'result'} = "
-          f"{root.data:.{args.precision}g})")
+    nodes = drawing.node_count
+    print(f"saved {path} ({nodes} node{'' if nodes == 1 else 's'}; "
+          f"{root.label or 'result'} = {root.data:.{args.precision}g})")
     return 0
 
 

@@ -528,13 +528,14 @@ def _constant_text(node: Value, fmt: Any) -> str | None:
     op = node.op
     if op == "*":
         return f"× {_short(local, fmt)}"
+    # A constant of 0 is shown too: a bare + or - reads as a sign.
     if op == "+":
         c = r - x
-        return f"+ {_short(c, fmt)}" if c != 0.0 and x + c == r else None
+        return f"+ {_short(c, fmt)}" if x + c == r else None
     if op == "-":
         if local == 1.0:  # x - c
             c = x - r
-            return f"- {_short(c, fmt)}" if c != 0.0 and x - c == r else None
+            return f"- {_short(c, fmt)}" if x - c == r else None
         c = r + x  # c - x
         return f"{_short(c, fmt)} -" if c - x == r else None
     if op == "/":

@@ -179,6 +179,15 @@ def test_constants_show_inside_their_operation() -> None:
     assert nodes_of(draw(-a).source)["o1"]["label"] == "−x"
 
 
+def test_a_zero_constant_is_shown_not_read_as_a_sign() -> None:
+    """``x - 0`` drew a bare ``-``, which reads as negation; ``x * 1`` always showed ``× 1``."""
+    a = Value(3.0, label="a")
+    expected = {"- 0": a - 0, "+ 0": a + 0, "+ 0.5": a + 0.5, "0 -": 0 - a, "× 1": a * 1,
+                "× 0": a * 0}
+    for text, node in expected.items():
+        assert nodes_of(draw(node).source)["o1"]["label"] == text
+
+
 def test_show_params_false_leaves_the_parameters_out_and_counts_them_on_each_operation() -> None:
     net = MLP(2, [3, 1], seed=0)
     trace = net.trace([0.5, -0.25])
@@ -260,6 +269,14 @@ def test_color_by_grad_shades_by_gradient_magnitude() -> None:
     assert nodes["v0"]["fillcolor"] == "#ffffff"
     assert nodes["v1"]["fillcolor"] == nodes["legend_grad"]["fillcolor"] != "#ffffff"
     assert nodes["v2"]["fillcolor"] not in ("#ffffff", nodes["v1"]["fillcolor"])
+
+
+def test_the_legend_lists_only_what_the_drawing_has() -> None:
+    """A lone value has no operation, so the legend has no "operation" entry."""
+    lone = nodes_of(draw(Value(1.0, label="x")).source)
+    assert [n for n in lone if n.startswith("legend")] == ["legend_root"]
+    product = nodes_of(draw(Value(1.0, label="x") * 2).source)
+    assert product["legend_op"]["label"] == "operation"
 
 
 def test_the_legend_sits_one_rank_after_the_root() -> None:
