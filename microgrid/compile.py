@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Union
 
+from microgrid._extras import install_hint
 from microgrid.engine import Value, record_operands, topological_order
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ else:
 
 __all__ = ["Compiled", "TracingError", "compile"]
 
-INSTALL_HINT = 'pip install "microgrid-autodiff[fast]"'
+INSTALL_HINT = install_hint("fast")
 
 _UNARY = ("neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs")
 _BINARY = ("+", "-", "*", "/", "**")

