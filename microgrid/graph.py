@@ -51,11 +51,18 @@ from microgrid.render import (
 __all__ = ["DEFAULT_MAX_NODES", "Drawing", "draw", "draw_network"]
 
 DEFAULT_MAX_NODES = 5_000
-"""Drawings with more nodes than this are not rendered unless you raise ``max_nodes``.
+"""Drawings with more nodes than this (or more than 3 edges a node) are not rendered
+unless you raise ``max_nodes``.
 
-Layout time grows faster than the node count: about 3 s for 5,000 nodes in
-process (measured by ``scripts/make_doc_images.py --timings``).
+Layout time grows faster than the size: about 3 s for 5,000 nodes in
+process and 10 s with Graphviz 2.43's ``dot``, and with the edges too: a
+dense drawing of 810 nodes and 10,900 edges takes 2.5 s and 7 s, one with
+26,400 edges 11 s and 95 s (measured by ``scripts/make_doc_images.py
+--timings``).
 """
+
+_EDGES_PER_NODE = 3
+"""A drawing under ``max_nodes`` has at most this many edges per allowed node."""
 
 _FONT = "Courier"  # the in-process Graphviz knows its metrics; any monospace matches them
 
@@ -67,20 +74,27 @@ class Drawing:
         source: the DOT text (deterministic; ``save("x.dot")`` writes it).
         node_count: the number of drawn values and operations (legend and
             references to values drawn elsewhere excluded).
-        max_nodes: the largest ``node_count`` that `svg` and `save` render;
-            raise it to render bigger drawings (layout time grows quickly).
+        edge_count: the number of drawn edges (the legend's excluded).
+        max_nodes: the largest ``node_count`` that `svg` and `save` render,
+            with at most 3 edges a node (``3 * max_nodes``); raise it to
+            render bigger drawings (layout time grows quickly).
     """
 
-    __slots__ = ("_svg", "max_nodes", "node_count", "source")
+    __slots__ = ("_svg", "edge_count", "max_nodes", "node_count", "source")
 
-    def __init__(self, source: str, node_count: int, max_nodes: int = DEFAULT_MAX_NODES) -> None:
+    def __init__(
+        self, source: str, node_count: int, max_nodes: int = DEFAULT_MAX_NODES,
+        edge_count: int = 0,
+    ) -> None:
         self.source = source
         self.node_count = node_count
+        self.edge_count = edge_count
         self.max_nodes = _check_max_nodes(max_nodes)
         self._svg: dict[str, str] = {}
 
     def __repr__(self) -> str:
-        return f"<Drawing: {self.node_count} nodes, {len(self.source)} characters of DOT>"
+        return (f"<Drawing: {self.node_count} nodes, {self.edge_count} edges, "
+                f"{len(self.source)} characters of DOT>")
 
     def render(
         self,
@@ -98,12 +112,14 @@ class Drawing:
         (an ImportError) naming what to install, `RenderError` if Graphviz
         fails or time runs out (`RenderTimeoutError`).
         """
-        if self.node_count > self.max_nodes:
+        needed = max(self.node_count, math.ceil(self.edge_count / _EDGES_PER_NODE))
+        if needed > self.max_nodes:
             raise ValueError(
-                f"this drawing has {self.node_count} nodes, more than max_nodes="
-                f"{self.max_nodes} (layout time grows quickly with size); to render it "
-                f"anyway pass max_nodes={self.node_count} to draw()/draw_network() or set "
-                f"drawing.max_nodes = {self.node_count}, or save it as .dot (no limit)"
+                f"this drawing has {self.node_count} nodes and {self.edge_count} edges, more "
+                f"than max_nodes={self.max_nodes} allows ({self.max_nodes} nodes, "
+                f"{_EDGES_PER_NODE * self.max_nodes} edges; layout time grows quickly with "
+                f"size); to render it anyway pass max_nodes={needed} to draw()/draw_network() "
+                f"or set drawing.max_nodes = {needed}, or save it as .dot (no limit)"
             )
         return render(self.source, format, renderer=renderer, timeout=timeout)
 
@@ -402,7 +418,7 @@ def draw(
                          f"v{len(order) - 1}", rankdir, operations=bool(root.parents),
                          references=bool(references))
     lines.append("}")
-    return Drawing("\n".join(lines) + "\n", node_count, max_nodes)
+    return Drawing("\n".join(lines) + "\n", node_count, max_nodes, len(edges))
 
 
 _MAX_EDGE_RANKS = 8
@@ -773,7 +789,7 @@ def draw_network(
                 "fillcolor": "#f9fafb", "label": _lines(notes, "\\l"), "pos": _pin(0.0, bottom)}
         lines.append(f"  legend {_attributes(note)};")
     lines.append("}")
-    return Drawing("\n".join(lines) + "\n", sum(net.sizes), max_nodes)
+    return Drawing("\n".join(lines) + "\n", sum(net.sizes), max_nodes, len(weights))
 
 
 def _pin(x: float, y: float) -> str:

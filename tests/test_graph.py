@@ -408,7 +408,7 @@ def test_rendering_refuses_graphs_above_the_node_limit(tmp_path: Path) -> None:
         y = y + 1
     drawing = draw(y, max_nodes=15)
     assert drawing.node_count == 21
-    with pytest.raises(ValueError, match=r"21 nodes.*max_nodes=15.*max_nodes=21"):
+    with pytest.raises(ValueError, match=r"21 nodes and 20 edges.*max_nodes=15.*max_nodes=21"):
         drawing.svg()
     existing = tmp_path / "graph.svg"
     existing.write_text("keep me")
@@ -518,6 +518,28 @@ def test_a_value_read_nearby_is_drawn_once() -> None:
     net, trace, cost = two_two_one()
     assert not any(name.startswith("r") for name in nodes_of(draw(cost, net=net,
                                                                  trace=trace).source))
+
+
+def test_rendering_refuses_dense_drawings_too() -> None:
+    """At most 3 edges a node: a layer of 100 ReLUs feeding 100 more is 10,000 edges.
+
+    Layout time grows with the edges as well (Graphviz 2.43's dot took 95 s
+    for 26,000 edges between 1,300 nodes); the message says which max_nodes
+    would render it.
+    """
+    net = MLP(2, [100, 100, 1], seed=0)
+    trace = net.trace([0.5, -0.3])
+    cost = (trace.output[0] - 1.0) ** 2
+    drawing = draw(cost, net=net, trace=trace, show_params=False, max_nodes=3_000)
+    assert drawing.node_count == 808
+    assert drawing.edge_count == len(edges_of(drawing.source)) - 1  # the legend's edge
+    assert drawing.edge_count > 100 * 100  # a^2_k -> z^3_j alone
+    needed = -(-drawing.edge_count // 3)
+    with pytest.raises(ValueError, match=rf"808 nodes and {drawing.edge_count} edges, more "
+                                         rf"than max_nodes=3000 allows \(3000 nodes, 9000 "
+                                         rf"edges.*max_nodes={needed}"):
+        drawing.svg()
+    assert draw_network(net).edge_count == 2 * 100 + 100 * 100 + 100
 
 
 # -- rendering and files ------------------------------------------------------------
