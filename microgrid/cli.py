@@ -49,9 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+BP_MAX_PARAMETERS = 1_000_000
+"""The largest network ``microgrid bp`` builds: a million parameters take about 5 s and
+500 MB (and print a million rows); ``--sizes 30000,30000`` allocated until MemoryError."""
+
+
 def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``microgrid bp``: the engine's gradients beside the closed-form BP1-BP4."""
     import math
+    from itertools import pairwise
 
     def sizes(text: str) -> list[int]:
         try:
@@ -63,6 +69,12 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         if len(values) < 2 or any(n < 1 for n in values):
             raise argparse.ArgumentTypeError(
                 f"expected at least two positive layer widths like 2,3,2, got {text!r}"
+            )
+        n = sum(fan_in * width + width for fan_in, width in pairwise(values))
+        if n > BP_MAX_PARAMETERS:
+            raise argparse.ArgumentTypeError(
+                f"layer widths {text} make a network of {n:,} parameters; bp checks at most "
+                f"{BP_MAX_PARAMETERS:,} (a table row each): choose smaller widths, such as 2,3,2"
             )
         return values
 
@@ -86,7 +98,8 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "for quadratic and cross-entropy, softmax for log-likelihood. Exit status: 0 when "
         "all four equations agree, 1 when not, 2 on bad arguments.",
     )
-    p.add_argument("--sizes", type=sizes, default=[2, 3, 2], help="layer widths (default 2,3,2)")
+    p.add_argument("--sizes", type=sizes, default=[2, 3, 2],
+                   help=f"layer widths (default 2,3,2; at most {BP_MAX_PARAMETERS:,} parameters)")
     p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"],
                    help="hidden layers' activation (default sigmoid)")
     p.add_argument("--cost", default="quadratic",
@@ -189,7 +202,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--seed", type=int, default=0,
                    help="seeds the data and the initial weights (default 0)")
     p.add_argument("--hidden", type=widths, default=None, metavar="WIDTHS",
-                   help="hidden layer widths (default 16,16)")
+                   help="hidden layer widths (default 16,16; at most 100,000 parameters)")
     p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid", "linear"],
                    help="hidden layers' activation (default relu)")
     p.add_argument("--lr", type=rate, default=None,
