@@ -411,13 +411,13 @@ def draw(
                 edges.append(f"  {reference} -> o{i};")
             edges.append(f"  o{i} -> v{i};")
     lines += edges
-    node_count = len(order) - len(hidden.intersection(order)) + sum(
-        1 for v in order if v.parents)
     if legend:
         lines += _legend(kinds_seen, max_grad if color_by_grad else None, fmt,
                          f"v{len(order) - 1}", rankdir, operations=bool(root.parents),
                          references=bool(references))
     lines.append("}")
+    node_count = len(order) - len(hidden.intersection(order)) + sum(
+        1 for v in order if v.parents)
     return Drawing("\n".join(lines) + "\n", node_count, max_nodes, len(edges))
 
 
