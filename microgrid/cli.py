@@ -2,7 +2,8 @@
 
 Each subcommand lives in a function here that imports the library module it
 presents only when it runs, so ``microgrid --help`` stays instant.
-Exit status: 0 on success, 1 when a check fails, 2 on bad arguments.
+Exit status: 0 on success, 1 when a check fails, 2 on bad arguments, 130
+when stopped by Ctrl-C (one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -41,13 +42,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stdout)
         return 0
     handler = args.handler
-    status: int = handler(args)
+    try:
+        status: int = handler(args)
+    except KeyboardInterrupt:
+        print(f"microgrid {args.command}: interrupted", file=sys.stderr)
+        return 130
     return status
+
+
+BP_MAX_PARAMETERS = 1_000_000
+"""The largest network ``microgrid bp`` builds: a million parameters take about 5 s and
+500 MB (and print a million rows); ``--sizes 30000,30000`` allocated until MemoryError."""
 
 
 def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``microgrid bp``: the engine's gradients beside the closed-form BP1-BP4."""
     import math
+    from itertools import pairwise
 
     def sizes(text: str) -> list[int]:
         try:
@@ -59,6 +70,12 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         if len(values) < 2 or any(n < 1 for n in values):
             raise argparse.ArgumentTypeError(
                 f"expected at least two positive layer widths like 2,3,2, got {text!r}"
+            )
+        n = sum(fan_in * width + width for fan_in, width in pairwise(values))
+        if n > BP_MAX_PARAMETERS:
+            raise argparse.ArgumentTypeError(
+                f"layer widths {text} make a network of {n:,} parameters; bp checks at most "
+                f"{BP_MAX_PARAMETERS:,} (a table row each): choose smaller widths, such as 2,3,2"
             )
         return values
 
@@ -84,7 +101,8 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "softmax for log-likelihood. Exit status: 0 when all four equations agree, 1 when "
         "not, 2 on bad arguments.",
     )
-    p.add_argument("--sizes", type=sizes, default=[2, 3, 2], help="layer widths (default 2,3,2)")
+    p.add_argument("--sizes", type=sizes, default=[2, 3, 2],
+                   help=f"layer widths (default 2,3,2; at most {BP_MAX_PARAMETERS:,} parameters)")
     p.add_argument("--activation", default=None, choices=["sigmoid", "tanh", "relu", "linear"],
                    help="hidden layers' activation (default sigmoid; a network without "
                    "hidden layers, such as --sizes 1,1, takes only --output-activation)")
@@ -195,7 +213,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--seed", type=int, default=0,
                    help="seeds the data and the initial weights (default 0)")
     p.add_argument("--hidden", type=widths, default=None, metavar="WIDTHS",
-                   help="hidden layer widths (default 16,16)")
+                   help="hidden layer widths (default 16,16; at most 100,000 parameters)")
     p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid", "linear"],
                    help="hidden layers' activation (default relu)")
     p.add_argument("--lr", type=rate, default=None,
@@ -440,6 +458,18 @@ def _format_of(output: str | None) -> str:
 
 def _add_graph(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``microgrid graph EXPR``: draw an expression's gradient graph (microgrid.graph)."""
+    import math
+
+    def seconds(text: str) -> float:
+        try:
+            t = float(text)
+        except ValueError:
+            t = math.nan
+        if not t >= 0.0:
+            raise argparse.ArgumentTypeError(
+                f"expected a number of seconds (0 for no limit), got {text!r}")
+        return math.inf if t == 0.0 else t  # render() reads inf as no limit
+
     p = subparsers.add_parser(
         "graph",
         help="draw the computation graph of an expression, with every gradient",
@@ -466,20 +496,34 @@ def _add_graph(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="direction of the data flow (default LR: left to right)")
     p.add_argument("--renderer", default="auto", choices=["auto", "dot", "wasm"],
                    help="auto (default): Graphviz's dot program if installed, else in-process")
+    p.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
+                   help="stop a render that takes longer (default 60; 0 for no limit)")
     p.set_defaults(handler=_run_graph)
 
 
 def _run_graph(args: argparse.Namespace) -> int:
     from microgrid.expression import ExpressionError, evaluate, parse_assignment
     from microgrid.graph import draw
-    from microgrid.render import MissingRendererError, RenderError
+    from microgrid.render import (
+        DEFAULT_TIMEOUT,
+        MissingRendererError,
+        RenderError,
+        RenderTimeoutError,
+    )
 
     def fail(status: int, message: str) -> int:
         print(f"microgrid graph: error: {message}", file=sys.stderr)
         return status
 
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     try:
-        variables = dict(parse_assignment(b) for b in args.bindings)
+        variables: dict[str, float] = {}
+        for binding in args.bindings:
+            name, value = parse_assignment(binding)
+            if name in variables:
+                return fail(2, f"--set {name} is given twice ({name}={variables[name]:g} and "
+                               f"{binding!r}); give each variable once")
+            variables[name] = value
         root = evaluate(args.expression, variables)
         root.backward()
         drawing = draw(root, show_grad=not args.no_grad, precision=args.precision,
@@ -488,15 +532,20 @@ def _run_graph(args: argparse.Namespace) -> int:
     except (ExpressionError, ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
         return fail(2, str(e))
     try:
-        path = drawing.save(args.output, renderer=args.renderer)
+        path = drawing.save(args.output, renderer=args.renderer, timeout=timeout)
     except ValueError as e:  # an unknown suffix, or too big to render
         return fail(2, str(e))
+    except RenderTimeoutError as e:
+        return fail(1, f"rendering took longer than --timeout {e.timeout:g} s and was stopped; "
+                       "draw a smaller expression, pass a larger --timeout (0 for no limit), "
+                       "or save the DOT text: -o graph.dot")
     except (MissingRendererError, RenderError) as e:
         return fail(1, f"{e} (the DOT text can always be saved: -o graph.dot)")
     except OSError as e:
         return fail(1, str(e))
-    print(f"saved {path} ({drawing.node_count} nodes; {root.label or 'result'} = "
-          f"{root.data:.{args.precision}g})")
+    nodes = drawing.node_count
+    print(f"saved {path} ({nodes} node{'' if nodes == 1 else 's'}; "
+          f"{root.label or 'result'} = {root.data:.{args.precision}g})")
     return 0
 
 

@@ -53,9 +53,11 @@ import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
 
+from microgrid._extras import install_hint
 from microgrid._files import write_atomically
 from microgrid.datasets import DATASETS
 from microgrid.engine import no_grad
@@ -63,14 +65,23 @@ from microgrid.losses import hinge
 from microgrid.nn import MLP
 from microgrid.train import DivergenceError, History, evaluate, fit
 
-__all__ = ["ACTIVATIONS", "FILES", "PRESETS", "Artifact", "DemoOptions", "DemoResult",
-           "OutputFolderError", "Preset", "run", "summary"]
+__all__ = ["ACTIVATIONS", "FILES", "MAX_PARAMETERS", "PRESETS", "Artifact", "DemoOptions",
+           "DemoResult", "OutputFolderError", "Preset", "run", "summary"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 """Hidden-layer activations the demo accepts."""
 
 L2 = 1e-4
 """micrograd's ``alpha``: the cost gets ``L2 * sum p^2`` over all parameters."""
+
+
+MAX_PARAMETERS = 100_000
+"""The largest network the demo trains, in parameters (the default has 337).
+
+Each full-batch step builds the graph of every example: at 91,500
+parameters (``--hidden 300,300``) a step takes about 5 s and the run about
+800 MB; ``--hidden 20000,20000`` (400 million) allocated until MemoryError.
+"""
 
 
 LEARNING_RATE = 1.0
@@ -117,10 +128,7 @@ FILES: dict[str, str] = {
 }
 """The files the demo writes, with what each shows."""
 
-_EXTRAS = {
-    "plot": 'pip install "microgrid-autodiff[plot]"',
-    "graph": 'pip install "microgrid-autodiff[graph]"',
-}
+_EXTRAS = {"plot": install_hint("plot"), "graph": install_hint("graph")}
 
 
 class OutputFolderError(OSError):
@@ -158,6 +166,15 @@ class DemoOptions:
             or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.hidden)
         ):
             raise ValueError(f"hidden must be one or more positive widths, got {self.hidden!r}")
+        if self.hidden is not None:
+            sizes = [2, *self.hidden, 1]
+            n = sum(fan_in * width + width for fan_in, width in pairwise(sizes))
+            if n > MAX_PARAMETERS:
+                raise ValueError(
+                    f"hidden widths {','.join(map(str, self.hidden))} make a network of {n:,} "
+                    f"parameters; the demo trains at most {MAX_PARAMETERS:,} (each step builds "
+                    "the graph of every example): choose smaller widths, such as 16,16"
+                )
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}"
@@ -511,7 +528,13 @@ def summary(result: DemoResult) -> str:
         f"microgrid demo: {options.dataset}, MLP {result.net.sizes} ({options.activation}), "
         f"{history.steps} steps in {history.seconds:.1f} s"
         + (" (interrupted by Ctrl-C)" if history.interrupted else ""),
-        f"  training accuracy {result.accuracy:.0%}, mean hinge loss {result.loss:.4f}",
+        f"  training accuracy {result.accuracy:.0%}, mean hinge loss {result.loss:.4f} "
+        "(after training, without the L2 term)",
+    ]
+    if history.step_loss:
+        lines.append(f"  the loss minimised, hinge + L2 (the curve, the progress bar): "
+                     f"{history.step_loss[-1]:.4f} at the last step")
+    lines += [
         *_drawn_example(result),
         f"  files in {os.fspath(result.out)}{os.sep}:",
     ]

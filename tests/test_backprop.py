@@ -497,6 +497,24 @@ def test_cli_bp_bad_arguments_exit_2_with_a_message(
     assert "Traceback" not in err
 
 
+def test_cli_bp_refuses_networks_past_its_stated_size(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--sizes 30000,30000 allocated until MemoryError; past a million parameters bp refuses."""
+    from microgrid.cli import BP_MAX_PARAMETERS
+
+    with pytest.raises(SystemExit) as info:
+        main(["bp", "--sizes", "30000,30000"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "layer widths 30000,30000 make a network of 900,030,000 parameters; bp checks " \
+           "at most 1,000,000" in err
+    assert BP_MAX_PARAMETERS == 1_000_000
+    with pytest.raises(SystemExit):
+        main(["bp", "--help"])
+    assert "at most 1,000,000 parameters" in " ".join(capsys.readouterr().out.split())
+
+
 # -- the docs and the example --------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
