@@ -31,6 +31,7 @@ from microgrid.nn import MLP, Layer, Module, Neuron, Trace
 from microgrid.optim import SGD, Adam
 from microgrid.report import compare
 from microgrid.train import DivergenceError, History, fit
+from microgrid.walkthrough import Walkthrough, explain  # a leaf: presents a backward pass
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,7 @@ __all__ = [
     "Trace",
     "TracingError",
     "Value",
+    "Walkthrough",
     "__version__",
     "abs",
     "compare",
@@ -55,6 +57,7 @@ __all__ = [
     "draw",
     "draw_network",
     "exp",
+    "explain",
     "fit",
     "gradcheck",
     "is_anomaly_enabled",

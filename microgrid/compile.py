@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Union
 
+from microgrid._extras import install_hint
 from microgrid.engine import Value, record_operands, topological_order
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ else:
 
 __all__ = ["Compiled", "TracingError", "compile"]
 
-INSTALL_HINT = 'pip install "microgrid-autodiff[fast]"'
+INSTALL_HINT = install_hint("fast")
 
 FIRST_BATCH_CHECKS = 32
 """How many examples of the first batch `compile` records again and compares (``check``)."""

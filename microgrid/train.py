@@ -587,7 +587,7 @@ def _epoch(
 ) -> None:
     """One pass over the examples in ``order``, a step per batch; the epoch's means recorded."""
     n = len(order)
-    cost_sum = 0.0
+    cost_mean = 0.0
     right_sum = 0
     for first in range(0, n, plan.batch):
         batch = order[first:first + plan.batch]
@@ -595,10 +595,12 @@ def _epoch(
         cost, right = _forward_backward(plan, history, batch)
         with _finish_before_interrupt():
             _step(plan, history, cost, right / m)
-            cost_sum += cost * m
+            # weight m/n, not c*m summed then /n: an epoch of one full
+            # batch (weight 1.0) then reports its step's cost exactly
+            cost_mean += cost * (m / n)
             right_sum += right
             if first + plan.batch >= n:  # the epoch's last step
-                history.loss.append(cost_sum / n)
+                history.loss.append(cost_mean)
                 if plan.accuracy_fn is not None:
                     history.accuracy.append(right_sum / n)
             if bar is not None:

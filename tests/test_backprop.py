@@ -84,6 +84,14 @@ def test_softmax_sums_to_one_and_does_not_overflow() -> None:
     assert math.fsum(softmax([0.3, -1.2, 2.0])) == pytest.approx(1.0, abs=1e-15)
 
 
+def test_softmax_divides_by_the_correctly_rounded_sum() -> None:
+    """Every sum of the closed form is `math.fsum`: the same numbers on every Python."""
+    z = math.log(0.9e-16)  # e^z below half an ulp of 1: a chain of + drops it twice
+    e = [1.0, math.exp(z), math.exp(z)]
+    assert 1.0 + e[1] + e[2] != math.fsum(e)
+    assert softmax([0.0, z, z]) == [ej / math.fsum(e) for ej in e]
+
+
 # -- the forward pass and BP1-BP4 on hand-computed examples ---------------------------
 
 

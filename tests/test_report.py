@@ -214,7 +214,7 @@ def test_cli_bp_help_says_every_default(capsys: pytest.CaptureFixture[str]) -> N
         main(["bp", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--seed SEED seeds the network and the random example (default 0)" in text
-    for option in ("--sizes SIZES layer widths (default 2,3,2)",
+    for option in ("--sizes SIZES layer widths (default 2,3,2;",
                    "(default sigmoid", "(default quadratic)", "(default normal"):
         assert option in text
 
@@ -260,6 +260,24 @@ def test_cli_bp_bad_arguments_exit_2_with_a_message(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_cli_bp_refuses_networks_past_its_stated_size(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--sizes 30000,30000 allocated until MemoryError; past a million parameters bp refuses."""
+    from microgrid.cli import BP_MAX_PARAMETERS
+
+    with pytest.raises(SystemExit) as info:
+        main(["bp", "--sizes", "30000,30000"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "layer widths 30000,30000 make a network of 900,030,000 parameters; bp checks " \
+           "at most 1,000,000" in err
+    assert BP_MAX_PARAMETERS == 1_000_000
+    with pytest.raises(SystemExit):
+        main(["bp", "--help"])
+    assert "at most 1,000,000 parameters" in " ".join(capsys.readouterr().out.split())
 
 
 # -- the docs and the example --------------------------------------------------------------
