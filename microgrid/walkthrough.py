@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from microgrid import _checks as check
 from microgrid import backprop
 from microgrid._files import write_atomically
 from microgrid.engine import Value, topological_order
@@ -389,8 +390,8 @@ class Walkthrough:
         title. The math is what MathJax and KaTeX read (Jupyter, mkdocs with
         arithmatex, GitHub, Typora).
         """
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
-            raise ValueError(f"level must be a heading level from 1 to 5, got {level!r}")
+        level = check.integer(level, "level", at_least=1, at_most=5, who="markdown",
+                              why="a heading level")
         out = [f"{'#' * level} {_markdown_escape(self.title)}", ""]
         for prose in self.intro:
             out += [_prose_markdown(prose), ""]
@@ -537,12 +538,11 @@ def explain(
         >>> print(walk.steps[1].text)
         v4.grad = ∂o/∂v4 · o.grad = 0.5 × 1 = 0.5
     """
-    precision = _positive_int(precision, "precision")
+    precision = check.integer(precision, "precision", at_least=1, who="explain")
     if max_steps is not None:
-        max_steps = _positive_int(max_steps, "max_steps")
-    if not (isinstance(rtol, (int, float)) and isinstance(atol, (int, float))
-            and rtol >= 0.0 and atol >= 0.0):
-        raise ValueError(f"rtol and atol must be non-negative numbers, got {rtol!r}, {atol!r}")
+        max_steps = check.integer(max_steps, "max_steps", at_least=1, who="explain")
+    rtol = check.real(rtol, "rtol", at_least=0.0, who="explain")
+    atol = check.real(atol, "atol", at_least=0.0, who="explain")
     if isinstance(what, Value):
         if x is not None or y is not None or lr is not None or cost != "quadratic":
             raise TypeError("explain(root) walks through a Value's own graph: x, y, cost and "
@@ -556,12 +556,6 @@ def explain(
                                 float(rtol), float(atol))
     raise TypeError(f"explain: expected an MLP (with x and y) or a Value, got "
                     f"{type(what).__name__}")
-
-
-def _positive_int(n: object, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    return n
 
 
 def _too_many(count: int, max_steps: int | None, offer: str) -> None:
@@ -615,12 +609,10 @@ def _explain_network(
     net: MLP, x: object, y: object, cost: str, lr: float | None,
     only: object, precision: int, max_steps: int | None, rtol: float, atol: float,
 ) -> Walkthrough:
-    if cost not in COSTS:
-        raise ValueError(f"unknown cost {cost!r}; valid: {', '.join(COSTS)}")
+    check.choice(cost, COSTS, "cost", who="explain")
     xs = _one_example(x, net.sizes[0])
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                           or not (math.isfinite(lr) and lr > 0.0)):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if lr is not None:
+        check.real(lr, "lr", above=0.0, who="explain")
     sizes = net.sizes
     L = len(sizes)
     keep = _network_filter(only, sizes)

@@ -229,7 +229,7 @@ def test_more_steps_than_max_steps_says_so_and_offers_only() -> None:
         explain(net, [0.1] * 4, [0.0] * 10)
     assert len(explain(net, [0.1] * 4, [0.0] * 10, only=(2, 5)).steps) == 8
     assert len(explain(net, [0.1] * 4, [0.0] * 10, max_steps=None).steps) == 581
-    with pytest.raises(ValueError, match="max_steps must be a positive integer"):
+    with pytest.raises(ValueError, match="explain: max_steps must be an int >= 1, got 0"):
         explain(net, [0.1] * 4, [0.0] * 10, max_steps=0)
 
 
@@ -243,8 +243,12 @@ def test_more_steps_than_max_steps_says_so_and_offers_only() -> None:
     (X, Y, {"cost": "hinge"}, ValueError, "hinge cost needs one output"),
     (X, Y, {"cost": "mse"}, ValueError, "unknown cost 'mse'"),
     (X, 5, {"cost": "log_likelihood"}, ValueError, "class index y=5 out of range"),
-    (X, Y, {"lr": -1.0}, ValueError, "lr must be a positive finite number"),
-    (X, Y, {"precision": 0}, ValueError, "precision must be a positive integer"),
+    (X, Y, {"lr": -1.0}, ValueError, r"explain: lr must be a finite number > 0, got -1\.0"),
+    (X, Y, {"lr": "0.1"}, TypeError, "explain: lr must be a real number, got str"),
+    (X, Y, {"precision": 0}, ValueError, "explain: precision must be an int >= 1, got 0"),
+    (X, Y, {"precision": 4.0}, TypeError, "explain: precision must be an int, got float"),
+    (X, Y, {"rtol": "0"}, TypeError, "explain: rtol must be a real number, got str"),
+    (X, Y, {"cost": 3}, TypeError, "explain: cost must be a str"),
 ])
 def test_bad_arguments_get_clear_errors(
     x: object, y: object, kwargs: dict[str, object], error: type[Exception], message: str
@@ -432,8 +436,10 @@ def test_markdown_has_a_heading_per_part_and_display_math_per_step() -> None:
     assert r"$$\delta^{3}_{1} = (a^{3}_{1} - y_{1})\, \sigma'(z^{3}_{1}) = " in md
     assert_balanced(md)
     assert walk.markdown(level=2).startswith("## ")
-    with pytest.raises(ValueError, match="heading level"):
+    with pytest.raises(ValueError, match=r"level must be an int from 1 to 5 \(a heading level\)"):
         walk.markdown(level=0)
+    with pytest.raises(TypeError, match="markdown: level must be an int, got str"):
+        walk.markdown(level="2")  # type: ignore[arg-type]
 
 
 def test_text_has_a_line_per_step_and_its_verdict() -> None:
