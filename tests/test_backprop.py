@@ -450,7 +450,7 @@ def test_cli_bp_help_says_every_default(capsys: pytest.CaptureFixture[str]) -> N
         main(["bp", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--seed SEED seeds the network and the random example (default 0)" in text
-    for option in ("--sizes SIZES layer widths (default 2,3,2)",
+    for option in ("--sizes SIZES layer widths (default 2,3,2;",
                    "(default sigmoid", "(default quadratic)", "(default normal"):
         assert option in text
 
