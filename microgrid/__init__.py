@@ -3,7 +3,6 @@
 The public face of the package: it only re-exports.
 """
 
-from microgrid.backprop import compare
 from microgrid.compile import TracingError
 from microgrid.compile import compile as compile  # imports numpy only when called
 from microgrid.engine import (
@@ -30,6 +29,7 @@ from microgrid.gradcheck import gradcheck
 from microgrid.graph import Drawing, draw, draw_network  # renderers imported only when used
 from microgrid.nn import MLP, Layer, Module, Neuron, Trace
 from microgrid.optim import SGD, Adam
+from microgrid.report import compare
 from microgrid.train import DivergenceError, History, fit
 from microgrid.walkthrough import Walkthrough, explain  # a leaf: presents a backward pass
 
