@@ -775,17 +775,42 @@ def _compiled_step(plan: _Plan) -> tuple[Compiled, Compiled | None]:
         return cost
 
     x, y = plan.X[0], plan.Y[0]
-    step = compile_graph(example_cost, x, y, params=params, reduction="mean", static_y=True)
+    step = compile_graph(example_cost, x, y, params=params, reduction="mean",
+                         static_y=_static_targets(loss_fn, plan.Y))
     want_outputs = plan.accuracy_fn is not None
     predict = compile_graph(lambda x: net(x), x) if want_outputs else None
     return step, predict
 
 
+def _static_targets(loss_fn: losses.LossFn, Y: list[Any]) -> bool:
+    """Whether a compiled cost must see each target as a plain number (`compile`'s ``static_y``).
+
+    The costs that build the same graph for every target when it is a Value
+    (`_VALUE_TARGETS`) get Value targets: one program replays every batch.
+    Static targets give a recording per distinct target, and where the
+    graph's shape depends on the target (``cross_entropy`` leaves out a
+    term whose weight is 0, so each one-hot target is its own program) a
+    batch of ten digits is replayed as up to ten programs, several times
+    slower. Class indices choose the output they read, and any other cost
+    may branch on its target: those stay static.
+    """
+    numeric = all(
+        (isinstance(y, numbers.Real) and not isinstance(y, bool))
+        or (isinstance(y, Sequence) and not isinstance(y, (str, bytes))
+            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in y))
+        for y in Y)
+    return not (numeric and loss_fn in _VALUE_TARGETS)
+
+
+_VALUE_TARGETS = (losses.quadratic, losses.mse, losses.cross_entropy,
+                  losses.cross_entropy_with_logits)
+"""The costs whose graph is the same for every Value target (see `_static_targets`)."""
+
+
 def _scorer(net: Network, loss_fn: losses.LossFn, X: list[list[float]], Y: list[Any]) -> Compiled:
     """One compiled program giving each example's cost (no penalties) and the outputs.
 
-    Static targets, as in the training step: class-index costs choose the
-    output they read by the target.
+    Targets as in the training step (`_static_targets`).
     """
     from microgrid.compile import compile as compile_graph
 
@@ -793,7 +818,7 @@ def _scorer(net: Network, loss_fn: losses.LossFn, X: list[list[float]], Y: list[
         outputs = net(x)
         return [loss_fn(outputs, y), *outputs]
 
-    return compile_graph(cost_and_outputs, X[0], Y[0], static_y=True)
+    return compile_graph(cost_and_outputs, X[0], Y[0], static_y=_static_targets(loss_fn, Y))
 
 
 _CHUNK = 1000

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import math
@@ -704,6 +705,36 @@ def test_compiled_training_reaches_the_eager_parameters(loss, labels, nouts, out
     assert compiled.step_loss == pytest.approx(eager.step_loss, rel=1e-9)
     assert compiled.step_accuracy == eager.step_accuracy
     assert compiled.lr == eager.lr
+
+
+@needs_numpy
+def test_one_hot_targets_of_the_books_costs_replay_as_one_program(monkeypatch):
+    """Cross-entropy against one-hot targets: Value targets, so every batch is one program
+    (static targets would record one per class: cross_entropy leaves out the terms whose
+    weight is 0), with the eager run's parameters. Class indices stay static."""
+    module = importlib.import_module("microgrid.compile")  # the module, not the function
+    real = module.compile
+    seen = []
+
+    def spy(*args, **kwargs):
+        compiled = real(*args, **kwargs)
+        seen.append(compiled)
+        return compiled
+
+    monkeypatch.setattr(module, "compile", spy)
+    X, labels = three_classes(30)
+    nets = [MLP(2, [5, 3], activation="sigmoid", seed=1) for _ in range(2)]
+    for net, compiled in zip(nets, (False, True), strict=True):
+        fit(net, X, one_hot(labels, 3), loss="cross_entropy", lr=0.5, epochs=3, batch_size=10,
+            validation=(X, one_hot(labels, 3)), compiled=compiled, progress=False)
+    for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert q.data == pytest.approx(p.data, rel=1e-9, abs=1e-12)
+    assert seen and all(not c.static_y and repr(c).endswith("programs=1, targets=1)")
+                        for c in seen)
+    seen.clear()
+    fit(MLP(2, [5, 3], output_activation="softmax", seed=1), X, labels, loss="log_likelihood",
+        epochs=1, batch_size=10, compiled=True, progress=False)
+    assert seen[0].static_y
 
 
 def test_compiled_training_refuses_a_cost_that_branches_on_values():
