@@ -4,8 +4,8 @@ The public face of the package: it only re-exports.
 """
 
 from microgrid.backprop import compare
-from microgrid.compile import TracingError
-from microgrid.compile import compile as compile  # imports numpy only when called
+from microgrid.compiler import TracingError
+from microgrid.compiler import compile as compile  # imports numpy only when called
 from microgrid.engine import (
     Scalar,
     Value,

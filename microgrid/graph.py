@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from microgrid._files import check_writable, write_atomically
-from microgrid.engine import Value, topological_order
+from microgrid.engine import OPS, Value, topological_order
 from microgrid.nn import MLP, Trace
 from microgrid.render import FORMATS, MissingRendererError, Renderer, RenderError, render
 
@@ -185,18 +185,6 @@ _LEGEND_TEXT = {
     "root": "output (root)",
     "non-finite": "inf or nan",
 }
-_OP_TEXT = {
-    "*": "×",
-    "/": "÷",
-    "**": "^",
-    "neg": "−x",
-    "sigmoid": "σ",
-    "relu": "ReLU",
-    "sqrt": "√",
-    "abs": "|x|",
-    "sum": "Σ",
-    "logsumexp": "log Σ exp",
-}
 _GRAD_COLOUR = (0xF9, 0x73, 0x16)  # orange at the largest |grad|, white at 0
 
 
@@ -223,8 +211,8 @@ def draw(
     ``grad``; each operation is an oval between its inputs and its result,
     with its inputs' edges in order (a ``linear`` node, drawn as
     ``Σ w·a + b``: the weights, then the inputs, then the bias). Constants
-    are not nodes in the engine; a ``*`` shows its factor (``× 2``), and
-    ``+ - / **`` show theirs where it can be read back exactly.
+    are not nodes in the engine; an operation shows its own (``× 2``,
+    ``4 -``, ``^0.5``, ``Σ w·a - 1``), as every node keeps its operands.
 
     Leaves are styled as parameters (``params``, default
     ``net.parameters()``), inputs (``inputs``, default ``trace.a[0]``; when
@@ -404,63 +392,11 @@ def _legend(
 
 
 def _op_text(node: Value, fmt: Any) -> str:
-    """An operation's label, with its constant operand where it can be read back."""
-    op = node.op
-    if op == "linear":
-        return "Σ w·a + b" if len(node.parents) % 2 == 1 else "Σ w·a"
-    text = _OP_TEXT.get(op, op)
-    if len(node.parents) != 1 or op not in ("+", "-", "*", "/", "**"):
-        return text
-    constant = _constant_text(node, fmt)
-    return text if constant is None else constant
-
-
-def _constant_text(node: Value, fmt: Any) -> str | None:
-    """``× 2``, ``+ 1``, ``1 -``, ``÷ 4``, ``^2``... for an op with one Value operand.
-
-    The engine keeps no constants, but they are recoverable: for ``x * c``
-    the local gradient is ``c`` itself; for the others the recovered
-    number must reproduce the result exactly (``+ -``) or the op's local
-    gradient identifies which side the constant was on (``/ **``).
-    """
-    x, r, local = node.parents[0].data, node.data, node.local_grads[0]
-    op = node.op
-    if op == "*":
-        return f"× {_short(local, fmt)}"
-    if op == "+":
-        c = r - x
-        return f"+ {_short(c, fmt)}" if c != 0.0 and x + c == r else None
-    if op == "-":
-        if local == 1.0:  # x - c
-            c = x - r
-            return f"- {_short(c, fmt)}" if c != 0.0 and x - c == r else None
-        c = r + x  # c - x
-        return f"{_short(c, fmt)} -" if c - x == r else None
-    if op == "/":
-        # x / c has local 1/c and r == x * local; c / x has local -r/x.
-        if local != 0.0 and math.isclose(r, x * local, rel_tol=1e-9):
-            return f"÷ {_short(1.0 / local, fmt)}"
-        return f"{_short(r * x, fmt)} ÷" if x != 0.0 else None
-    # **: x ** n has local n x^(n-1), so n = local x / r; c ** x has r = c^x.
-    if x != 0.0 and r != 0.0:
-        n = local * x / r
-        half = round(n * 2.0) / 2.0  # squares, square roots, reciprocals...
-        if abs(n - half) < 1e-9 and _close_power(x, half, r):
-            return f"^{_short(half, fmt)}"
-        if r > 0.0:
-            c = r ** (1.0 / x)
-            if _close_power(c, x, r):
-                return f"{_short(c, fmt)}^"
-    return None
-
-
-def _close_power(base: float, exponent: float, expected: float) -> bool:
-    try:
-        return math.isclose(base**exponent, expected, rel_tol=1e-9)
-    except (OverflowError, ZeroDivisionError):
-        return False
-    except TypeError:  # a complex result
-        return False
+    """An operation's text: its label, with its number operands (``× 2``, ``Σ w·a - 1``)."""
+    spec = OPS.get(node.op)
+    if spec is None:  # not made by the engine's operations (an op set by hand)
+        return node.op
+    return spec.caption(spec.operands(node), lambda c: _short(c, fmt))
 
 
 def _short(c: float, fmt: Any) -> str:

@@ -42,7 +42,7 @@ from microgrid.engine import Scalar, Value, no_grad, sum_of
 from microgrid.optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:
-    from microgrid.compile import Compiled
+    from microgrid.compiler import Compiled
 
 __all__ = [
     "AccuracyFn",
@@ -599,7 +599,7 @@ def _compiled_step(
     """`fit`'s step as compiled programs: the mean cost (with the same
     penalties, which are batch-independent, so the mean adds them once) and,
     for accuracy, the network's outputs."""
-    from microgrid.compile import compile as compile_graph
+    from microgrid.compiler import compile as compile_graph
 
     def example_cost(x: list[Value], y: Any) -> Value:
         cost = loss_fn(net(x), y)

@@ -35,6 +35,7 @@ import random
 import re
 import subprocess
 import sys
+import types
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,14 +48,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rounding import magnitudes
 
-from microgrid import losses
-from microgrid.compile import Compiled, TracingError, compile
+from microgrid import compiler, engine, losses
+from microgrid.compiler import Compiled, TracingError, compile
 from microgrid.engine import Value, linear, logsumexp, sum_of
 from microgrid.nn import MLP, Layer
 from microgrid.optim import SGD
-
-compile_module = importlib.import_module("microgrid.compile")
-engine_module = importlib.import_module("microgrid.engine")
 
 
 class _MathWithNumpyTanh:
@@ -68,7 +66,7 @@ class _MathWithNumpyTanh:
 
 def numpy_tanh() -> Any:
     """Within this context the engine computes tanh with numpy, as the replay does."""
-    return mock.patch.object(engine_module, "math", _MathWithNumpyTanh())
+    return mock.patch.object(engine, "math", _MathWithNumpyTanh())
 
 REL = 1e-12
 
@@ -628,7 +626,7 @@ def test_in_a_large_first_batch_the_examples_that_can_branch_are_the_ones_checke
     step = compile(cost, X[0], Y[0], params=[w])
     with pytest.raises(TracingError, match=f"example {odd} of the first batch"):
         step(X, Y)
-    assert compile_module.FIRST_BATCH_CHECKS < 500
+    assert compiler.FIRST_BATCH_CHECKS < 500
 
 
 def test_a_random_mask_is_refused() -> None:
@@ -837,13 +835,33 @@ def test_compile_and_tracing_error_are_importable_from_microgrid() -> None:
     assert microgrid.compile is compile
     assert microgrid.TracingError is TracingError
     assert issubclass(TracingError, ValueError)
+    assert TracingError.__module__ == "microgrid.compiler"  # as tracebacks name it
+
+
+def test_the_compiler_is_a_package_no_function_hides() -> None:
+    """``import microgrid.compiler`` gives the package, whose modules are
+    importable by name; ``microgrid.compile`` is the function."""
+    import microgrid
+    import microgrid.compiler as package
+
+    assert isinstance(package, types.ModuleType) and callable(microgrid.compile)
+    for part in ("api", "kernels", "lifting", "packing", "tracing"):
+        assert isinstance(importlib.import_module(f"microgrid.compiler.{part}"), types.ModuleType)
+
+
+def test_compile_imports_numpy_only_when_first_called() -> None:
+    """``TracingError`` and the function itself come without numpy; the first call loads it."""
+    code = ("import sys\nfrom microgrid import compile, TracingError\n"
+            "from microgrid.compiler import tracing\nprint('numpy' in sys.modules)\n"
+            "compile(lambda x: x[0] * 2.0, [1.0])\nprint('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
 
 
 # -- errors --------------------------------------------------------------------
 
 
 def test_numpy_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compile_module, "np", None)
     monkeypatch.setitem(sys.modules, "numpy", None)  # makes `import numpy` fail
     with pytest.raises(ImportError, match=r"microgrid-autodiff\[fast\]"):
         compile(lambda x: x[0], [1.0])
