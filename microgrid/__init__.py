@@ -1,39 +1,67 @@
 """microgrid: a small, fast reverse-mode scalar autodiff engine.
 
-The public face of the package: it only re-exports.
+The public face of the package: it only re-exports, each name from its
+module when first used, so ``import microgrid`` (and ``microgrid --help``)
+load the engine and little else.
 """
 
-from microgrid.backprop import compare
-from microgrid.compiler import TracingError
-from microgrid.compiler import compile as compile  # imports numpy only when called
-from microgrid.engine import (
-    Scalar,
-    Value,
-    abs,
-    detect_anomaly,
-    exp,
-    is_anomaly_enabled,
-    is_grad_enabled,
-    linear,
-    linear_layer,
-    log,
-    logsumexp,
-    no_grad,
-    relu,
-    sigmoid,
-    sqrt,
-    sum_of,
-    tanh,
-    topological_order,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# At once: the function has its module's name, and importing the module later
+# would put the module, not the function, under that name.
 from microgrid.gradcheck import gradcheck
-from microgrid.graph import Drawing, draw, draw_network  # renderers imported only when used
-from microgrid.nn import MLP, Layer, Module, Neuron, Trace
-from microgrid.optim import SGD, Adam
-from microgrid.train import DivergenceError, History, fit
+
+if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports on first use
+    from microgrid.backprop import compare
+    from microgrid.compiler import TracingError
+    from microgrid.compiler import compile as compile
+    from microgrid.engine import (
+        Scalar,
+        Value,
+        detect_anomaly,
+        exp,
+        is_anomaly_enabled,
+        is_grad_enabled,
+        linear,
+        linear_layer,
+        log,
+        logsumexp,
+        no_grad,
+        relu,
+        sigmoid,
+        sqrt,
+        sum_of,
+        tanh,
+        topological_order,
+    )
+    from microgrid.engine import abs as abs
+    from microgrid.graph import Drawing, draw, draw_network
+    from microgrid.nn import MLP, Layer, Module, Neuron, Trace
+    from microgrid.optim import SGD, Adam
+    from microgrid.train import DivergenceError, History, fit
 
 __version__ = "0.1.0"
 
+_HOMES = {
+    "microgrid.backprop": ["compare"],
+    "microgrid.compiler": ["TracingError", "compile"],  # numpy only when compile is called
+    "microgrid.engine": [
+        "Scalar", "Value", "abs", "detect_anomaly", "exp", "is_anomaly_enabled",
+        "is_grad_enabled", "linear", "linear_layer", "log", "logsumexp", "no_grad", "relu",
+        "sigmoid", "sqrt", "sum_of", "tanh", "topological_order",
+    ],
+    "microgrid.graph": ["Drawing", "draw", "draw_network"],  # renderers only when used
+    "microgrid.nn": ["MLP", "Layer", "Module", "Neuron", "Trace"],
+    "microgrid.optim": ["SGD", "Adam"],
+    "microgrid.train": ["DivergenceError", "History", "fit"],
+}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
+
+# `abs` and `compile` are importable by name, but not by `import *`, which
+# would replace Python's own.
 __all__ = [
     "MLP",
     "SGD",
@@ -49,7 +77,6 @@ __all__ = [
     "TracingError",
     "Value",
     "__version__",
-    "abs",
     "compare",
     "detect_anomaly",
     "draw",
@@ -71,3 +98,17 @@ __all__ = [
     "tanh",
     "topological_order",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module on first use (PEP 562)."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'microgrid' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: later reads find it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
