@@ -1,8 +1,9 @@
 """microgrid: a small, fast reverse-mode scalar autodiff engine.
 
-The public face of the package: it only re-exports, each name from its
-module when first used, so ``import microgrid`` (and ``microgrid --help``)
-load the engine and little else.
+The public face of the package: it only re-exports. The engine's names are
+imported at once (the standard library only); the others from their modules
+when first used, so ``import microgrid`` (and ``microgrid --help``) load the
+engine and little else.
 """
 
 from __future__ import annotations
@@ -10,34 +11,34 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# At once: the function has its module's name, and importing the module later
-# would put the module, not the function, under that name.
+# At once: the engine (stdlib only), and gradcheck, a function with its module's
+# name (importing the module later would put the module under that name).
+from microgrid.engine import (
+    Scalar,
+    Value,
+    detect_anomaly,
+    exp,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    linear,
+    linear_layer,
+    log,
+    logsumexp,
+    no_grad,
+    relu,
+    sigmoid,
+    sqrt,
+    sum_of,
+    tanh,
+    topological_order,
+)
+from microgrid.engine import abs as abs
 from microgrid.gradcheck import gradcheck
 
 if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports on first use
     from microgrid.backprop import compare
     from microgrid.compiler import TracingError
     from microgrid.compiler import compile as compile
-    from microgrid.engine import (
-        Scalar,
-        Value,
-        detect_anomaly,
-        exp,
-        is_anomaly_enabled,
-        is_grad_enabled,
-        linear,
-        linear_layer,
-        log,
-        logsumexp,
-        no_grad,
-        relu,
-        sigmoid,
-        sqrt,
-        sum_of,
-        tanh,
-        topological_order,
-    )
-    from microgrid.engine import abs as abs
     from microgrid.graph import Drawing, draw, draw_network
     from microgrid.nn import MLP, Layer, Module, Neuron, Trace
     from microgrid.optim import SGD, Adam
@@ -48,11 +49,6 @@ __version__ = "0.1.0"
 _HOMES = {
     "microgrid.backprop": ["compare"],
     "microgrid.compiler": ["TracingError", "compile"],  # numpy only when compile is called
-    "microgrid.engine": [
-        "Scalar", "Value", "abs", "detect_anomaly", "exp", "is_anomaly_enabled",
-        "is_grad_enabled", "linear", "linear_layer", "log", "logsumexp", "no_grad", "relu",
-        "sigmoid", "sqrt", "sum_of", "tanh", "topological_order",
-    ],
     "microgrid.graph": ["Drawing", "draw", "draw_network"],  # renderers only when used
     "microgrid.nn": ["MLP", "Layer", "Module", "Neuron", "Trace"],
     "microgrid.optim": ["SGD", "Adam"],
