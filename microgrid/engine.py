@@ -392,7 +392,8 @@ def _op(name: str, arity: int | None, label: str, **fields: Any) -> Callable[[_F
     """Register the spec of the node kind the decorated method or function makes.
 
     Returns it unchanged. An operator method (``__add__``) is applied as the
-    operator (``operator.add``), so either operand may be the number.
+    operator (``operator.add``), so either operand may be the number; another
+    method as a method call (``x.tanh()``).
     """
 
     def register(make: _F) -> _F:
@@ -400,8 +401,8 @@ def _op(name: str, arity: int | None, label: str, **fields: Any) -> Callable[[_F
         if function.startswith("__"):
             apply = getattr(operator, function.strip("_"))
             code = "-{0}" if arity == 1 else f"{{0}} {name} {{1}}"
-        elif arity == 1:
-            apply, code = make, f"{{0}}.{function}()"
+        elif arity == 1:  # a method: applied as one, so any object having it takes it
+            apply, code = operator.methodcaller(function), f"{{0}}.{function}()"
         else:  # a module-level function: its arguments are its operands
             count = make.__code__.co_argcount
             apply, code = make, f"{function}({', '.join(f'{{{i}}}' for i in range(count))})"
