@@ -220,15 +220,12 @@ def _times(local: Array, g: Array) -> Array:
     The engine skips a node whose gradient is exactly 0 (see
     ``Value.backward``), so it never forms ``0 * inf``; the replay must give
     the same 0 where ``local`` can be infinite. Only those operations pay
-    for it.
+    for it (``spec.unbounded``).
     """
     product: Array = local * g
     if not np.isfinite(local).all():
         product[np.broadcast_to(g == 0.0, product.shape)] = 0.0
     return product
-
-
-_UFUNC_NAMES = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "**": "power"}
 
 
 class Sums(Instruction):
