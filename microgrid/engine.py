@@ -385,7 +385,14 @@ class OpSpec:
 
 _specs: dict[str, OpSpec] = {}
 OPS: Mapping[str, OpSpec] = MappingProxyType(_specs)
-"""Every kind of node the engine makes, by its ``op`` string (read-only); see `OpSpec`."""
+"""Every kind of node the engine makes, by its ``op`` string (read-only); see `OpSpec`.
+
+    >>> OPS["sigmoid"].label, OPS["*"].arity, OPS["linear"].kernel, OPS["relu"].kinks
+    ('σ', 2, 'matmul', (0.0,))
+    >>> x = Value(3.0)
+    >>> OPS["-"].operands(2.0 - x), OPS["*"].operands(x * 2.0)
+    ((2.0, Value(data=3.0, grad=0.0)), (Value(data=3.0, grad=0.0), 2.0))
+"""
 
 
 def _op(name: str, arity: int | None, label: str, **fields: Any) -> Callable[[_F], _F]:

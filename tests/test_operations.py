@@ -130,3 +130,13 @@ def test_every_operation_is_complete(name: str, data: st.DataObject) -> None:
     check_called(spec, root)
     for k in spec.kinks:  # gradcheck skips the kink, saying so
         assert gradcheck(lambda x: spec.apply(x[0]), [k]).skipped
+
+
+def test_the_engines_and_the_compilers_docstring_examples_run() -> None:
+    import doctest
+
+    from microgrid import compiler
+
+    for module in (engine, compiler):
+        result = doctest.testmod(module)
+        assert result.attempted > 5 and result.failed == 0
