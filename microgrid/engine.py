@@ -323,45 +323,36 @@ def _everywhere(margin: float, *operands: object) -> bool:
 class OpSpec:
     """What the library knows of one kind of node: ``OPS[node.op]``.
 
-    Declared beside the method (or function) that makes the node, and read
-    by every layer above the engine: `microgrid.compile` replays it with
-    ``forward`` and ``derivatives`` (or the ``kernel`` named), drawings show
-    its ``caption``, `gradcheck` skips its ``kinks``, `microgrid.strategies`
-    fuzzes it inside its ``domain``, and ``microgrid graph`` expressions call
-    it by ``call``. The engine's own methods do not read it (the hot path
-    stays hand-written), so each batched formula sits a few lines above the
-    scalar one it must equal, edge values included.
+    Declared beside the method that makes the node and read by every layer
+    above the engine (compile, drawings, gradcheck, the strategies, the CLI);
+    the engine's own methods do not read it: the hot path stays hand-written.
 
     Attributes:
-        name: the node's ``op`` string.
-        arity: 1, 2, or None (any number of operands).
+        name: the node's ``op`` string. arity: 1, 2, or None (n-ary).
         label: how drawings name it (``×``, ``σ``, ``Σ w·a + b``).
-        operands: reads a node's operands as written, numbers included: the
-            arguments of the call that made it, ``(x, 2.0)`` for ``x * 2.0``,
-            ``(2.0, x)`` for ``2.0 - x``, ``((a, 2.0),)`` for ``sum_of([a, 2.0])``,
-            ``(weights, inputs, bias)`` for `linear` (each a tuple but the bias).
-        apply: makes the node again from such operands (``apply(*operands)``).
-        code: how it is written in Python, ``{0}``, ``{1}``... its operands.
-        caption: a drawing's text for it, from its operands as written and a
-            number formatter (``× 2``, ``2 ÷``, ``Σ w·a - 1``).
-        domain: ``domain(margin, *operands)``, on numbers: whether it is
-            defined and differentiable within ``margin`` of them.
-        kinks: where its derivative jumps, in its first operand.
+        operands: reads a node's operands as written, numbers included (the
+            arguments of the call that made it): ``(2.0, x)`` for ``2.0 - x``,
+            ``((a, 2.0),)`` for ``sum_of([a, 2.0])``, ``(weights, inputs, bias)``.
+        apply: makes the node again from them; code: how it is written in
+            Python (``{0}``, ``{1}``: its operands).
+        caption: a drawing's text from its operands and a number formatter
+            (``× 2``, ``2 ÷``, ``Σ w·a - 1``).
+        domain: ``domain(margin, *operands)`` on numbers: whether it is defined
+            and differentiable within ``margin``; kinks: where its derivative
+            jumps, in its first operand.
         call: the name ``microgrid graph`` expressions call it by, or None.
-        constants: the range tests draw its number operands from.
-        sample: an n-ary op's operands as written from Values and a number.
-        forward: batched, ``forward(xp, out, *operands)`` writes the results
-            into ``out``; ``xp`` is the array namespace (numpy).
-        derivatives: batched, per operand, ``d(xp, result, *operands)``: the
-            local derivative (an array, or a number for all).
+        constants: the range tests draw its numbers from; sample: an n-ary
+            op's operands as written from Values and a number.
+        forward: batched ``forward(xp, out, *operands)``, writing into ``out``
+            (``xp``: the array namespace, numpy); derivatives: batched, per
+            operand, ``d(xp, result, *operands)`` (an array or a number).
         slope_domain: batched, per operand (None: everywhere), where its local
-            derivative exists: the engine refuses the operation elsewhere when
+            derivative exists; the engine refuses the operation elsewhere if
             that operand is a Value (a negative base with a Value exponent).
         unbounded: whether a local derivative can be infinite at finite
-            operands (`compile` then keeps the engine's 0 where the gradient is 0).
-        kernel: the compile kernel that replays it, where ``forward`` and
-            ``derivatives`` cannot say how nodes pack (`linear` into a matrix
-            product); None with them.
+            operands (compile then keeps the engine's 0 where the gradient is 0).
+        kernel: the compile kernel that replays it where ``forward`` and
+            ``derivatives`` cannot say how its nodes pack (`linear`), or None.
     """
 
     name: str
@@ -458,12 +449,9 @@ class Value:
         op: the operation that made this node (``""`` for a leaf); `OPS`
             describes each.
         label: a name for drawings and messages.
-        operands: None when the parents are all of the operands; else, for
-            an operation with a plain-number operand (which is no parent),
-            what ``OPS[op].operands`` reads the operands as written from:
-            the number of ``x * 2.0``, ``(2.0, x)`` for ``2.0 - x``, the
-            terms of `sum_of` and `logsumexp`, ``(weights, inputs, bias)``
-            of `linear`.
+        operands: None when the parents are all of the operands; else what
+            ``OPS[op].operands`` reads them from, numbers included (the number
+            of ``x * 2.0``, ``(2.0, x)`` for ``2.0 - x``, an n-ary node's).
 
     Example::
 
@@ -618,7 +606,8 @@ class Value:
         return _node(r, (self,), (-r / b,), "/", (a, self))
 
     @_op("**", 2, "^", caption=_beside("^", ""), domain=lambda margin, x, y: x > margin,
-         constants=(0.5, 2.5), forward=lambda xp, out, x, y: _batched_power(xp, out, x, y),
+         constants=(0.5, 2.5),
+         forward=lambda xp, out, x, y: xp.power(x, _per_element(xp, y, x), out=out),
          derivatives=(lambda xp, r, x, y: _batched_power_slope(xp, x, y),
                       lambda xp, r, x, y: _batched_exponent_slope(xp, r, x)),
          slope_domain=(None, lambda xp, x, y: x >= 0.0), unbounded=True)
@@ -990,22 +979,14 @@ def _batched_sigmoid(xp: Any, out: Any, x: Any) -> None:
 
 
 def _per_element(xp: Any, n: Any, x: Any) -> Any:
-    """The exponent ``n`` as one number per element of ``x ** n``.
-
-    numpy's power takes shortcuts for a repeated exponent (x*x, sqrt, 1/x)
-    that round differently from C's pow, which the engine calls; an exponent
-    per element gets pow itself (or, on AVX-512 CPUs, numpy's vector pow,
-    within an ulp of it).
-    """
+    """The exponent as one number per element: numpy's power takes shortcuts for a
+    repeated exponent (x*x, sqrt, 1/x) that round otherwise than C's pow, the
+    engine's; per element it calls pow (on AVX-512 CPUs its own, an ulp away)."""
     if n.shape == x.shape:
         return n
     full = xp.empty(xp.broadcast_shapes(x.shape, n.shape))
     full[...] = n
     return full
-
-
-def _batched_power(xp: Any, out: Any, x: Any, n: Any) -> None:
-    xp.power(x, _per_element(xp, n, x), out=out)
 
 
 def _batched_power_slope(xp: Any, x: Any, n: Any) -> Any:

@@ -144,20 +144,15 @@ def _sign(x: float) -> int:
 
 def _evaluate(
     f: Callable[[list[Value]], Value], xs: list[float]
-) -> tuple[float, list[tuple[object, ...]], list[Kink]]:
-    leaves = [Value(x) for x in xs]
-    out = _call(f, leaves)
-    shape, kinks = _signature(out, leaves)
-    return out.data, shape, kinks
-
-
-def _call(f: Callable[[list[Value]], Value], leaves: list[Value]) -> Value:
+) -> tuple[Value, list[Value], list[tuple[object, ...]], list[Kink]]:
+    """``f`` on fresh leaves at ``xs``: its result, the leaves, the graph's shape and kinks."""
+    leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
     out = f(leaves)
     if not isinstance(out, Value):
         raise TypeError(
             f"gradcheck: f must return a scalar Value, got {type(out).__name__} {out!r}"
         )
-    return out
+    return out, leaves, *_signature(out, leaves)
 
 
 def gradcheck(
@@ -241,9 +236,7 @@ def _analytic(
 
     Any other leaf's grad (a network's parameters) is put back as it was.
     """
-    leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
-    out = _call(f, leaves)
-    shape, kinks = _signature(out, leaves)
+    out, leaves, shape, kinks = _evaluate(f, xs)
     mine = {id(v) for v in leaves}
     others = [n for n in topological_order(out) if not n.parents and id(n) not in mine]
     saved = [n.grad for n in others]
@@ -265,8 +258,8 @@ def _entry(
     up[i] += h
     down[i] -= h
     try:
-        f_up, shape_up, kinks_up = _evaluate(f, up)
-        f_down, shape_down, kinks_down = _evaluate(f, down)
+        out_up, _, shape_up, kinks_up = _evaluate(f, up)
+        out_down, _, shape_down, kinks_down = _evaluate(f, down)
     except (ValueError, ZeroDivisionError, OverflowError) as e:
         entry.skipped = f"f is undefined within eps of inputs[{i}] ({e})"
         return entry
@@ -279,6 +272,7 @@ def _entry(
         crosses = "changes sign" if k == 0.0 else f"crosses {k:g}"
         entry.skipped = f"{op} node {n + 1}: its argument {crosses} within eps"
         return entry
+    f_up, f_down = out_up.data, out_down.data
     step = up[i] - down[i]  # the step actually taken, after rounding
     numeric = (f_up - f_down) / step
     diff = abs(entry.analytic - numeric)

@@ -22,24 +22,11 @@ what calling ``cost(x, y).backward()`` on each example would accumulate.
 ``step.backward(X, Y)`` adds the same gradients into the parameters'
 ``.grad``, so optimisers work unchanged.
 
-The package, one mechanism per module: `microgrid.compiler.tracing`
-(recording the function, comparing recordings; no numpy),
-`microgrid.compiler.lifting` (constants that change with a static target),
-`microgrid.compiler.packing` (a recording into instructions),
-`microgrid.compiler.kernels` (the numpy instructions) and
-`microgrid.compiler.api` (`Compiled`). numpy is imported by the first call
-of `compile`, never by ``import microgrid``.
-
-Tracing rule (as in JAX): the tape records which operations ran, not the
-Python that chose them. A recording depends on the example, on any number
-Python reads off a Value, on the parameters' values and on randomness: a
-compiled function gives the eager engine's numbers on every example, or
-`compile` refuses it with `TracingError`. Numbers read through the engine
-(``float(v)``, ``v > 0``, ``max(values)``) are refused as they are read
-(`engine.watch_reads` reports them); what ``v.data`` could change is
-found by recording again and comparing: on the example, with the parameters
-moved, and on the first batch's examples that hold each node's extremes
-(see `compile`).
+The tracing rule is `compile`'s. The package, one mechanism per module:
+`tracing` (recording the function, comparing recordings; no numpy),
+`lifting` (constants that change with a static target), `packing` (a
+recording into instructions), `kernels` (the numpy instructions) and `api`
+(`Compiled`). numpy is imported by the first call of `compile`.
 """
 
 from __future__ import annotations

@@ -1,23 +1,15 @@
 """The numpy kernels: instructions that compute a block of rows at once.
 
-Every node of a program is one row of one of two stores: ``V``, shape
-``(rows, batch)``, for nodes that depend on the example, and ``U``, shape
-``(rows,)``, for those that do not (parameters, other leaves, and e.g. an
-L2 penalty over them, computed once per call). An instruction computes the
-nodes of one operation at one depth whose operands line up: a block of
-``w`` rows (lanes). Unary and binary operations run the batched ``forward``
-and ``derivatives`` of their spec in `microgrid.engine.OPS`; operations
-whose nodes pack otherwise name their kernel (``spec.kernel``): a sum's
-terms as a grid, a layer's ``linear`` nodes, which share their inputs, as
-one matrix product ``z^l = w^l a^{l-1} + b^l`` (the batch along the
-columns, as in BACKPROP.md).
-
-Backward runs the instructions in reverse, each recomputing its local
-derivatives from the batch's own values (ReLU's mask, tanh's ``1 - t^2``)
-and summing over the batch wherever a batch-independent row meets a
-per-example one: the sum the eager engine accumulates example by example.
+An instruction computes the nodes of one operation at one depth whose
+operands line up (its lanes): rows of ``V`` (per example, shape ``(rows,
+batch)``) or of ``U`` (batch-independent, shape ``(rows,)``). Unary and
+binary operations run their spec's batched ``forward`` and ``derivatives``
+(`microgrid.engine.OPS`); others name their kernel: a sum's terms as a grid,
+a layer's ``linear`` nodes, which share their inputs, as one matrix product
+``z^l = w^l a^{l-1} + b^l``. Backward recomputes local derivatives from the
+batch's own values and sums over the batch where a batch-independent row
+meets a per-example one: what the eager engine accumulates example by example.
 """
-
 from __future__ import annotations
 
 import math
