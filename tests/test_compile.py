@@ -27,6 +27,7 @@ states it.
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import gc
 import importlib
@@ -826,6 +827,28 @@ def test_compile_imports_numpy_only_when_first_called() -> None:
 
 
 # -- errors --------------------------------------------------------------------
+
+
+def test_an_operation_compile_cannot_replay_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing falls through to a default (an unknown unary op was once replayed as abs):
+    an op whose spec gives no batched formulas nor a kernel, or an op the table does not
+    have, raises TracingError naming it."""
+
+    def renamed(op: str) -> Callable[[list[Value]], Value]:
+        def fn(x: list[Value]) -> Value:
+            node = x[0].tanh()
+            node.op = op
+            return node
+        return fn
+
+    bare = dataclasses.replace(OPS["tanh"], name="mystery", forward=None, derivatives=())
+    monkeypatch.setitem(engine._specs, "mystery", bare)
+    with pytest.raises(TracingError, match="operation 'mystery' cannot be replayed"):
+        compile(renamed("mystery"), [0.5])
+    with pytest.raises(TracingError, match="'unknown' node was made by no operation"):
+        compile(renamed("unknown"), [0.5])
 
 
 def test_numpy_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
