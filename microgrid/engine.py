@@ -345,7 +345,7 @@ class OpSpec:
             op's operands as written from Values and a number.
         forward: batched ``forward(xp, out, *operands)``, writing into ``out``
             (``xp``: the array namespace, numpy); derivatives: batched, per
-            operand, ``d(xp, result, *operands)`` (an array or a number).
+            operand, ``d(xp, result, *operands)``, or a number if constant.
         slope_domain: batched, per operand (None: everywhere), where its local
             derivative exists; the engine refuses the operation elsewhere if
             that operand is a Value (a negative base with a Value exponent).
@@ -368,7 +368,7 @@ class OpSpec:
     constants: tuple[float, float] = (-3.0, 3.0)
     sample: Callable[[Sequence[Value], float], tuple[Any, ...]] | None = None
     forward: Callable[..., Any] | None = None
-    derivatives: tuple[Callable[..., Any], ...] = ()
+    derivatives: tuple[float | Callable[..., Any], ...] = ()
     slope_domain: tuple[Callable[..., Any] | None, ...] = ()
     unbounded: bool = False
     kernel: str | None = None
@@ -498,7 +498,7 @@ class Value:
     # -- arithmetic ---------------------------------------------------------
 
     @_op("+", 2, "+", forward=lambda xp, out, x, y: xp.add(x, y, out=out),
-         derivatives=(lambda xp, r, x, y: 1.0, lambda xp, r, x, y: 1.0))
+         derivatives=(1.0, 1.0))
     def __add__(self, other: Scalar) -> Value:
         a = self.data
         if type(other) is Value:
@@ -518,7 +518,7 @@ class Value:
     __radd__ = __add__
 
     @_op("-", 2, "-", forward=lambda xp, out, x, y: xp.subtract(x, y, out=out),
-         derivatives=(lambda xp, r, x, y: 1.0, lambda xp, r, x, y: -1.0))
+         derivatives=(1.0, -1.0))
     def __sub__(self, other: Scalar) -> Value:
         a = self.data
         if type(other) is Value:
@@ -653,7 +653,7 @@ class Value:
         return _node(r, (self,), (d_exponent,), "**", (c, self))
 
     @_op("neg", 1, "−x", forward=lambda xp, out, x: xp.negative(x, out=out),
-         derivatives=(lambda xp, r, x: -1.0,))
+         derivatives=(-1.0,))
     def __neg__(self) -> Value:
         return _node(-self.data, (self,), _MINUS_ONE, "neg")
 

@@ -256,8 +256,12 @@ def test_random_networks_library_costs_with_value_targets_match_the_eager_engine
         return cost_of(outputs, y) + losses.l2_penalty(params, 1e-3)  # type: ignore[no-any-return]
 
     with numpy_tanh():
+        try:
+            reference = eager(cost, params, X, Y)
+        except ValueError:
+            reject()  # a saturated sigmoid: the cost refuses log(0), eagerly too
         step = compile(cost, X[0], Y[0], params=params)
-        assert_matches(step(X, Y), eager(cost, params, X, Y))
+        assert_matches(step(X, Y), reference)
     assert "programs=1" in repr(step)
 
 

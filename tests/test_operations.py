@@ -71,7 +71,10 @@ def check_batched_twins(spec: OpSpec, root: Value) -> None:
         if not isinstance(operand, Value):
             continue
         local = next(locals_)
-        batched = np.broadcast_to(spec.derivatives[i](np, out, *arrays), (1,))[0]
+        derivative = spec.derivatives[i]
+        if callable(derivative):
+            derivative = np.broadcast_to(derivative(np, out, *arrays), (1,))[0]
+        batched = derivative
         assert batched == pytest.approx(local, rel=REL, abs=1e-300)
         if spec.slope_domain and spec.slope_domain[i] is not None:
             assert spec.slope_domain[i](np, *arrays).all()

@@ -144,6 +144,10 @@ class Instruction:
         """The instruction computing nodes with these operands (one tuple per lane)."""
         raise NotImplementedError
 
+    def place(self, batched: bool, start: int, stop: int, needs_grad: bool) -> None:
+        """Where the block's rows are (``V`` if ``batched``); set once, by packing."""
+        self.batched, self.start, self.stop, self.needs_grad = batched, start, stop, needs_grad
+
     def out(self, V: Array, U: Array) -> Array:
         return (V if self.batched else U)[self.start : self.stop]
 
@@ -172,33 +176,43 @@ class Elementwise(Instruction):
         w = len(lanes)
         return cls(spec, [ref([o[i] for o in lanes], (w,)) for i in range(len(lanes[0]))])
 
-    def _operands(self, V: Array, U: Array) -> list[Array]:
-        if self.batched:  # batch-independent operands get a size-1 axis to broadcast
-            return [ref.get_b(V, U) for ref in self.refs]
-        return [ref.get(V, U) for ref in self.refs]
+    def place(self, batched: bool, start: int, stop: int, needs_grad: bool) -> None:
+        super().place(batched, start, stop, needs_grad)
+        # Looked up once, not at every call (a replay step costs microseconds): how
+        # to read each operand (batch-independent ones get a size-1 axis to broadcast
+        # against per-example ones), which need their local derivative (constant or
+        # computed), and which Value operands have a derivative only somewhere.
+        self.getters = [ref.get_b if batched and ref.kind != "V" else ref.get
+                        for ref in self.refs]
+        slopes = [(ref, d) for ref, d in zip(self.refs, self.spec.derivatives, strict=True)
+                  if ref.needs_grad]
+        self.constant_slopes = [(ref, d) for ref, d in slopes if not callable(d)]
+        self.slopes = [(ref, d) for ref, d in slopes if callable(d)]
+        self.checks = [where for ref, where in zip(self.refs, self.spec.slope_domain)
+                       if where is not None and ref.kind != "c"]
+        self.formula, self.unbounded = self.spec.forward, self.spec.unbounded
+
+    def _operands(self, V: Array, U: Array) -> tuple[Array, ...]:
+        get = self.getters
+        return (get[0](V, U),) if len(get) == 1 else (get[0](V, U), get[1](V, U))
 
     def forward(self, V: Array, U: Array) -> bool:
         operands = self._operands(V, U)
-        self.spec.forward(np, self.out(V, U), *operands)  # type: ignore[misc]
-        # Where a Value operand has no local derivative, the engine refuses the
-        # operation (a negative base with a Value exponent) though numpy computes it.
-        return all(
-            where is None or ref.kind == "c" or bool(where(np, *operands).all())
-            for ref, where in zip(self.refs, self.spec.slope_domain)
-        )
+        self.formula(np, (V if self.batched else U)[self.start : self.stop], *operands)  # type: ignore[misc]
+        # The engine refuses the operation where a Value operand has no local
+        # derivative (a negative base with a Value exponent), though numpy computes it.
+        return not self.checks or all(bool(where(np, *operands).all()) for where in self.checks)
 
     def backward(self, V: Array, U: Array, GV: Array, GU: Array) -> None:
         g = (GV if self.batched else GU)[self.start : self.stop]
-        r = self.out(V, U)
-        operands = self._operands(V, U)
-        for ref, derivative in zip(self.refs, self.spec.derivatives, strict=True):
-            if not ref.needs_grad:
-                continue
-            local = derivative(np, r, *operands)
-            if type(local) is float:
-                ref.add(GV, GU, g if local == 1.0 else local * g)
-            else:
-                ref.add(GV, GU, _times(local, g) if self.spec.unbounded else local * g)
+        for ref, c in self.constant_slopes:  # 1 for x + y, -1 for -x
+            ref.add(GV, GU, g if c == 1.0 else c * g)
+        if self.slopes:
+            r = (V if self.batched else U)[self.start : self.stop]
+            operands = self._operands(V, U)
+            for ref, derivative in self.slopes:
+                local = derivative(np, r, *operands)
+                ref.add(GV, GU, _times(local, g) if self.unbounded else local * g)
 
     def describe(self) -> str:
         kinds = [ref.kind for ref in self.refs]

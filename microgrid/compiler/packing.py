@@ -168,10 +168,8 @@ def _emit(block: list[Value], nodes: _Nodes, rows: dict[Value, int]) -> Instruct
     first = block[0]
     spec = OPS[first.op]
     instruction = kernel_of(spec).pack(spec, [nodes.operands[v] for v in block], kind, ref)
-    instruction.batched = nodes.batched[first]
-    instruction.start = rows[first]
-    instruction.stop = rows[first] + len(block)
-    instruction.needs_grad = any(nodes.needs_grad[v] for v in block)
+    instruction.place(nodes.batched[first], rows[first], rows[first] + len(block),
+                      any(nodes.needs_grad[v] for v in block))
     return instruction
 
 
