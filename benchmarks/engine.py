@@ -1,7 +1,7 @@
 """microgrid's eager engine against micrograd, on the same workloads, in one run.
 
-    python benchmarks/engine.py            # full run (about a minute or two)
-    python benchmarks/engine.py --quick    # fewer repeats, chain up to 10^5
+    python benchmarks/engine.py            # full run (a few minutes)
+    python benchmarks/engine.py --quick    # fewer repeats, chain up to 10^5 (about a minute)
     python benchmarks/engine.py --json     # the figures as JSON
 
 Workloads (medians of repeated runs; ratios are micrograd / microgrid):
@@ -30,6 +30,8 @@ Workloads (medians of repeated runs; ratios are micrograd / microgrid):
    with ``+ * relu`` (1).
 
 micrograd is ``micrograd==0.1.0`` from PyPI (``pip install -e ".[bench]"``).
+The figures go to stdout as each section ends; on a terminal, stderr shows
+what is being measured meanwhile (a section can take a minute).
 """
 
 from __future__ import annotations
@@ -60,6 +62,20 @@ except ImportError:  # pragma: no cover - the bench extra is missing
 SIZES = [2, 16, 16, 1]
 ALPHA = 1e-4
 X, Y = moons(100, noise=0.1, seed=0, signed=True)
+SHOW_PROGRESS = sys.stderr.isatty()
+
+
+def progress(text: str) -> None:
+    """Show ``text`` on stderr's last line, replacing what was there ("" clears it)."""
+    if SHOW_PROGRESS:
+        sys.stderr.write(f"\r\033[K{text}")
+        sys.stderr.flush()
+
+
+def print_line(*args: object) -> None:
+    """Print to stdout, first clearing the progress line."""
+    progress("")
+    print(*args, flush=True)
 
 
 def median_seconds(
@@ -67,6 +83,7 @@ def median_seconds(
     repeats: int,
     gc_enabled: bool = True,
     in_a_loop: int = 0,
+    label: str = "",
 ) -> dict[str, float]:
     """Median wall time of one run of each contender, interleaved.
 
@@ -79,7 +96,8 @@ def median_seconds(
     freed only by the cyclic collector); the time is their mean.
     """
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
+    for i in range(repeats):
+        progress(f"   ... {label}: repetition {i + 1} of {repeats}")
         for name, run in runs.items():
             gc.collect()
             if not gc_enabled:
@@ -263,7 +281,7 @@ def main() -> None:
         "microgrid": microgrid.__version__,
         "repeats": repeats,
     }
-    say = (lambda *a: None) if args.json else print
+    say = (lambda *a: None) if args.json else print_line
 
     say(f"Python {out['python']}, microgrid {out['microgrid']}, micrograd 0.1.0; "
         f"medians of {repeats} interleaved runs\n")
@@ -282,6 +300,7 @@ def main() -> None:
              "microgrid_nary": lambda: nary_step(nary_layers)},
             repeats,
             in_a_loop=loop,
+            label=f"1. {text.strip()}",
         )
         mg, ours, nary = medians["micrograd"], medians["microgrid"], medians["microgrid_nary"]
         out[key] = {"micrograd_ms": mg * 1e3, "microgrid_ms": ours * 1e3, "ratio": mg / ours,
@@ -302,7 +321,8 @@ def main() -> None:
         ("api_step_gc_on", "GC on, a step alone     ", True, 0),
         ("api_step_gc_off", "GC off                  ", False, 0),
     ):
-        medians = median_seconds(api_runs, repeats, gc_on, in_a_loop=loop)
+        medians = median_seconds(api_runs, repeats, gc_on, in_a_loop=loop,
+                                 label=f"2. {text.strip()}")
         mg, ours = medians["micrograd"], medians["microgrid"]
         out[key] = {"micrograd_ms": mg * 1e3, "microgrid_ms": ours * 1e3, "ratio": mg / ours}
         say(f"   {text}: micrograd {mg * 1e3:9.1f} ms   microgrid {ours * 1e3:7.1f} ms   "
@@ -314,6 +334,7 @@ def main() -> None:
     depths = [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
     micrograd_failed = False
     for n in depths:
+        progress(f"   ... 3. n = {n:,}")
         ours_s = chain_seconds(Value, n)
         tanh_s = chain_seconds(Value, n, "tanh")
         mg_s: float | str = "not run (failed at a smaller n)" if micrograd_failed else \
@@ -328,6 +349,7 @@ def main() -> None:
 
     # 4. memory
     say("\n4. memory per graph node (chain of 30,000 links)")
+    progress("   ... 4. memory")
     out["memory"] = {"microgrid": memory_per_node(Value), "micrograd": memory_per_node(
         mg_engine.Value, n=300)}
     for name, figures in out["memory"].items():
@@ -338,6 +360,7 @@ def main() -> None:
     say(f"   ratio (graph): {mem_ratio:.1f}x")
 
     # 5. GC share
+    progress("   ... 5. time in the collector")
     out["gc"] = {
         "microgrid": gc_share(lambda: microgrid_api_step(our_model, optimizer), 3 * repeats),
         "micrograd": gc_share(lambda: micrograd_api_step(mg_model), repeats),
@@ -355,7 +378,8 @@ def main() -> None:
             f"({mg_gc['collections_per_step']:5.1f} per step)")
 
     if args.json:
-        print(json.dumps(out, indent=2))
+        print_line(json.dumps(out, indent=2))
+    progress("")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports on fir
     from microgrid.nn import MLP, Layer, Module, Neuron, Trace
     from microgrid.optim import SGD, Adam
     from microgrid.train import DivergenceError, History, fit
+    from microgrid.walkthrough import Walkthrough, explain
 
 __version__ = "0.1.0"
 
@@ -53,6 +54,7 @@ _HOMES = {
     "microgrid.nn": ["MLP", "Layer", "Module", "Neuron", "Trace"],
     "microgrid.optim": ["SGD", "Adam"],
     "microgrid.train": ["DivergenceError", "History", "fit"],
+    "microgrid.walkthrough": ["Walkthrough", "explain"],  # a leaf: presents a backward pass
 }
 _HOME = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -60,10 +62,10 @@ _HOME = {name: module for module, names in _HOMES.items() for name in names}
 # would replace Python's own.
 __all__ = [
     "MLP", "SGD", "Adam", "DivergenceError", "Drawing", "History", "Layer", "Module", "Neuron",
-    "Scalar", "Trace", "TracingError", "Value", "__version__", "compare", "detect_anomaly", "draw",
-    "draw_network", "exp", "fit", "gradcheck", "is_anomaly_enabled", "is_grad_enabled", "linear",
-    "linear_layer", "log", "logsumexp", "no_grad", "relu", "sigmoid", "sqrt", "sum_of", "tanh",
-    "topological_order",
+    "Scalar", "Trace", "TracingError", "Value", "Walkthrough", "__version__", "compare",
+    "detect_anomaly", "draw", "draw_network", "exp", "explain", "fit", "gradcheck",
+    "is_anomaly_enabled", "is_grad_enabled", "linear", "linear_layer", "log", "logsumexp",
+    "no_grad", "relu", "sigmoid", "sqrt", "sum_of", "tanh", "topological_order",
 ]
 
 

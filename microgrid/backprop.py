@@ -4,7 +4,9 @@ This module is the independent witness to the autodiff engine. Its
 `backprop` is the algorithm of Nielsen's chapter 2 written with plain
 Python floats and lists; it shares no code with `microgrid.engine` (it
 never builds a `Value`), so when the two agree, that agreement means
-something. Names follow BACKPROP.md:
+something. Its sums use `math.fsum` (correctly rounded), not the built-in
+`sum`, whose rounding changed in Python 3.12: its numbers are the same on
+every version. Names follow BACKPROP.md:
 
     z^l = w^l a^{l-1} + b^l,  a^l = sigma(z^l),  a^1 = x
     BP1  delta^L = grad_a C ⊙ sigma'(z^L)
@@ -145,7 +147,7 @@ def softmax(z: Sequence[float]) -> list[float]:
     """
     m = max(z)
     e = [math.exp(zj - m) for zj in z]
-    total = sum(e)
+    total = math.fsum(e)
     return [ej / total for ej in e]
 
 

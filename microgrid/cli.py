@@ -3,7 +3,8 @@
 Each subcommand lives in a function here that imports the library module it
 presents only when it runs, so ``microgrid --help`` stays instant (it loads
 the engine, whose table lists the functions ``microgrid graph`` may call).
-Exit status: 0 on success, 1 when a check fails, 2 on bad arguments.
+Exit status: 0 on success, 1 when a check fails, 2 on bad arguments, 130
+when stopped by Ctrl-C (one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     # returning the exit status.
     _add_bp(subparsers)
     _add_demo(subparsers)
+    _add_explain(subparsers)
     _add_graph(subparsers)
     return parser
 
@@ -41,13 +43,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stdout)
         return 0
     handler = args.handler
-    status: int = handler(args)
+    try:
+        status: int = handler(args)
+    except KeyboardInterrupt:
+        print(f"microgrid {args.command}: interrupted", file=sys.stderr)
+        return 130
     return status
+
+
+BP_MAX_PARAMETERS = 1_000_000
+"""The largest network ``microgrid bp`` builds: a million parameters take about 5 s and
+500 MB (and print a million rows); ``--sizes 30000,30000`` allocated until MemoryError."""
 
 
 def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``microgrid bp``: the engine's gradients beside the closed-form BP1-BP4."""
     import math
+    from itertools import pairwise
 
     def sizes(text: str) -> list[int]:
         try:
@@ -59,6 +71,12 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         if len(values) < 2 or any(n < 1 for n in values):
             raise argparse.ArgumentTypeError(
                 f"expected at least two positive layer widths like 2,3,2, got {text!r}"
+            )
+        n = sum(fan_in * width + width for fan_in, width in pairwise(values))
+        if n > BP_MAX_PARAMETERS:
+            raise argparse.ArgumentTypeError(
+                f"layer widths {text} make a network of {n:,} parameters; bp checks at most "
+                f"{BP_MAX_PARAMETERS:,} (a table row each): choose smaller widths, such as 2,3,2"
             )
         return values
 
@@ -84,7 +102,8 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "softmax for log-likelihood. Exit status: 0 when all four equations agree, 1 when "
         "not, 2 on bad arguments.",
     )
-    p.add_argument("--sizes", type=sizes, default=[2, 3, 2], help="layer widths (default 2,3,2)")
+    p.add_argument("--sizes", type=sizes, default=[2, 3, 2],
+                   help=f"layer widths (default 2,3,2; at most {BP_MAX_PARAMETERS:,} parameters)")
     p.add_argument("--activation", default=None, choices=["sigmoid", "tanh", "relu", "linear"],
                    help="hidden layers' activation (default sigmoid; a network without "
                    "hidden layers, such as --sizes 1,1, takes only --output-activation)")
@@ -195,7 +214,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--seed", type=int, default=0,
                    help="seeds the data and the initial weights (default 0)")
     p.add_argument("--hidden", type=widths, default=None, metavar="WIDTHS",
-                   help="hidden layer widths (default 16,16)")
+                   help="hidden layer widths (default 16,16; at most 100,000 parameters)")
     p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid", "linear"],
                    help="hidden layers' activation (default relu)")
     p.add_argument("--lr", type=rate, default=None,
@@ -231,9 +250,228 @@ def _run_demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return result.status
 
 
+def _add_explain(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``microgrid explain``: one backward pass, step by step (microgrid.walkthrough)."""
+    import math
+
+    def numbers(text: str) -> list[float]:
+        try:
+            values = [float(part) for part in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected numbers like 0.5,-1, got {text!r}") from None
+        if not all(math.isfinite(v) for v in values):
+            raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+        return values
+
+    def widths(text: str) -> list[int]:
+        try:
+            values = [int(part) for part in text.split(",")]
+        except ValueError:
+            values = []
+        if len(values) < 2 or any(n < 1 for n in values):
+            raise argparse.ArgumentTypeError(
+                f"expected at least two positive layer widths like 2,2,2, got {text!r}")
+        return values
+
+    def part(text: str) -> int | tuple[int, int]:
+        try:
+            values = [int(v) for v in text.split(",")]
+        except ValueError:
+            values = []
+        if len(values) == 1:
+            return values[0]
+        if len(values) == 2:
+            return values[0], values[1]
+        raise argparse.ArgumentTypeError(
+            f"expected a layer L (e.g. 3) or a neuron L,J (e.g. 3,1), got {text!r}")
+
+    def rate(text: str) -> float:
+        try:
+            r = float(text)
+        except ValueError:
+            r = math.nan
+        if not (math.isfinite(r) and r > 0.0):
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return r
+
+    p = subparsers.add_parser(
+        "explain",
+        help="walk through one backward pass step by step, with every number",
+        description="Walk through one example's backward pass through a network as Nielsen's "
+        "chapter 2 does: every z and a of the forward pass, the cost, BP1 and BP2 for every "
+        "delta, BP3 and BP4 for every bias and weight gradient and, with --lr, every updated "
+        "parameter; each step shows its equation, the engine's numbers substituted, the "
+        "result, and the engine's number beside the textbook's (microgrid.backprop), marked "
+        "as agreeing. Neurons are numbered from 1, as in the book. The network is drawn "
+        "(--sizes, --activation, --init, --seed) or read from a model file (--model, as "
+        "MLP.save writes it), so a published worked example can be reproduced exactly. "
+        "Example: microgrid explain --sizes 2,2,2 --activation sigmoid --cost quadratic "
+        "--x 0.05,0.1 --y 0.01,0.99 --lr 0.5 --format markdown. Exit status: 0 when every "
+        "step agrees, 1 when one does not (or the output cannot be written), 2 on bad "
+        "arguments.",
+    )
+    p.add_argument("--sizes", type=widths, default=None,
+                   help="layer widths, the input's first (default 2,2,2; with --model, "
+                   "the file's, and if given they must match it)")
+    p.add_argument("--activation", default=None, choices=["sigmoid", "tanh", "relu", "linear"],
+                   help="hidden layers' activation (default sigmoid, or the model file's)")
+    p.add_argument("--output-activation", default=None,
+                   choices=["sigmoid", "tanh", "relu", "linear", "softmax"],
+                   help="output layer's activation (default: what microgrid bp picks for the "
+                   "cost, linear for hinge; or the model file's)")
+    p.add_argument("--cost", default="quadratic",
+                   choices=["quadratic", "cross-entropy", "log-likelihood", "hinge"],
+                   help="the cost C_x (default quadratic)")
+    p.add_argument("--init", default=None,
+                   choices=["normal", "scaled_normal", "uniform", "xavier", "he"],
+                   help="weight initialisation without --model (default normal: the book's "
+                   "N(0, 1))")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the network (without --model) and the example when --x or --y "
+                   "is not given (default 0)")
+    p.add_argument("--model", default=None, metavar="FILE",
+                   help="read the network from a model file (MLP.save's JSON)")
+    p.add_argument("--x", type=numbers, default=None,
+                   help="the input, e.g. 0.05,0.1 (default random; write --x=-1,2 when it "
+                   "starts with a minus)")
+    p.add_argument("--y", type=numbers, default=None,
+                   help="the target, e.g. 0.01,0.99 (one-hot for log-likelihood, -1 or 1 for "
+                   "hinge; default random)")
+    p.add_argument("--lr", type=rate, default=None,
+                   help="a learning rate: also show gradient descent's update of every "
+                   "parameter")
+    p.add_argument("--only", type=part, default=None, metavar="L or L,J",
+                   help="show one layer L, or neuron J of layer L (numbered from 1)")
+    p.add_argument("--format", default=None, choices=["text", "markdown", "html"],
+                   help="text (default), markdown (LaTeX math), or html (one interactive page, "
+                   "no network access); default from the suffix of -o")
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="write to FILE instead of printing")
+    p.add_argument("--precision", type=int, default=4,
+                   help="significant digits shown (default 4)")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="refuse longer walkthroughs (default 300; use --only for big networks)")
+    p.set_defaults(handler=_run_explain)
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    import random
+
+    from microgrid._files import write_atomically
+    from microgrid.backprop import default_output_activation
+    from microgrid.nn import MLP
+    from microgrid.walkthrough import DEFAULT_MAX_STEPS, explain
+
+    def fail(status: int, message: str) -> int:
+        print(f"microgrid explain: error: {message}", file=sys.stderr)
+        return status
+
+    if args.model is not None:
+        if args.init is not None:
+            return fail(2, "--init draws a network's weights; --model reads them from a file: "
+                        "give one or the other")
+        try:
+            net = MLP.load(args.model)
+        except (ValueError, OSError) as e:
+            return fail(2, f"--model: {e}")
+        for option, given, found in (("--sizes", args.sizes, net.sizes),
+                                     ("--activation", args.activation, net.activation),
+                                     ("--output-activation", args.output_activation,
+                                      net.output_activation)):
+            if given is not None and given != found:
+                return fail(2, f"{option} {_shown(given)} does not match the model file "
+                            f"{args.model!r}, whose is {_shown(found)}")
+    else:
+        sizes: list[int] = args.sizes or [2, 2, 2]
+        if args.activation is not None and len(sizes) == 2:
+            return fail(2, f"--activation {args.activation} sets the hidden layers' activation, "
+                        f"and --sizes {_shown(sizes)} has no hidden layer; set the output "
+                        "layer's with --output-activation")
+        activation = args.activation or "sigmoid"
+        output = args.output_activation or (
+            "linear" if args.cost == "hinge" else default_output_activation(args.cost, activation))
+        try:
+            net = MLP(sizes[0], sizes[1:], activation, output, args.init or "normal",
+                      seed=args.seed)
+        except ValueError as e:
+            return fail(2, str(e))
+    sizes = net.sizes
+    rng = random.Random(args.seed)
+    x = args.x if args.x is not None else [round(rng.uniform(-1.0, 1.0), 2)
+                                           for _ in range(sizes[0])]
+    if len(x) != sizes[0]:
+        return fail(2, f"--x has {len(x)} numbers; the network's input layer has {sizes[0]} "
+                    f"neurons (sizes {_shown(sizes)})")
+    y: object
+    if args.y is not None:
+        y = args.y[0] if args.cost == "hinge" and len(args.y) == 1 else args.y
+        if args.cost != "hinge" and len(args.y) != sizes[-1]:
+            return fail(2, f"--y has {len(args.y)} numbers; the network's output layer has "
+                        f"{sizes[-1]} neurons (sizes {_shown(sizes)})")
+    elif args.cost == "log-likelihood":
+        y = rng.randrange(sizes[-1])
+    elif args.cost == "hinge":
+        y = rng.choice([-1, 1])
+    else:
+        y = [float(rng.random() < 0.5) for _ in range(sizes[-1])]
+    fmt = args.format or _format_of(args.output)
+    try:
+        walk = explain(net, x, y, cost=args.cost, lr=args.lr, only=args.only,
+                       precision=args.precision,
+                       max_steps=args.max_steps or DEFAULT_MAX_STEPS)
+    except (ValueError, TypeError, OverflowError, ZeroDivisionError) as e:
+        message = str(e)
+        if "max_steps" in message:
+            message += " On the command line: --only L or --only L,J, or --max-steps N."
+        return fail(2, message)
+    text = {"text": walk.text, "markdown": walk.markdown, "html": walk.html}[fmt]()
+    if args.output is None:
+        print(text, end="" if text.endswith("\n") else "\n")
+    else:
+        try:
+            path = write_atomically(args.output, text.encode("utf-8"))
+        except OSError as e:
+            return fail(1, str(e))
+        verdict = "all agree" if walk.ok else f"{len(walk.disagreements)} DISAGREE"
+        print(f"wrote {path} ({fmt}, {len(walk.steps)} steps, {verdict})")
+        if fmt == "html" and walk._svg()[0] is None:
+            print(f"microgrid explain: note: the page has no drawing: {walk._svg()[1]}",
+                  file=sys.stderr)
+    if not walk.ok:
+        first = walk.disagreements[0]
+        return fail(1, f"{len(walk.disagreements)} of {len(walk.steps)} steps disagree with the "
+                    f"textbook; the first is step {first.number}: {first.text} (engine: "
+                    f"{first.engine_name} = {first.engine!r}, textbook {first.textbook!r})")
+    return 0
+
+
+def _shown(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _format_of(output: str | None) -> str:
+    """The format that ``-o``'s suffix names: html, markdown, or text."""
+    suffix = output.rsplit(".", 1)[-1].lower() if output and "." in output else ""
+    return {"html": "html", "htm": "html", "md": "markdown", "markdown": "markdown"}.get(
+        suffix, "text")
+
+
 def _add_graph(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``microgrid graph EXPR``: draw an expression's gradient graph (microgrid.graph)."""
+    import math
+
     from microgrid.expression import FUNCTIONS  # the engine's table: no more than the engine
+
+    def seconds(text: str) -> float:
+        try:
+            t = float(text)
+        except ValueError:
+            t = math.nan
+        if not t >= 0.0:
+            raise argparse.ArgumentTypeError(
+                f"expected a number of seconds (0 for no limit), got {text!r}")
+        return math.inf if t == 0.0 else t  # render() reads inf as no limit
 
     p = subparsers.add_parser(
         "graph",
@@ -261,20 +499,34 @@ def _add_graph(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="direction of the data flow (default LR: left to right)")
     p.add_argument("--renderer", default="auto", choices=["auto", "dot", "wasm"],
                    help="auto (default): Graphviz's dot program if installed, else in-process")
+    p.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
+                   help="stop a render that takes longer (default 60; 0 for no limit)")
     p.set_defaults(handler=_run_graph)
 
 
 def _run_graph(args: argparse.Namespace) -> int:
     from microgrid.expression import ExpressionError, evaluate, parse_assignment
     from microgrid.graph import draw
-    from microgrid.render import MissingRendererError, RenderError
+    from microgrid.render import (
+        DEFAULT_TIMEOUT,
+        MissingRendererError,
+        RenderError,
+        RenderTimeoutError,
+    )
 
     def fail(status: int, message: str) -> int:
         print(f"microgrid graph: error: {message}", file=sys.stderr)
         return status
 
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     try:
-        variables = dict(parse_assignment(b) for b in args.bindings)
+        variables: dict[str, float] = {}
+        for binding in args.bindings:
+            name, value = parse_assignment(binding)
+            if name in variables:
+                return fail(2, f"--set {name} is given twice ({name}={variables[name]:g} and "
+                               f"{binding!r}); give each variable once")
+            variables[name] = value
         root = evaluate(args.expression, variables)
         root.backward()
         drawing = draw(root, show_grad=not args.no_grad, precision=args.precision,
@@ -283,15 +535,20 @@ def _run_graph(args: argparse.Namespace) -> int:
     except (ExpressionError, ValueError, ZeroDivisionError, OverflowError, TypeError) as e:
         return fail(2, str(e))
     try:
-        path = drawing.save(args.output, renderer=args.renderer)
+        path = drawing.save(args.output, renderer=args.renderer, timeout=timeout)
     except ValueError as e:  # an unknown suffix, or too big to render
         return fail(2, str(e))
+    except RenderTimeoutError as e:
+        return fail(1, f"rendering took longer than --timeout {e.timeout:g} s and was stopped; "
+                       "draw a smaller expression, pass a larger --timeout (0 for no limit), "
+                       "or save the DOT text: -o graph.dot")
     except (MissingRendererError, RenderError) as e:
         return fail(1, f"{e} (the DOT text can always be saved: -o graph.dot)")
     except OSError as e:
         return fail(1, str(e))
-    print(f"saved {path} ({drawing.node_count} nodes; {root.label or 'result'} = "
-          f"{root.data:.{args.precision}g})")
+    nodes = drawing.node_count
+    print(f"saved {path} ({nodes} node{'' if nodes == 1 else 's'}; "
+          f"{root.label or 'result'} = {root.data:.{args.precision}g})")
     return 0
 
 

@@ -15,6 +15,7 @@ file                        what                                            need
 ``decision_boundary.png``   the regions the network learned, with the data  plot
 ``computation_graph.svg``   one example's cost: z, a, delta (no params)    graph
 ``network.svg``             the network with each neuron's ``delta``        graph
+``walkthrough.html``        that example's backward pass, step by step      graph
 ``model.json``              the trained weights (``MLP.load`` reads it)     --
 ==========================  ==============================================  =======
 
@@ -22,7 +23,10 @@ The drawings are of the training example with the smallest margin
 ``y * score`` (so the largest cost: the one the network is least sure of
 or gets wrong), after
 ``cost.backward()`` on it alone, so the grads and ``delta`` shown are that
-example's (BP1-BP4). When every example lies beyond the margin (cost 0, as
+example's (BP1-BP4), and ``walkthrough.html`` goes through that backward
+pass step by step (`microgrid.walkthrough`: every z, a, delta and gradient,
+the engine's number beside the textbook's; the drawing needs the graph
+extra, the steps do not). When every example lies beyond the margin (cost 0, as
 circles and xor end up), its grads would all be 0 and teach nothing, so
 the drawings show a point on the decision boundary instead: where the
 boundary crosses the segment between the two nearest training examples of
@@ -35,7 +39,7 @@ to install. Exit status (`DemoResult.status`): 0 when every file was
 written or only skipped for a missing extra, 1 when a file could not be
 written for another reason. Files are written atomically (a temporary
 file renamed over the target), so an interrupted run never leaves half a
-file; the five names above are overwritten, nothing else in the folder is
+file; the six names above are overwritten, nothing else in the folder is
 touched.
 """
 
@@ -49,9 +53,11 @@ import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
 
+from microgrid._extras import install_hint
 from microgrid._files import write_atomically
 from microgrid.datasets import DATASETS
 from microgrid.engine import no_grad
@@ -59,14 +65,23 @@ from microgrid.losses import hinge
 from microgrid.nn import MLP
 from microgrid.train import DivergenceError, History, evaluate, fit
 
-__all__ = ["ACTIVATIONS", "FILES", "PRESETS", "Artifact", "DemoOptions", "DemoResult",
-           "OutputFolderError", "Preset", "run", "summary"]
+__all__ = ["ACTIVATIONS", "FILES", "MAX_PARAMETERS", "PRESETS", "Artifact", "DemoOptions",
+           "DemoResult", "OutputFolderError", "Preset", "run", "summary"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 """Hidden-layer activations the demo accepts."""
 
 L2 = 1e-4
 """micrograd's ``alpha``: the cost gets ``L2 * sum p^2`` over all parameters."""
+
+
+MAX_PARAMETERS = 100_000
+"""The largest network the demo trains, in parameters (the default has 337).
+
+Each full-batch step builds the graph of every example: at 91,500
+parameters (``--hidden 300,300``) a step takes about 5 s and the run about
+800 MB; ``--hidden 20000,20000`` (400 million) allocated until MemoryError.
+"""
 
 
 LEARNING_RATE = 1.0
@@ -108,14 +123,12 @@ FILES: dict[str, str] = {
     "decision_boundary.png": "the regions the network learned, with the data",
     "computation_graph.svg": "the graph of one example's cost: z, a, delta (no params)",
     "network.svg": "the network with each neuron's delta for that example",
+    "walkthrough.html": "that example's backward pass step by step (open it in a browser)",
     "model.json": "the trained network",
 }
 """The files the demo writes, with what each shows."""
 
-_EXTRAS = {
-    "plot": 'pip install "microgrid-autodiff[plot]"',
-    "graph": 'pip install "microgrid-autodiff[graph]"',
-}
+_EXTRAS = {"plot": install_hint("plot"), "graph": install_hint("graph")}
 
 
 class OutputFolderError(OSError):
@@ -153,6 +166,15 @@ class DemoOptions:
             or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.hidden)
         ):
             raise ValueError(f"hidden must be one or more positive widths, got {self.hidden!r}")
+        if self.hidden is not None:
+            sizes = [2, *self.hidden, 1]
+            n = sum(fan_in * width + width for fan_in, width in pairwise(sizes))
+            if n > MAX_PARAMETERS:
+                raise ValueError(
+                    f"hidden widths {','.join(map(str, self.hidden))} make a network of {n:,} "
+                    f"parameters; the demo trains at most {MAX_PARAMETERS:,} (each step builds "
+                    "the graph of every example): choose smaller widths, such as 16,16"
+                )
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}"
@@ -453,7 +475,26 @@ def _write_drawings(result: DemoResult, x: list[float], target: int,
             _write(dot, result.out, _text_writer(drawing.source))
             if dot.path is not None:
                 artifact.note = f"wrote its DOT source to {dot.name}"
+    _write_walkthrough(result, x, target, artifacts["walkthrough.html"])
     net.zero_grad()
+
+
+def _write_walkthrough(result: DemoResult, x: list[float], target: int,
+                       artifact: Artifact) -> None:
+    """The drawn example's backward pass, step by step, as one interactive page.
+
+    All of it (a few hundred steps: the page steps through them), with the
+    hinge cost the drawings show; the page draws the network when SVG can be
+    rendered, and lists the steps either way.
+    """
+    from microgrid.walkthrough import explain
+
+    try:
+        walk = explain(result.net, x, target, cost="hinge", max_steps=None)
+    except (ValueError, ArithmeticError) as e:
+        artifact.failed = f"{type(e).__name__}: {e}"
+        return
+    _write(artifact, result.out, _text_writer(walk.html()))
 
 
 def _text_writer(text: str) -> Callable[[Path], object]:
@@ -487,7 +528,13 @@ def summary(result: DemoResult) -> str:
         f"microgrid demo: {options.dataset}, MLP {result.net.sizes} ({options.activation}), "
         f"{history.steps} steps in {history.seconds:.1f} s"
         + (" (interrupted by Ctrl-C)" if history.interrupted else ""),
-        f"  training accuracy {result.accuracy:.0%}, mean hinge loss {result.loss:.4f}",
+        f"  training accuracy {result.accuracy:.0%}, mean hinge loss {result.loss:.4f} "
+        "(after training, without the L2 term)",
+    ]
+    if history.step_loss:
+        lines.append(f"  the loss minimised, hinge + L2 (the curve, the progress bar): "
+                     f"{history.step_loss[-1]:.4f} at the last step")
+    lines += [
         *_drawn_example(result),
         f"  files in {os.fspath(result.out)}{os.sep}:",
     ]

@@ -1298,7 +1298,10 @@ def sum_of(terms: Iterable[Scalar]) -> Value:
     """``t_1 + t_2 + ... + t_n`` as one node (built-in ``sum`` makes n nodes).
 
     Each Value term gets local gradient 1; numbers are added to the value
-    and get no parent slot. A Value listed twice counts twice.
+    and get no parent slot. A Value listed twice counts twice. The value is
+    the built-in ``sum`` of the terms' values: from Python 3.12 a compensated
+    sum, which can differ from the chain of ``+`` in the last bits (closer
+    to the exact sum); on 3.10 and 3.11 that chain, left to right.
 
         >>> sum_of([Value(1.0), 2, Value(3.0)]).data
         6.0
@@ -1361,7 +1364,9 @@ def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0
     Parents are the Value weights, then the Value inputs, then the bias;
     local gradients ``x_k`` for ``w_k``, ``w_k`` for ``x_k`` and 1 for ``b``,
     so its backward step is BP4's ``a delta`` and BP2's ``w^T delta``. Any
-    argument may hold plain numbers, which get no parent slot.
+    argument may hold plain numbers, which get no parent slot. The products
+    ``w_k x_k`` are added to ``b`` by the built-in ``sum``, rounded as in
+    `sum_of`.
 
         >>> w, x = [Value(2.0), Value(-1.0)], [3.0, 4.0]
         >>> linear(w, x, Value(0.5)).data

@@ -26,6 +26,7 @@ import ast
 import keyword
 import math
 import operator
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import cast
 
@@ -60,7 +61,9 @@ def evaluate(text: str, variables: Mapping[str, float | Value]) -> Value:
 
     ``variables`` maps names to numbers (each becomes ``Value(number,
     label=name)``, one leaf however often it is used) or to Values (used as
-    given). A result without variables (``"2 * 3"``) is returned as a leaf.
+    given). Names are read as Python reads identifiers (NFKC-normalised:
+    ``ｘ`` is ``x``), in the text and in ``variables`` alike. A result without
+    variables (``"2 * 3"``) is returned as a leaf.
     Raises `ExpressionError` for anything outside the allowed arithmetic and
     the engine's ValueError/ZeroDivisionError/OverflowError for a domain error.
     """
@@ -69,7 +72,13 @@ def evaluate(text: str, variables: Mapping[str, float | Value]) -> Value:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression is {len(text)} characters long; "
                               f"the limit is {MAX_LENGTH}")
-    leaves = {name: _leaf(name, value) for name, value in variables.items()}
+    leaves: dict[str, Value] = {}
+    for given, value in variables.items():
+        name = _identifier(given)
+        if name in leaves:
+            raise ExpressionError(f"variables {given!r} and {_given(variables, name)!r} are "
+                                  f"the same name {name!r} to Python; give it once")
+        leaves[name] = _leaf(name, value)
     if not text.strip():
         raise ExpressionError("the expression is empty")
     try:
@@ -88,10 +97,12 @@ def parse_assignment(text: str) -> tuple[str, float]:
     """``"x=2"`` -> ``("x", 2.0)``: a variable binding as ``--set`` takes it.
 
     The name must be an identifier (not a keyword or one of `FUNCTIONS`),
-    the value a finite number; otherwise ExpressionError says which.
+    the value a finite number; otherwise ExpressionError says which. The
+    name comes back as Python reads it in an expression (``"ｘ=2"`` gives
+    ``("x", 2.0)``).
     """
     name, sep, number = text.partition("=")
-    name, number = name.strip(), number.strip()
+    name, number = _identifier(name.strip()), number.strip()
     if not sep or not name.isidentifier() or keyword.iskeyword(name):
         raise ExpressionError(f"expected NAME=NUMBER such as x=2, got {text!r}")
     if name in FUNCTIONS:
@@ -104,6 +115,18 @@ def parse_assignment(text: str) -> tuple[str, float]:
     if not math.isfinite(value):
         raise ExpressionError(f"{name}: expected a finite number, got {number!r}")
     return name, value
+
+
+def _identifier(name: str) -> str:
+    """``name`` as Python's parser reads an identifier: NFKC-normalised (``ｘ`` is ``x``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"variable names must be str, got {type(name).__name__} {name!r}")
+    return unicodedata.normalize("NFKC", name)
+
+
+def _given(variables: Mapping[str, object], name: str) -> str:
+    """The first key of ``variables`` that reads as ``name``."""
+    return next(key for key in variables if _identifier(key) == name)
 
 
 def _leaf(name: str, value: float | Value) -> Value:

@@ -38,16 +38,30 @@ from typing import Any
 from microgrid._files import check_writable, write_atomically
 from microgrid.engine import OPS, Value, topological_order
 from microgrid.nn import MLP, Trace
-from microgrid.render import FORMATS, MissingRendererError, Renderer, RenderError, render
+from microgrid.render import (
+    DEFAULT_TIMEOUT,
+    FORMATS,
+    MissingRendererError,
+    Renderer,
+    RenderError,
+    render,
+)
 
 __all__ = ["DEFAULT_MAX_NODES", "Drawing", "draw", "draw_network"]
 
 DEFAULT_MAX_NODES = 5_000
-"""Drawings with more nodes than this are not rendered unless you raise ``max_nodes``.
+"""Drawings with more nodes than this (or more than 3 edges a node) are not rendered
+unless you raise ``max_nodes``.
 
-Layout time grows faster than the node count: about 3 s for 5,000 nodes in
-process (measured by ``scripts/make_doc_images.py --timings``).
+Layout time grows faster than the size: about 3 s for 5,000 nodes in
+process and 10 s with Graphviz 2.43's ``dot``, and with the edges too: a
+dense drawing of 810 nodes and 10,900 edges takes 2.5 s and 7 s, one with
+26,400 edges 11 s and 95 s (measured by ``scripts/make_doc_images.py
+--timings``).
 """
+
+_EDGES_PER_NODE = 3
+"""A drawing under ``max_nodes`` has at most this many edges per allowed node."""
 
 _FONT = "Courier"  # the in-process Graphviz knows its metrics; any monospace matches them
 
@@ -57,43 +71,60 @@ class Drawing:
 
     Attributes:
         source: the DOT text (deterministic; ``save("x.dot")`` writes it).
-        node_count: the number of drawn values and operations (legend excluded).
-        max_nodes: the largest ``node_count`` that `svg` and `save` render;
-            raise it to render bigger drawings (layout time grows quickly).
+        node_count: the number of drawn values and operations (legend and
+            references to values drawn elsewhere excluded).
+        edge_count: the number of drawn edges (the legend's excluded).
+        max_nodes: the largest ``node_count`` that `svg` and `save` render,
+            with at most 3 edges a node (``3 * max_nodes``); raise it to
+            render bigger drawings (layout time grows quickly).
     """
 
-    __slots__ = ("_svg", "max_nodes", "node_count", "source")
+    __slots__ = ("_svg", "edge_count", "max_nodes", "node_count", "source")
 
-    def __init__(self, source: str, node_count: int, max_nodes: int = DEFAULT_MAX_NODES) -> None:
+    def __init__(
+        self, source: str, node_count: int, max_nodes: int = DEFAULT_MAX_NODES,
+        edge_count: int = 0,
+    ) -> None:
         self.source = source
         self.node_count = node_count
+        self.edge_count = edge_count
         self.max_nodes = _check_max_nodes(max_nodes)
         self._svg: dict[str, str] = {}
 
     def __repr__(self) -> str:
-        return f"<Drawing: {self.node_count} nodes, {len(self.source)} characters of DOT>"
+        return (f"<Drawing: {self.node_count} nodes, {self.edge_count} edges, "
+                f"{len(self.source)} characters of DOT>")
 
     def render(
-        self, format: str = "svg", *, renderer: Renderer = "auto", timeout: float | None = None
+        self,
+        format: str = "svg",
+        *,
+        renderer: Renderer = "auto",
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> bytes:
         """The drawing as ``"svg"``, ``"png"`` or ``"pdf"`` bytes.
 
         ``renderer``: ``"auto"`` (Graphviz's ``dot`` program if installed,
         else in-process), ``"dot"`` or ``"wasm"``; ``timeout`` in seconds
-        (Ctrl-C also stops a long layout). Raises ValueError above
-        `max_nodes`, `MissingRendererError` (an ImportError) naming what to
-        install, `RenderError` if Graphviz fails.
+        (default 60, ``None`` for no limit; Ctrl-C also stops a long
+        layout). Raises ValueError above `max_nodes`, `MissingRendererError`
+        (an ImportError) naming what to install, `RenderError` if Graphviz
+        fails or time runs out (`RenderTimeoutError`).
         """
-        if self.node_count > self.max_nodes:
+        needed = max(self.node_count, math.ceil(self.edge_count / _EDGES_PER_NODE))
+        if needed > self.max_nodes:
             raise ValueError(
-                f"this drawing has {self.node_count} nodes, more than max_nodes="
-                f"{self.max_nodes} (layout time grows quickly with size); to render it "
-                f"anyway pass max_nodes={self.node_count} to draw()/draw_network() or set "
-                f"drawing.max_nodes = {self.node_count}, or save it as .dot (no limit)"
+                f"this drawing has {self.node_count} nodes and {self.edge_count} edges, more "
+                f"than max_nodes={self.max_nodes} allows ({self.max_nodes} nodes, "
+                f"{_EDGES_PER_NODE * self.max_nodes} edges; layout time grows quickly with "
+                f"size); to render it anyway pass max_nodes={needed} to draw()/draw_network() "
+                f"or set drawing.max_nodes = {needed}, or save it as .dot (no limit)"
             )
         return render(self.source, format, renderer=renderer, timeout=timeout)
 
-    def svg(self, *, renderer: Renderer = "auto", timeout: float | None = None) -> str:
+    def svg(
+        self, *, renderer: Renderer = "auto", timeout: float | None = DEFAULT_TIMEOUT
+    ) -> str:
         """The drawing as SVG text (rendered once, then remembered); options as `render`."""
         if renderer not in self._svg:
             svg = self.render("svg", renderer=renderer, timeout=timeout)
@@ -105,7 +136,7 @@ class Drawing:
         path: str | os.PathLike[str],
         *,
         renderer: Renderer = "auto",
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> Path:
         """Write the drawing to ``path``; the suffix picks the format; returns the path.
 
@@ -137,6 +168,30 @@ class Drawing:
                 "use .svg, .png, .pdf, .dot or .gv"
             )
         return write_atomically(target, data)
+
+    def to_graphviz(self) -> Any:
+        """The drawing as a ``graphviz.Source`` (the ``graphviz`` package) of the same DOT.
+
+        For code written for that package (micrograd's and torchviz's drawings
+        are its objects): ``.render()``, ``.pipe()``, ``.view()`` and Jupyter's
+        display work as they do there, through the system Graphviz ``dot``
+        program, which that package needs. ``.source`` is exactly `source`.
+        Raises `MissingRendererError` (an ImportError) naming the extra when
+        the package is not installed.
+
+            >>> from microgrid import Value
+            >>> d = draw(Value(1.0, label="x") * 2)
+            >>> d.to_graphviz().source == d.source
+            True
+        """
+        try:
+            import graphviz
+        except ImportError:
+            raise MissingRendererError(
+                'to_graphviz needs the graphviz package: pip install "microgrid-autodiff[graph]" '
+                "(or pip install graphviz); the DOT text is always in .source"
+            ) from None
+        return graphviz.Source(self.source)
 
     # -- Jupyter ----------------------------------------------------------------
 
@@ -212,7 +267,10 @@ def draw(
     with its inputs' edges in order (a ``linear`` node, drawn as
     ``Σ w·a + b``: the weights, then the inputs, then the bias). Constants
     are not nodes in the engine; an operation shows its own (``× 2``,
-    ``4 -``, ``^0.5``, ``Σ w·a - 1``), as every node keeps its operands.
+    ``4 -``, ``^0.5``, ``Σ w·a - 1``), as every node keeps its operands. A
+    value read more than 4 operations after its box is drawn again beside
+    that reader, small and dashed (a reference): no edge crosses more than 8
+    ranks, which keeps Graphviz's layout fast.
 
     Leaves are styled as parameters (``params``, default
     ``net.parameters()``), inputs (``inputs``, default ``trace.a[0]``; when
@@ -270,6 +328,9 @@ def draw(
         {"fontname": _FONT, "color": "#4b5563", "arrowsize": "0.6"})
     edges: list[str] = []
     kinds_seen: set[str] = set()
+    ranks = _ranks_before_root(order, index)
+    short: dict[int, tuple[str, str]] = {}  # each drawn value's first field and border
+    references: set[str] = set()
     for i, node in enumerate(order):
         if node in leaves.hidden:
             continue
@@ -277,25 +338,82 @@ def draw(
         style_kind = kind if math.isfinite(node.data) and math.isfinite(node.grad) else "non-finite"
         style_kind = "root" if node is root and style_kind != "non-finite" else style_kind
         kinds_seen.add(style_kind)
-        fields = [names.get(node) or _pretty_label(node.label)]
-        fields.append(f"data = {fmt(node.data)}")
+        name = names.get(node) or _pretty_label(node.label)
+        fields = [name, f"data = {fmt(node.data)}"] if name else [f"data = {fmt(node.data)}"]
         if show_grad:
             fields.append(f"{'δ' if node in z_nodes else 'grad'} = {fmt(node.grad)}")
         fill = _grad_fill(node.grad, max_grad) if color_by_grad and math.isfinite(node.grad) \
             else None
         lines.append(f"  v{i} {_value_box(fields, kind, style_kind, fill, rankdir)};")
+        short[i] = (fields[0], _STYLES[style_kind][1])
         if node.parents:
             lines.append(f"  o{i} {_attributes({'label': _op_label(node, leaves.hidden, fmt)})};")
-            edges.extend(f"  v{index[p]} -> o{i};" for p in node.parents if p not in leaves.hidden)
+            edges.extend(_edge(index[p], i, ranks, short, references, lines)
+                         for p in node.parents if p not in leaves.hidden)
             edges.append(f"  o{i} -> v{i};")
     lines += edges
     if legend:
         lines += _legend(kinds_seen, max_grad if color_by_grad else None, fmt,
-                         f"v{len(order) - 1}", rankdir)
+                         f"v{len(order) - 1}", rankdir, operations=bool(root.parents),
+                         references=bool(references))
     lines.append("}")
     node_count = len(order) - len(leaves.hidden.intersection(order)) + sum(
         1 for v in order if v.parents)
-    return Drawing("\n".join(lines) + "\n", node_count, max_nodes)
+    return Drawing("\n".join(lines) + "\n", node_count, max_nodes, len(edges))
+
+
+_MAX_EDGE_RANKS = 8
+"""The most ranks (4 operations) an edge crosses; a reader farther away gets a reference.
+
+Graphviz's dot turns an edge across n ranks into a chain of n - 1 hidden
+nodes and places them all, with a network simplex whose work grows much
+faster than their number. One value read all along a chain (``x`` in
+``x*0 + x*1 + ... + x*99``, or in ``y = y*0.5 + x`` repeated) made
+about n^2/2 of them: 20,000 hidden nodes for 400 drawn ones, and minutes
+of layout. Drawn again beside each far reader, a value costs one node
+there, so a drawing has at most 7 hidden nodes per edge.
+"""
+
+
+def _edge(
+    j: int, i: int, ranks: list[int], short: dict[int, tuple[str, str]], references: set[str],
+    lines: list[str],
+) -> str:
+    """The edge from value ``j`` into operation ``i``: from its box, or, if that is far
+    (see `_MAX_EDGE_RANKS`), from a reference drawn beside the operation (added to
+    ``lines`` the first time)."""
+    if ranks[j] - (ranks[i] + 1) <= _MAX_EDGE_RANKS:
+        return f"  v{j} -> o{i};"
+    reference = f"r{j}_{i}"
+    if reference not in references:
+        references.add(reference)
+        lines.append(f"  {reference} {_reference_attributes(*short[j])};")
+    return f"  {reference} -> o{i};"
+
+
+def _ranks_before_root(order: list[Value], index: dict[Value, int]) -> list[int]:
+    """For each value, how many ranks before the root it sits, each as late as it can.
+
+    The root is at 0, an operation one rank before its result, and a value
+    one rank before the earliest operation that reads it: so every value's
+    earliest reader is next to it, and an edge ``value -> op`` crosses
+    ``ranks[value] - ranks[result] - 1`` ranks. Graphviz ranks nodes to make
+    the total of such lengths as small as it can, so its edges are in all
+    no longer than these.
+    """
+    ranks = [0] * len(order)
+    for i in range(len(order) - 1, -1, -1):  # readers before what they read
+        before = ranks[i] + 2  # the operation making order[i] is at ranks[i] + 1
+        for parent in order[i].parents:
+            j = index[parent]
+            ranks[j] = max(ranks[j], before)
+    return ranks
+
+
+def _reference_attributes(text: str, colour: str) -> str:
+    """A value drawn again beside a far reader: its name (or data), dashed and rounded."""
+    return _attributes({"shape": "box", "label": text, "style": "rounded,dashed",
+                        "color": colour, "fontsize": "10", "height": "0.25"})
 
 
 class _Leaves:
@@ -332,7 +450,7 @@ def _value_box(
     fields: list[str], kind: str, style_kind: str, fill: str | None, rankdir: str
 ) -> str:
     """A value's box: a record of its name (if any), data and grad, styled by its kind."""
-    label = "|".join(_record_field(f) for f in fields if f)
+    label = "|".join(_record_field(f) for f in fields)
     default_fill, border, extra = _STYLES[style_kind]
     attributes = {
         "shape": "record",
@@ -369,11 +487,13 @@ def _header(
 
 
 def _legend(
-    kinds: set[str], max_grad: float | None, fmt: Any, root: str, rankdir: str
+    kinds: set[str], max_grad: float | None, fmt: Any, root: str, rankdir: str, *,
+    operations: bool, references: bool,
 ) -> list[str]:
     """A boxed key to the styles used, placed after the ``root`` node.
 
-    ``max_grad``: the fill scale, when colouring by grad.
+    ``max_grad``: the fill scale, when colouring by grad; ``operations`` and
+    ``references``: whether the drawing has any (each gets an entry if so).
     """
     entries: list[tuple[str, dict[str, str]]] = []
     for kind, (fill, border, extra) in _STYLES.items():
@@ -384,7 +504,11 @@ def _legend(
             if kind == "non-finite":
                 attributes["fontcolor"] = border
             entries.append((kind.replace("-", "_"), attributes))
-    entries.append(("op", {"label": "operation", "shape": "ellipse"}))
+    if references:
+        entries.append(("reference", {"label": "value drawn again",
+                                      "style": "rounded,dashed"}))
+    if operations:
+        entries.append(("op", {"label": "operation", "shape": "ellipse"}))
     if max_grad is not None:
         entries.append(("grad", {"label": f"|grad| = {fmt(max_grad)}",
                                  "fillcolor": _grad_fill(max_grad, max_grad)}))
@@ -541,7 +665,8 @@ def draw_network(
     if legend:
         lines.append(_network_legend(show_delta, edge_labels, grid))
     lines.append("}")
-    return Drawing("\n".join(lines) + "\n", sum(net.sizes), max_nodes)
+    weights = sum(len(neuron.w) for layer in net.layers for neuron in layer.neurons)
+    return Drawing("\n".join(lines) + "\n", sum(net.sizes), max_nodes, weights)
 
 
 def _check_network(

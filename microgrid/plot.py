@@ -1,7 +1,8 @@
 """Pictures of training: loss and accuracy curves, and decision boundaries.
 
-Needs matplotlib (the ``plot`` extra: ``pip install "microgrid-autodiff[plot]"``),
-imported only when a function here is called. Each function returns a
+Needs matplotlib (the ``plot`` extra: ``pip install "microgrid-autodiff[plot]"``,
+or ``pip install -e ".[plot]"`` in a clone), imported only when a function here
+is called. Each function returns a
 matplotlib `~matplotlib.figure.Figure` and, given ``save="file.png"``,
 writes it there (any format matplotlib knows, by the suffix)::
 
@@ -30,6 +31,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from microgrid._extras import install_hint
 from microgrid._files import write_atomically
 from microgrid.engine import Value, no_grad
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["INSTALL_HINT", "plot_decision_boundary", "plot_history"]
 
-INSTALL_HINT = 'pip install "microgrid-autodiff[plot]"'
+INSTALL_HINT = install_hint("plot")
 
 # Colour-blind-safe class colours (Okabe & Ito), then matplotlib's tab10 order.
 _CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",

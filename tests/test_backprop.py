@@ -86,6 +86,14 @@ def test_softmax_sums_to_one_and_does_not_overflow() -> None:
     assert math.fsum(softmax([0.3, -1.2, 2.0])) == pytest.approx(1.0, abs=1e-15)
 
 
+def test_softmax_divides_by_the_correctly_rounded_sum() -> None:
+    """Every sum of the closed form is `math.fsum`: the same numbers on every Python."""
+    z = math.log(0.9e-16)  # e^z below half an ulp of 1: a chain of + drops it twice
+    e = [1.0, math.exp(z), math.exp(z)]
+    assert 1.0 + e[1] + e[2] != math.fsum(e)
+    assert softmax([0.0, z, z]) == [ej / math.fsum(e) for ej in e]
+
+
 # -- the forward pass and BP1-BP4 on hand-computed examples ---------------------------
 
 
@@ -442,7 +450,7 @@ def test_cli_bp_help_says_every_default(capsys: pytest.CaptureFixture[str]) -> N
         main(["bp", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--seed SEED seeds the network and the random example (default 0)" in text
-    for option in ("--sizes SIZES layer widths (default 2,3,2)",
+    for option in ("--sizes SIZES layer widths (default 2,3,2;",
                    "(default sigmoid", "(default quadratic)", "(default normal"):
         assert option in text
 
@@ -487,6 +495,24 @@ def test_cli_bp_bad_arguments_exit_2_with_a_message(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_cli_bp_refuses_networks_past_its_stated_size(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--sizes 30000,30000 allocated until MemoryError; past a million parameters bp refuses."""
+    from microgrid.cli import BP_MAX_PARAMETERS
+
+    with pytest.raises(SystemExit) as info:
+        main(["bp", "--sizes", "30000,30000"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "layer widths 30000,30000 make a network of 900,030,000 parameters; bp checks " \
+           "at most 1,000,000" in err
+    assert BP_MAX_PARAMETERS == 1_000_000
+    with pytest.raises(SystemExit):
+        main(["bp", "--help"])
+    assert "at most 1,000,000 parameters" in " ".join(capsys.readouterr().out.split())
 
 
 # -- the docs and the example --------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Specification of ``microgrid demo`` (microgrid.demo and its command line).
 
-The demo trains micrograd's moons classifier through `fit` and writes five
+The demo trains micrograd's moons classifier through `fit` and writes six
 files; each must exist, be non-empty and valid (PNG signature, SVG that
 parses as XML, a model `MLP.load` reads back). Missing extras skip only the
 files that need them, naming the extra; bad options exit 2 with an
@@ -25,7 +25,15 @@ import pytest
 from microgrid import MLP, no_grad
 from microgrid.cli import build_parser, main
 from microgrid.datasets import DATASETS, moons
-from microgrid.demo import FILES, PRESETS, DemoOptions, DemoResult, learning_rate, run
+from microgrid.demo import (
+    FILES,
+    MAX_PARAMETERS,
+    PRESETS,
+    DemoOptions,
+    DemoResult,
+    learning_rate,
+    run,
+)
 from microgrid.render import svg_available
 from microgrid.train import evaluate
 
@@ -43,6 +51,10 @@ def check_files(out: Path) -> None:
         assert data, f"{name} is empty"
         if name.endswith(".png"):
             assert data.startswith(PNG_SIGNATURE), name
+        elif name.endswith(".html"):
+            page = data.decode("utf-8")
+            assert page.startswith("<!DOCTYPE html>") and "https:" not in page, name
+            assert "<svg" in page and 'id="step-437"' in page, name  # [2, 16, 16, 1]: 437
         elif name.endswith(".svg"):
             root = ET.fromstring(data)
             assert root.tag.endswith("svg"), name
@@ -55,7 +67,7 @@ def check_files(out: Path) -> None:
 def test_short_demo_writes_every_promised_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``microgrid demo --steps 20 --out TMP``: five valid files, and the summary names each."""
+    """``microgrid demo --steps 20 --out TMP``: six valid files, and the summary names each."""
     out = tmp_path / "demo"
     assert main(["demo", "--steps", "20", "--out", str(out), "--quiet"]) == 0
     check_files(out)
@@ -81,6 +93,19 @@ def test_demo_drawings_are_of_the_example_with_the_largest_cost(tmp_path: Path) 
     graph = (tmp_path / "computation_graph.svg").read_text(encoding="utf-8")
     assert f"training example {result.example}" in graph
     assert all(p.grad == 0.0 for p in result.net.parameters())  # left clean after drawing
+
+
+@pytest.mark.skipif(not HAS_GRAPH, reason="needs the graph extra")
+def test_demo_walkthrough_is_the_drawn_examples_backward_pass(tmp_path: Path) -> None:
+    """walkthrough.html: every step of the drawn example's pass, the hinge cost, all agreeing."""
+    from microgrid.walkthrough import explain
+
+    result = run(DemoOptions(steps=5, out=tmp_path, quiet=True))
+    page = (tmp_path / "walkthrough.html").read_text(encoding="utf-8")
+    walk = explain(result.net, result.example_x, result.example_y, cost="hinge", max_steps=None)
+    assert page == walk.html()
+    assert "All 437 steps agree with the textbook." in page
+    assert "hinge cost" in walk.title
 
 
 def deltas_drawn(svg: Path) -> list[float]:
@@ -306,6 +331,39 @@ def test_help_pages_print_as_written(
         assert "reach 100% training accuracy" in " ".join(out.split())
 
 
+def test_networks_past_the_stated_size_are_refused_before_anything_is_built(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--hidden 20000,20000 allocated until MemoryError; past MAX_PARAMETERS it is refused."""
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--hidden", "20000,20000", "--out", str(out)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert ("hidden widths 20000,20000 make a network of 400,100,001 parameters; the demo "
+            "trains at most 100,000") in err
+    assert not out.exists()
+    assert MAX_PARAMETERS == 100_000
+    with pytest.raises(ValueError, match="320,320 make a network of 104,001 parameters"):
+        DemoOptions(hidden=(320, 320)).check()  # 2*320+320 + 320*320+320 + 320+1
+    DemoOptions(hidden=(300, 300)).check()  # 91,501 parameters: allowed
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert f"at most {MAX_PARAMETERS:,} parameters" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_summary_says_which_loss_is_which(tmp_path: Path) -> None:
+    """The mean hinge loss after training has no L2 term; the curve and the progress bar
+    show the loss minimised (hinge + L2) at each step, before its update."""
+    stream = io.StringIO()
+    result = run(DemoOptions(steps=3, out=tmp_path, quiet=True), stream=stream)
+    lines = stream.getvalue().splitlines()
+    assert lines[1] == (f"  training accuracy {result.accuracy:.0%}, mean hinge loss "
+                        f"{result.loss:.4f} (after training, without the L2 term)")
+    assert lines[2] == ("  the loss minimised, hinge + L2 (the curve, the progress bar): "
+                        f"{result.history.step_loss[-1]:.4f} at the last step")
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -363,6 +421,7 @@ def test_without_the_graph_module_the_demo_writes_the_rest(
     skipped = [line for line in printed.splitlines() if "not written" in line]
     assert len(skipped) == 2
     assert all('pip install "microgrid-autodiff[graph]"' in line for line in skipped)
+    assert all('pip install -e ".[graph]"' in line for line in skipped)
 
 
 @pytest.mark.skipif(not HAS_GRAPH, reason="needs the graph extra")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import doctest
 import html
 import importlib.util
+import inspect
+import linecache
 import os
-import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import pytest
@@ -110,10 +112,29 @@ def test_train_moons_writes_model_and_plots(tmp_path: Path) -> None:
 # -- the docs pages' code -------------------------------------------------------------
 
 
-def python_blocks(page: Path) -> list[str]:
-    """The contents of the page's fenced ```python blocks, in order."""
-    return re.findall(r"^```python\n(.*?)^```", page.read_text(encoding="utf-8"),
-                      flags=re.MULTILINE | re.DOTALL)
+def page_code(page: Path) -> tuple[CodeType, int]:
+    """The page's fenced ```python blocks as one module, and how many blocks.
+
+    Each line of code keeps its line number on the page (the Markdown
+    around the blocks becomes blank lines), and the code is registered in
+    `linecache` under its own name: tracebacks point at the page's lines,
+    and `inspect` (hypothesis reads a test's source) reads the code, never
+    the Markdown, which Python's tokenizer refuses since 3.12.
+    """
+    lines: list[str] = []
+    blocks, inside = 0, False
+    for line in page.read_text(encoding="utf-8").splitlines(keepends=True):
+        if inside and line.startswith("```"):
+            inside = False
+        elif not inside and line.rstrip() == "```python":
+            inside, blocks = True, blocks + 1
+        if inside and not line.startswith("```"):
+            lines.append(line)
+        else:
+            lines.append("\n")
+    name = f"<python blocks of docs/{page.name}>"
+    linecache.cache[name] = (sum(map(len, lines)), None, lines, name)
+    return compile("".join(lines), name, "exec"), blocks
 
 
 def test_tutorial_prints_what_the_page_says(tmp_path: Path,
@@ -130,8 +151,9 @@ def test_tutorial_prints_what_the_page_says(tmp_path: Path,
     if not (HAS_PLOT and HAS_GRAPH):
         return
     monkeypatch.chdir(tmp_path)
-    (block,) = python_blocks(page)
-    exec(compile(block, "docs/index.md", "exec"), test.globs)  # the tutorial's names
+    code, blocks = page_code(page)
+    assert blocks == 1
+    exec(code, test.globs)  # the tutorial's names
     for name in ("curves.png", "boundary.png", "graph.svg", "network.svg"):
         assert (tmp_path / name).stat().st_size > 0
     # The pictures teach: an example whose cost and gradients are not 0, the parameters
@@ -147,12 +169,18 @@ def test_tutorial_prints_what_the_page_says(tmp_path: Path,
 @pytest.mark.skipif(not HAS_HYPOTHESIS, reason="needs the testing extra")
 def test_property_testing_page_code_runs() -> None:
     """docs/testing.md's Python blocks, run in order as one module, define property
-    tests that pass."""
+    tests that pass; their source, as `inspect` reads it, is the page's at its lines."""
     page = ROOT / "docs" / "testing.md"
+    text = page.read_text(encoding="utf-8").splitlines(keepends=True)
     namespace: dict[str, Any] = {"__name__": "testing_md"}
-    for block in python_blocks(page):
-        exec(compile(block, "docs/testing.md", "exec"), namespace)
+    code, blocks = page_code(page)
+    assert blocks > 0
+    exec(code, namespace)
     tests = [f for name, f in namespace.items() if name.startswith("test_") and callable(f)]
     assert len(tests) == 4
     for test in tests:
+        source, first = inspect.getsourcelines(test)
+        assert source[0].startswith(("@", "def "))
+        assert f"def {test.__name__}(" in "".join(source)
+        assert source == text[first - 1:first - 1 + len(source)]
         test()

@@ -9,7 +9,11 @@ ExpressionError before anything runs; the command exits with status 2.
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -237,6 +241,135 @@ def test_cli_graph_pdf_without_dot_exits_1(
     err = capsys.readouterr().err
     assert "PDF needs Graphviz" in err and "-o graph.dot" in err
     assert not (tmp_path / "g.pdf").exists()
+
+
+def test_cli_graph_counts_one_node_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["graph", "x", "--set", "x=1", "-o", str(tmp_path / "g.dot")]) == 0
+    assert "(1 node; x = 1)" in capsys.readouterr().out
+    assert main(["graph", "x*2", "--set", "x=1", "-o", str(tmp_path / "g.dot")]) == 0
+    assert "(3 nodes; result = 2)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("second", ["x=5", "ｘ=5"])
+def test_cli_graph_refuses_a_variable_set_twice(
+    second: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last one used to win silently."""
+    target = tmp_path / "g.dot"
+    assert main(["graph", "x", "--set", "x=2", "--set", second, "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"microgrid graph: error: --set x is given twice (x=2 and {second!r}); "
+                   "give each variable once\n")
+    assert not target.exists()
+
+
+def test_names_are_read_as_python_reads_them_in_set_and_expression(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python's parser reads ｘ (fullwidth) as x; a --set name or a variables key too."""
+    assert parse_assignment("ｘ=2") == ("x", 2.0)
+    assert parse_assignment("ℌ=1") == ("H", 1.0)
+    for key, text in [("ｘ", "ｘ*2"), ("ｘ", "x*2"), ("x", "ｘ*2")]:
+        out = evaluate(text, {key: 2.0})
+        assert out.data == 4.0 and out.parents[0].label == "x"
+    with pytest.raises(ExpressionError, match="'ｘ' and 'x' are the same name 'x'"):
+        evaluate("x", {"x": 1.0, "ｘ": 2.0})
+    with pytest.raises(ExpressionError, match="NAME=NUMBER"):
+        parse_assignment("ｉｆ=1")  # the keyword `if`
+    assert main(["graph", "ｘ*2", "--set", "ｘ=2", "-o", str(tmp_path / "g.dot")]) == 0
+    assert "result = 4" in capsys.readouterr().out
+
+
+def test_cli_graph_timeout_reaches_the_renderer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--timeout SECONDS (default the library's 60 s; 0 for no limit)."""
+    from microgrid.graph import Drawing
+    from microgrid.render import DEFAULT_TIMEOUT
+
+    seen: list[float | None] = []
+    monkeypatch.setattr(Drawing, "save",
+                        lambda self, path, renderer, timeout: seen.append(timeout) or Path(path))
+    target = str(tmp_path / "g.svg")
+    for extra in ([], ["--timeout", "5"], ["--timeout", "0"], ["--timeout=2.5"]):
+        assert main(["graph", "x*2", "--set", "x=1", "-o", target, *extra]) == 0
+    assert seen == [DEFAULT_TIMEOUT, 5.0, math.inf, 2.5]
+    for bad in ("-1", "soon", "nan"):
+        with pytest.raises(SystemExit) as info:
+            main(["graph", "x", "--set", "x=1", "--timeout", bad])
+        assert info.value.code == 2
+        assert "expected a number of seconds (0 for no limit)" in capsys.readouterr().err
+    help_text = _help(["graph", "--help"], capsys)
+    assert f"default {DEFAULT_TIMEOUT:g}; 0 for no limit" in " ".join(help_text.split())
+
+
+def test_cli_graph_says_what_to_do_when_time_runs_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from microgrid.graph import Drawing
+    from microgrid.render import RenderTimeoutError
+
+    def slow(self: Drawing, path: str, renderer: str, timeout: float) -> Path:
+        raise RenderTimeoutError(timeout, "the in-process Graphviz")
+
+    monkeypatch.setattr(Drawing, "save", slow)
+    assert main(["graph", "x*2", "--set", "x=1", "--timeout", "3"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "took longer than --timeout 3 s" in err
+    assert "larger --timeout (0 for no limit)" in err and "-o graph.dot" in err
+
+
+def test_ctrl_c_in_microgrid_graph_is_one_line_and_status_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from microgrid.graph import Drawing
+
+    def interrupted(self: Drawing, *args: object, **kwargs: object) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Drawing, "save", interrupted)
+    assert main(["graph", "x*2", "--set", "x=1"]) == 130
+    assert capsys.readouterr().err == "microgrid graph: interrupted\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_real_ctrl_c_during_a_render_ends_the_command_with_one_line(tmp_path: Path) -> None:
+    """SIGINT while the drawing renders: no traceback, exit status 130."""
+    script = textwrap.dedent("""
+        import signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        from microgrid.cli import main
+        from microgrid.graph import Drawing
+        def save(self, *args, **kwargs):
+            print("ready", flush=True)
+            time.sleep(60)
+        Drawing.save = save
+        raise SystemExit(main(["graph", "x*2", "--set", "x=1"]))
+    """)
+    import microgrid
+
+    env = {**os.environ, "PYTHONPATH": str(Path(microgrid.__file__).parents[1])}
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+        child.wait()
+    assert err == "microgrid graph: interrupted\n"
+    assert child.returncode == 130
+
+
+def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit):
+        main(argv)
+    return capsys.readouterr().out
 
 
 def test_the_module_docstring_examples_run() -> None:

@@ -14,9 +14,11 @@ Rendering is tested with the in-process renderer explicitly (``renderer=
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -189,6 +191,15 @@ def test_a_linear_node_shows_its_bias_however_it_was_built() -> None:
         assert nodes_of(draw(z).source)[f"o{len(topological_order(z)) - 1}"]["label"] == text
 
 
+def test_a_zero_constant_is_shown_not_read_as_a_sign() -> None:
+    """``x - 0`` drew a bare ``-``, which reads as negation; ``x * 1`` always showed ``× 1``."""
+    a = Value(3.0, label="a")
+    expected = {"- 0": a - 0, "+ 0": a + 0, "+ 0.5": a + 0.5, "0 -": 0 - a, "× 1": a * 1,
+                "× 0": a * 0}
+    for text, node in expected.items():
+        assert nodes_of(draw(node).source)["o1"]["label"] == text
+
+
 def test_show_params_false_leaves_the_parameters_out_and_counts_them_on_each_operation() -> None:
     net = MLP(2, [3, 1], seed=0)
     trace = net.trace([0.5, -0.25])
@@ -270,6 +281,14 @@ def test_color_by_grad_shades_by_gradient_magnitude() -> None:
     assert nodes["v0"]["fillcolor"] == "#ffffff"
     assert nodes["v1"]["fillcolor"] == nodes["legend_grad"]["fillcolor"] != "#ffffff"
     assert nodes["v2"]["fillcolor"] not in ("#ffffff", nodes["v1"]["fillcolor"])
+
+
+def test_the_legend_lists_only_what_the_drawing_has() -> None:
+    """A lone value has no operation, so the legend has no "operation" entry."""
+    lone = nodes_of(draw(Value(1.0, label="x")).source)
+    assert [n for n in lone if n.startswith("legend")] == ["legend_root"]
+    product = nodes_of(draw(Value(1.0, label="x") * 2).source)
+    assert product["legend_op"]["label"] == "operation"
 
 
 def test_the_legend_sits_one_rank_after_the_root() -> None:
@@ -404,7 +423,7 @@ def test_rendering_refuses_graphs_above_the_node_limit(tmp_path: Path) -> None:
         y = y + 1
     drawing = draw(y, max_nodes=15)
     assert drawing.node_count == 21
-    with pytest.raises(ValueError, match=r"21 nodes.*max_nodes=15.*max_nodes=21"):
+    with pytest.raises(ValueError, match=r"21 nodes and 20 edges.*max_nodes=15.*max_nodes=21"):
         drawing.svg()
     existing = tmp_path / "graph.svg"
     existing.write_text("keep me")
@@ -413,6 +432,129 @@ def test_rendering_refuses_graphs_above_the_node_limit(tmp_path: Path) -> None:
     assert existing.read_text() == "keep me"  # a failed render never truncates a file
     assert drawing.save(tmp_path / "graph.dot").read_text() == drawing.source
     assert Drawing("digraph {}", 1).max_nodes == DEFAULT_MAX_NODES
+
+
+def sum_of_products(terms: int) -> Value:
+    """``x*0 + x*1 + ... + x*(terms-1)``: one leaf read all along a chain of sums."""
+    x = Value(2.0, label="x")
+    out = x * 0
+    for k in range(1, terms):
+        out = out + x * k
+    out.backward()
+    return out
+
+
+def halving_chain(steps: int) -> Value:
+    """``y = y*0.5 + x`` repeated: x read at every step of a long chain."""
+    x = Value(2.0, label="x")
+    y = Value(1.0, label="y")
+    for _ in range(steps):
+        y = y * 0.5 + x
+    y.backward()
+    return y
+
+
+def ranks_crossed(source: str) -> dict[tuple[str, str], int]:
+    """How many ranks each drawn edge crosses, every node placed as late as it can be.
+
+    Each node sits one rank before the earliest of the nodes it feeds (the
+    sink at 0). Graphviz's dot minimises the total of these
+    lengths, so its own total is at most this one's; an edge across n ranks
+    costs it n - 1 hidden nodes to place.
+    """
+    edges = [e for e in edges_of(source) if not e[1].startswith("legend")]
+    readers: dict[str, list[str]] = {}
+    for tail, head in edges:
+        readers.setdefault(tail, []).append(head)
+    rank: dict[str, int] = {}
+    pending = list(readers)
+    while pending:  # no recursion: settle a node once all its readers are settled
+        node = pending.pop()
+        if node in rank:
+            continue
+        unsettled = [h for h in readers.get(node, []) if h not in rank]
+        if unsettled:
+            pending += [node, *unsettled]
+            continue
+        rank[node] = max((rank[h] + 1 for h in readers.get(node, [])), default=0)
+    return {(tail, head): rank[tail] - rank[head] for tail, head in edges}
+
+
+@pytest.mark.parametrize("make", [sum_of_products, halving_chain])
+def test_no_edge_crosses_more_than_eight_ranks(make: object) -> None:
+    """A value read far along a chain is drawn again beside each far reader.
+
+    Each edge across n ranks costs Graphviz n - 1 hidden nodes to place:
+    drawn straight, x's edges in ``x*0 + ... + x*99`` cost about 20,000 of
+    them for 399 drawn nodes, and a layout of minutes.
+    """
+    out = make(100)  # type: ignore[operator]
+    drawing = draw(out)
+    crossed = ranks_crossed(drawing.source)
+    assert max(crossed.values()) <= 8
+    assert sum(n - 1 for n in crossed.values()) <= 7 * len(crossed)
+    nodes = nodes_of(drawing.source)
+    references = {name for name in nodes if name.startswith("r")}
+    assert len(references) > 80  # most of x's readers are far from its box
+    assert {nodes[r]["label"] for r in references} == {"x"}
+    assert "legend_reference" in nodes
+    # every operation still has an edge from each operand, in order: from its
+    # box v<j>, or from a reference r<j>_<i> to it beside operation o<i>
+    order = topological_order(out)
+    for i, v in enumerate(order):
+        tails = [tail for tail, head in edges_of(drawing.source) if head == f"o{i}"]
+        assert [int(re.findall(r"\d+", t)[0]) for t in tails] == [
+            order.index(p) for p in v.parents]
+        assert all(t == f"r{order.index(p)}_{i}" for p, t in zip(v.parents, tails, strict=True)
+                   if t.startswith("r"))
+    assert drawing.node_count == 2 * len(order) - sum(1 for v in order if not v.parents)
+
+
+@wasm_only
+@pytest.mark.parametrize("make", [sum_of_products, halving_chain])
+def test_a_value_read_all_along_a_chain_lays_out_in_seconds(make: object) -> None:
+    """These took minutes (the in-process renderer's own timeout stops a slow layout)."""
+    drawing = draw(make(100))  # type: ignore[operator]
+    assert drawing.svg(renderer="wasm", timeout=20).startswith("<?xml")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
+@pytest.mark.parametrize("make", [sum_of_products, halving_chain])
+def test_a_value_read_all_along_a_chain_lays_out_in_seconds_with_dot(make: object) -> None:
+    drawing = draw(make(100))  # type: ignore[operator]
+    assert drawing.svg(renderer="dot", timeout=20).startswith("<?xml")
+
+
+def test_a_value_read_nearby_is_drawn_once() -> None:
+    """References only where an edge would cross more than 8 ranks; the doc pictures have none."""
+    out = sum_of_products(4)
+    assert not any(name.startswith("r") for name in nodes_of(draw(out).source))
+    assert "legend_reference" not in draw(out).source
+    net, trace, cost = two_two_one()
+    assert not any(name.startswith("r") for name in nodes_of(draw(cost, net=net,
+                                                                 trace=trace).source))
+
+
+def test_rendering_refuses_dense_drawings_too() -> None:
+    """At most 3 edges a node: a layer of 100 ReLUs feeding 100 more is 10,000 edges.
+
+    Layout time grows with the edges as well (Graphviz 2.43's dot took 95 s
+    for 26,000 edges between 1,300 nodes); the message says which max_nodes
+    would render it.
+    """
+    net = MLP(2, [100, 100, 1], seed=0)
+    trace = net.trace([0.5, -0.3])
+    cost = (trace.output[0] - 1.0) ** 2
+    drawing = draw(cost, net=net, trace=trace, show_params=False, max_nodes=3_000)
+    assert drawing.node_count == 808
+    assert drawing.edge_count == len(edges_of(drawing.source)) - 1  # the legend's edge
+    assert drawing.edge_count > 100 * 100  # a^2_k -> z^3_j alone
+    needed = -(-drawing.edge_count // 3)
+    with pytest.raises(ValueError, match=rf"808 nodes and {drawing.edge_count} edges, more "
+                                         rf"than max_nodes=3000 allows \(3000 nodes, 9000 "
+                                         rf"edges.*max_nodes={needed}"):
+        drawing.svg()
+    assert draw_network(net).edge_count == 2 * 100 + 100 * 100 + 100
 
 
 # -- rendering and files ------------------------------------------------------------
@@ -488,6 +630,62 @@ def test_jupyter_shows_svg_or_says_why_not(monkeypatch: pytest.MonkeyPatch) -> N
     too_big = draw(neuron_graph(), max_nodes=3)
     assert too_big._repr_svg_() is None
     assert "max_nodes" in too_big._repr_mimebundle_()["text/plain"]
+
+
+# -- the graphviz package ----------------------------------------------------------------
+
+needs_graphviz_package = pytest.mark.skipif(
+    importlib.util.find_spec("graphviz") is None,
+    reason="the graphviz package (the graph extra) is not installed",
+)
+
+
+@needs_graphviz_package
+def test_to_graphviz_is_a_graphviz_source_of_the_same_dot() -> None:
+    import graphviz
+
+    drawing = draw(neuron_graph(), title='a "quoted" \\ title')
+    source = drawing.to_graphviz()
+    assert isinstance(source, graphviz.Source)
+    assert source.source == drawing.source
+    network = draw_network(MLP(2, [2, 1], seed=0))
+    assert network.to_graphviz().source == network.source
+
+
+@needs_graphviz_package
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
+def test_to_graphviz_renders_through_the_system_dot() -> None:
+    drawing = draw(neuron_graph())
+
+    def node_names(svg: bytes) -> list[str]:
+        groups = ET.fromstring(svg).findall(f".//{SVG}g[@class='node']")
+        return sorted(g.findtext(f"{SVG}title") or "" for g in groups)
+
+    names = node_names(drawing.to_graphviz().pipe(format="svg"))
+    assert names == node_names(drawing.render("svg", renderer="dot"))
+    assert {"v0", "o5", "v5"} <= set(names)
+
+
+@needs_graphviz_package
+def test_to_graphviz_without_dot_keeps_the_source_and_the_package_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import graphviz
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot`
+    drawing = draw(neuron_graph())
+    source = drawing.to_graphviz()
+    assert source.source == drawing.source
+    with pytest.raises(graphviz.ExecutableNotFound):
+        source.pipe(format="svg")
+
+
+def test_to_graphviz_without_the_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from microgrid.render import MissingRendererError
+
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz raises ImportError
+    with pytest.raises(MissingRendererError, match=r"microgrid-autodiff\[graph\]"):
+        draw(neuron_graph()).to_graphviz()
 
 
 # -- draw_network -----------------------------------------------------------------------

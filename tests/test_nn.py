@@ -681,7 +681,8 @@ def test_neuron_z_and_gradients_equal_the_expression_with_times_and_plus(
 ) -> None:
     """Neuron's z (one linear node) and all grads equal those of ``w_0*x_0 + ... + b``.
 
-    Within rel 1e-12 (in fact exactly: both sum in the same order).
+    Within rel 1e-12, not exactly: both add the same products, `linear` starting from
+    ``b`` and (from Python 3.12) with the built-in ``sum``'s compensated summation.
 
     Inputs mix floats, ints and Values; the comparison expression uses
     separate leaves so neither graph shares a node with the other.

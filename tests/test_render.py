@@ -12,6 +12,7 @@ installed (``.ci`` may install Graphviz); the rest run everywhere.
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import signal
 import subprocess
@@ -27,7 +28,14 @@ import pytest
 from microgrid import Value
 from microgrid import render as render_module
 from microgrid.graph import draw
-from microgrid.render import MissingRendererError, RenderError, has_system_dot, render
+from microgrid.render import (
+    DEFAULT_TIMEOUT,
+    MissingRendererError,
+    RenderError,
+    RenderTimeoutError,
+    has_system_dot,
+    render,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIMPLE = 'digraph { a -> b; b [label="δ = 0.5"]; }'
@@ -90,13 +98,23 @@ def test_forcing_dot_without_dot_says_what_to_install(no_dot: None) -> None:
 def test_missing_extra_names_the_pip_command(
     no_dot: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without wasmtime the error names the extra; the DOT text still works."""
+    """Without wasmtime the error names the extra; the DOT text still works.
+
+    On Python 3.10 the extra installs nothing (its packages need 3.11), so
+    there the error says so and names the system Graphviz instead.
+    """
     real = importlib.util.find_spec
     monkeypatch.setattr(render_module, "find_spec",
                         lambda name: None if name == "wasmtime" else real(name))
     drawing = draw(Value(2.0, label="x") * 3)
-    with pytest.raises(ImportError, match=r'pip install "microgrid-autodiff\[graph\]"'):
+    with pytest.raises(MissingRendererError) as error:
         drawing.svg()
+    if sys.version_info >= (3, 11):
+        assert 'pip install "microgrid-autodiff[graph]"' in str(error.value)
+        assert 'in a clone: pip install -e ".[graph]"' in str(error.value)
+    else:
+        assert re.search(r"Python >= 3\.11.*Graphviz", str(error.value))
+        assert "[graph]" not in str(error.value)
     assert drawing.source.startswith("digraph")
 
 
@@ -115,6 +133,29 @@ def test_bad_arguments_are_named() -> None:
         render(SIMPLE, "svg", renderer="cairo")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timeout"):
         render(SIMPLE, "svg", timeout=0)
+    for bad in (-1, float("nan")):
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            render(SIMPLE, "svg", timeout=bad)
+    for wrong in ("1", True, [1]):
+        with pytest.raises(TypeError, match=r"timeout must be a number of seconds or None, "
+                                            rf"got {type(wrong).__name__}"):
+            render(SIMPLE, "svg", timeout=wrong)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("renderer", ["auto", "dot", "wasm"])
+def test_empty_source_is_named(renderer: str) -> None:
+    """An empty source says so, by any renderer (it was "substring not found" in-process)."""
+    for empty in ("", "  \n"):
+        with pytest.raises(ValueError, match="the DOT source is empty"):
+            render(empty, "svg", renderer=renderer)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="source must be DOT text"):
+        render(b"digraph { a }", "svg")  # type: ignore[arg-type]
+
+
+@needs_wasm
+def test_text_that_is_not_dot_gives_graphvizs_error_in_process() -> None:
+    with pytest.raises(RenderError, match="Graphviz: Failed to parse DOT source"):
+        render("not dot at all", "svg", renderer="wasm")
 
 
 # -- the in-process renderer's faults ------------------------------------------------
@@ -178,22 +219,58 @@ def test_a_deeper_chain_gives_a_clear_error_never_a_trap() -> None:
 
 
 def _slow_layout() -> str:
-    """A leaf shared along a long chain: thousands of long edges, minutes of layout."""
-    x = Value(0.5, label="x")
-    y = x
-    for i in range(400):
-        y = (y * 1.001).tanh() if i % 2 else y + x
-    return draw(y).source
+    """A node read all along a 400-node chain: 40,000 hidden nodes to place, minutes.
+
+    Written by hand: `draw` draws far readers with references, which avoids this.
+    """
+    lines = ["digraph {", "  rankdir=LR;"]
+    lines += [f"  c{i} -> c{i + 1};" for i in range(400)]
+    lines += [f"  x -> c{i};" for i in range(0, 400, 2)]
+    return "\n".join([*lines, "}"])
 
 
 @needs_wasm
 def test_timeout_stops_a_long_layout() -> None:
     """timeout= stops the guest (it would run for minutes); the renderer works afterwards."""
     started = time.monotonic()
-    with pytest.raises(RenderError, match=r"timeout=0\.5"):
+    with pytest.raises(RenderTimeoutError, match=r"timeout=0\.5 s") as info:
         render(_slow_layout(), "svg", renderer="wasm", timeout=0.5)
     assert time.monotonic() - started < 60  # stopped, not run to the end
+    assert info.value.timeout == 0.5 and isinstance(info.value, RenderError)
     assert render(SIMPLE, "svg", renderer="wasm").startswith(b"<?xml")
+
+
+@needs_dot
+def test_timeout_stops_the_dot_program_too() -> None:
+    started = time.monotonic()
+    with pytest.raises(RenderTimeoutError, match=r"dot program took longer than timeout=0\.5 s"):
+        render(_slow_layout(), "svg", renderer="dot", timeout=0.5)
+    assert time.monotonic() - started < 60
+
+
+def test_every_render_has_a_time_limit_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both routes get DEFAULT_TIMEOUT unless told otherwise; None (or inf) means no limit."""
+    seen: list[float | None] = []
+    monkeypatch.setattr(render_module, "_render_with_dot",
+                        lambda dot, source, format, timeout: seen.append(timeout) or b"<svg/>")
+    monkeypatch.setattr(render_module, "_wasm_svg",
+                        lambda source, timeout: seen.append(timeout) or b"<svg/>")
+    monkeypatch.setattr(render_module.shutil, "which", lambda name: "/usr/bin/dot")
+    render(SIMPLE, "svg", renderer="dot")
+    render(SIMPLE, "svg", renderer="wasm")
+    draw(Value(1.0) * 2).render("svg", renderer="wasm")
+    render(SIMPLE, "svg", renderer="wasm", timeout=None)
+    render(SIMPLE, "svg", renderer="wasm", timeout=float("inf"))
+    render(SIMPLE, "svg", renderer="wasm", timeout=5)
+    assert seen == [DEFAULT_TIMEOUT] * 3 + [None, None, 5.0]
+    assert DEFAULT_TIMEOUT == 60.0
+
+
+def test_the_time_limit_message_says_what_to_do() -> None:
+    message = str(RenderTimeoutError(60.0, "Graphviz's dot program"))
+    assert "timeout=60 s" in message
+    for advice in ("fewer nodes", "show_params=False", "larger timeout", ".dot"):
+        assert advice in message
 
 
 @needs_wasm

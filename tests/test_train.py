@@ -70,7 +70,15 @@ def micrograd_loop(net, X, y, steps, alpha):
 
 
 def test_fit_with_micrograds_settings_is_micrograds_loop_exactly():
-    """hinge + alpha * sum p^2, full batch, SGD with lr = 1 - 0.9 k/steps: same numbers."""
+    """hinge + alpha * sum p^2, full batch, SGD with lr = 1 - 0.9 k/steps: same numbers.
+
+    Bit for bit on every Python version, because both sides do the same float
+    operations in the same order: the loop's ``sum_of([p * p ...])`` and fit's
+    L2 node ``linear(params, params)`` both add the rounded squares with the
+    built-in ``sum`` from 0.0 (compensated since Python 3.12, a left-to-right
+    chain of ``+`` before: the same either way on both sides), and an epoch of
+    one full batch reports its step's loss as it is.
+    """
     X, y = moons(20, noise=0.1, seed=0, signed=True)
     by_hand, by_fit = MLP(2, [4, 4, 1], seed=0), MLP(2, [4, 4, 1], seed=0)
     losses, accuracies = micrograd_loop(by_hand, X, y, steps=5, alpha=1e-4)
@@ -218,6 +226,20 @@ def test_epoch_figures_are_batch_size_weighted_means_of_the_steps():
         acc = history.step_accuracy[3 * e:3 * e + 3]
         assert history.loss[e] == pytest.approx((4 * s[0] + 4 * s[1] + 2 * s[2]) / 10)
         assert history.accuracy[e] == pytest.approx((4 * acc[0] + 4 * acc[1] + 2 * acc[2]) / 10)
+
+
+def test_an_epoch_of_one_full_batch_reports_its_steps_figures_exactly():
+    """The weighted mean of one step is that step: no ``(c * n) / n`` round trip.
+
+    ``(c * 20) / 20 != c`` for about one float in eight, so 30 epochs
+    meet such a loss on every Python version.
+    """
+    X, y = moons(20, noise=0.1, seed=0, signed=True)
+    history = fit(MLP(2, [4, 4, 1], seed=0), X, y, loss="hinge", lr=0.1, epochs=30,
+                  progress=False)
+    assert any((c * 20) / 20 != c for c in history.step_loss)  # the case is met
+    assert history.loss == history.step_loss
+    assert history.accuracy == history.step_accuracy
 
 
 def test_schedule_counts_steps_over_the_whole_run_and_big_batches_mean_full_batch():

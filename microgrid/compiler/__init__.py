@@ -36,6 +36,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from microgrid._extras import install_hint
 from microgrid.compiler.tracing import FIRST_BATCH_CHECKS, TracingError, _example, _name
 from microgrid.engine import Value
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FIRST_BATCH_CHECKS", "Compiled", "TracingError", "compile"]
 
-INSTALL_HINT = 'pip install "microgrid-autodiff[fast]"'
+INSTALL_HINT = install_hint("fast")
 
 _REDUCTIONS = ("sum", "mean")
 
