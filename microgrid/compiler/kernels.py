@@ -10,6 +10,7 @@ a layer's ``linear`` nodes, which share their inputs, as one matrix product
 batch's own values and sums over the batch where a batch-independent row
 meets a per-example one: what the eager engine accumulates example by example.
 """
+
 from __future__ import annotations
 
 import math
@@ -198,7 +199,8 @@ class Elementwise(Instruction):
 
     def forward(self, V: Array, U: Array) -> bool:
         operands = self._operands(V, U)
-        self.formula(np, (V if self.batched else U)[self.start : self.stop], *operands)  # type: ignore[misc]
+        out = (V if self.batched else U)[self.start : self.stop]
+        self.formula(np, out, *operands)  # type: ignore[misc]
         # The engine refuses the operation where a Value operand has no local
         # derivative (a negative base with a Value exponent), though numpy computes it.
         return not self.checks or all(bool(where(np, *operands).all()) for where in self.checks)
