@@ -23,8 +23,8 @@ def main() -> int:
     print("\nThe other costs, on a 3-5-4-3 tanh network:")
     for cost, output, y in [
         ("quadratic", "linear", [0.5, -0.25, 1.0]),
-        ("cross-entropy", "sigmoid", [1.0, 0.0, 1.0]),
-        ("log-likelihood", "softmax", 2),
+        ("cross_entropy", "sigmoid", [1.0, 0.0, 1.0]),
+        ("log_likelihood", "softmax", 2),
     ]:
         net = MLP(3, [5, 4, 3], activation="tanh", output_activation=output, init="normal",
                   seed=1)

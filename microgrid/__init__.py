@@ -36,23 +36,23 @@ from microgrid.engine import abs as abs
 from microgrid.gradcheck import gradcheck
 
 if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports on first use
-    from microgrid.backprop import compare
     from microgrid.compiler import TracingError
     from microgrid.compiler import compile as compile
     from microgrid.graph import Drawing, draw, draw_network
     from microgrid.nn import MLP, Layer, Module, Neuron, Trace
     from microgrid.optim import SGD, Adam
+    from microgrid.report import compare
     from microgrid.train import DivergenceError, History, fit
     from microgrid.walkthrough import Walkthrough, explain
 
 __version__ = "0.1.0"
 
 _HOMES = {
-    "microgrid.backprop": ["compare"],
     "microgrid.compiler": ["TracingError", "compile"],  # numpy only when compile is called
     "microgrid.graph": ["Drawing", "draw", "draw_network"],  # renderers only when used
     "microgrid.nn": ["MLP", "Layer", "Module", "Neuron", "Trace"],
     "microgrid.optim": ["SGD", "Adam"],
+    "microgrid.report": ["compare"],
     "microgrid.train": ["DivergenceError", "History", "fit"],
     "microgrid.walkthrough": ["Walkthrough", "explain"],  # a leaf: presents a backward pass
 }

@@ -1,4 +1,4 @@
-"""Backpropagation the textbook way: BP1-BP4 in plain floats, and the comparison report.
+"""Backpropagation the textbook way: BP1-BP4 in plain floats.
 
 This module is the independent witness to the autodiff engine. Its
 `backprop` is the algorithm of Nielsen's chapter 2 written with plain
@@ -23,23 +23,20 @@ Indexing. The book numbers neurons from 1, Python's lists count from 0.
 ``weights[l-2][j-1][k-1]`` is ``w^l_jk`` and ``biases[l-2][j-1]`` is
 ``b^l_j``. The report names everything in the book's numbering.
 
-`compare` runs the engine (``net.trace``, ``cost.backward()``) beside the
-closed form and reports, equation by equation, how far apart they are.
-
-    >>> from microgrid.nn import MLP
-    >>> net = MLP(2, [3, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
-    >>> compare(net, [0.5, -1.0], [1.0, 0.0]).ok
-    True
+`microgrid.report.compare` runs the engine beside this closed form and
+reports, equation by equation, how far apart they are; this module never
+imports the engine (nor anything of the package but its argument checks).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from microgrid import _checks as check  # imports nothing from the package
 
 if TYPE_CHECKING:  # pragma: no cover
     from microgrid.nn import MLP
@@ -47,11 +44,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
+    "HIDDEN_ACTIVATIONS",
     "Backprop",
     "Network",
-    "Report",
     "backprop",
-    "compare",
     "cost_value",
     "default_output_activation",
     "feedforward",
@@ -62,13 +58,18 @@ __all__ = [
     "update_mini_batch",
 ]
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
+# The names are `microgrid.nn`'s and `microgrid.losses`' (a test keeps them
+# equal): the witness spells them the same but may not import the engine's side.
+
+ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax", "tanh")
 """Activation names; all act neuron by neuron except ``"softmax"`` (a whole layer)."""
 
-COSTS = ("quadratic", "cross-entropy", "log-likelihood")
-"""Cost names: ``1/2 ||y - a||^2``; ``-sum [y ln a + (1-y) ln(1-a)]``; ``-ln a_y``."""
+HIDDEN_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+"""The element-wise activations, which hidden layers take."""
 
-_ELEMENTWISE = ("sigmoid", "tanh", "relu", "linear")
+COSTS = ("quadratic", "cross_entropy", "log_likelihood")
+"""Cost names, as `microgrid.losses` spells them: ``1/2 ||y - a||^2``;
+``-sum [y ln a + (1-y) ln(1-a)]``; ``-ln a_y``."""
 
 
 def default_output_activation(cost: str, activation: str = "sigmoid") -> str:
@@ -81,16 +82,16 @@ def default_output_activation(cost: str, activation: str = "sigmoid") -> str:
     throughout), linear after any other. `microgrid bp` uses this, so it
     builds the network ``MLP`` builds for the same request.
 
-        >>> default_output_activation("log-likelihood")
+        >>> default_output_activation("log_likelihood")
         'softmax'
         >>> [default_output_activation("quadratic", act) for act in ("sigmoid", "relu")]
         ['sigmoid', 'linear']
     """
-    _check_name(cost, COSTS, "cost")
-    _check_name(activation, _ELEMENTWISE, "hidden activation")
-    if cost == "log-likelihood":
+    check.choice(cost, COSTS, "cost")
+    check.choice(activation, HIDDEN_ACTIVATIONS, "hidden activation")
+    if cost == "log_likelihood":
         return "softmax"
-    if cost == "cross-entropy" or activation == "sigmoid":
+    if cost == "cross_entropy" or activation == "sigmoid":
         return "sigmoid"
     return "linear"
 
@@ -115,7 +116,7 @@ def sigma(activation: str, z: float) -> float:
         return z if z > 0.0 else 0.0
     if activation == "linear":
         return z
-    _check_name(activation, _ELEMENTWISE, "element-wise activation")
+    check.choice(activation, HIDDEN_ACTIVATIONS, "element-wise activation")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -135,7 +136,7 @@ def sigma_prime(activation: str, z: float) -> float:
         return 1.0 if z > 0.0 else 0.0
     if activation == "linear":
         return 1.0
-    _check_name(activation, _ELEMENTWISE, "element-wise activation")
+    check.choice(activation, HIDDEN_ACTIVATIONS, "element-wise activation")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -213,12 +214,6 @@ class Network:
         return [len(self.weights[0][0]), *(len(wl) for wl in self.weights)]
 
 
-def _check_name(name: object, valid: Sequence[str], what: str) -> str:
-    if not isinstance(name, str) or name not in valid:
-        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
-    return name
-
-
 def _rows(x: object, where: str) -> Sequence[Any]:
     if not isinstance(x, Sequence) or isinstance(x, (str, bytes)):
         raise TypeError(f"{where} must be a list, got {type(x).__name__} {x!r}")
@@ -252,7 +247,7 @@ def _validate_network(
     if nin == 0:
         raise ValueError("weights[0] must have at least one row and one column")
     for i, (wl, bl, act) in enumerate(zip(weights, biases, activations, strict=True)):
-        _check_name(act, ACTIVATIONS, f"activation of layer {i + 2}")
+        check.choice(act, ACTIVATIONS, f"activation of layer {i + 2}")
         if act == "softmax" and i != len(weights) - 1:
             raise ValueError(f"softmax is a layer-wise output activation; layer {i + 2} is hidden")
         if not wl:
@@ -302,48 +297,48 @@ def feedforward(
 
 def _target(y: object, cost: str, n_out: int) -> list[float]:
     """The target as a list of ``n_out`` floats (a class index becomes one-hot)."""
-    if cost == "log-likelihood" and type(y) is int:
+    if cost == "log_likelihood" and type(y) is int:
         if not 0 <= y < n_out:
             raise ValueError(f"class index y={y!r} out of range for {n_out} outputs")
         return [1.0 if j == y else 0.0 for j in range(n_out)]
     ys = _floats(y, "y")
     if len(ys) != n_out:
         raise ValueError(f"y has {len(ys)} entries; the network has {n_out} outputs")
-    if cost == "log-likelihood" and (
+    if cost == "log_likelihood" and (
         sorted(ys) != [0.0] * (n_out - 1) + [1.0]
     ):
-        raise ValueError(f"log-likelihood needs y as a class index or a one-hot list, got {ys}")
+        raise ValueError(f"log_likelihood needs y as a class index or a one-hot list, got {ys}")
     return ys
 
 
 def cost_value(cost: str, a_L: Sequence[float], y: Sequence[float]) -> float:
-    """``C_x`` for output ``a^L`` and target ``y`` (one-hot for log-likelihood).
+    """``C_x`` for output ``a^L`` and target ``y`` (one-hot for log_likelihood).
 
     Cross-entropy takes ``0 ln 0 = 0``, so ``a_j = y_j = 1`` costs nothing.
 
         >>> cost_value("quadratic", [1.0, 0.0], [0.0, 0.0])
         0.5
     """
-    _check_name(cost, COSTS, "cost")
+    check.choice(cost, COSTS, "cost")
     if len(a_L) != len(y):
         raise ValueError(f"a^L has {len(a_L)} entries but y has {len(y)}; they must match")
     if cost == "quadratic":
         return 0.5 * math.fsum((yj - aj) ** 2 for aj, yj in zip(a_L, y, strict=True))
-    if cost == "cross-entropy":
+    if cost == "cross_entropy":
         total = 0.0
         for j, (aj, yj) in enumerate(zip(a_L, y, strict=True)):
             for weight, p in ((yj, aj), (1.0 - yj, 1.0 - aj)):
                 if weight != 0.0:
                     if not p > 0.0:
                         raise ValueError(
-                            f"cross-entropy: a^L_{j + 1} = {aj!r} with y_{j + 1} = {yj!r} "
+                            f"cross_entropy: a^L_{j + 1} = {aj!r} with y_{j + 1} = {yj!r} "
                             "makes the cost infinite (a must lie strictly between 0 and 1)"
                         )
                     total -= weight * math.log(p)
         return total
     j = y.index(1.0) if isinstance(y, list) else list(y).index(1.0)
     if not a_L[j] > 0.0:
-        raise ValueError(f"log-likelihood: a^L_{j + 1} = {a_L[j]!r}; -ln a_y needs a_y > 0")
+        raise ValueError(f"log_likelihood: a^L_{j + 1} = {a_L[j]!r}; -ln a_y needs a_y > 0")
     return -math.log(a_L[j])
 
 
@@ -351,13 +346,13 @@ def _grad_a(cost: str, a_L: list[float], y: list[float]) -> list[float]:
     """``grad_a C``: the partial derivatives ``∂C/∂a^L_j``."""
     if cost == "quadratic":
         return [aj - yj for aj, yj in zip(a_L, y, strict=True)]
-    if cost == "cross-entropy":
+    if cost == "cross_entropy":
         # ∂/∂a of -[y ln a + (1-y) ln(1-a)] = (a - y) / (a (1 - a))
         out = []
         for j, (aj, yj) in enumerate(zip(a_L, y, strict=True)):
             if not 0.0 < aj < 1.0:
                 raise ValueError(
-                    f"cross-entropy: a^L_{j + 1} = {aj!r} is not strictly between 0 and 1, "
+                    f"cross_entropy: a^L_{j + 1} = {aj!r} is not strictly between 0 and 1, "
                     "so ∂C/∂a is undefined (use a sigmoid output layer)"
                 )
             out.append((aj - yj) / (aj * (1.0 - aj)))
@@ -370,7 +365,7 @@ def _output_error(
     cost: str, activation: str, z_L: list[float], a_L: list[float], y: list[float]
 ) -> list[float]:
     """BP1: ``delta^L``, with the book's ``a - y`` shortcuts where it derives them."""
-    if (cost, activation) in (("cross-entropy", "sigmoid"), ("log-likelihood", "softmax")):
+    if (cost, activation) in (("cross_entropy", "sigmoid"), ("log_likelihood", "softmax")):
         # The sigma' (or the softmax Jacobian) cancels: delta^L = a^L - y.
         return [aj - yj for aj, yj in zip(a_L, y, strict=True)]
     grad_a = _grad_a(cost, a_L, y)
@@ -393,7 +388,8 @@ class Backprop:
     ``z``, ``a``, ``delta`` are indexed by ``l - 1`` (like `microgrid.nn.Trace`);
     ``nabla_b``, ``nabla_w`` by ``l - 2`` (like ``net.layers`` and `Network`):
     ``nabla_w[l-2][j-1][k-1] = ∂C/∂w^l_jk``. ``nabla_x[k-1] = ∂C/∂x_k`` (BP2's
-    ``(w^2)^T delta^2`` one layer further, without a ``sigma'``). ``cost`` is ``C_x``.
+    ``(w^2)^T delta^2`` one layer further, without a ``sigma'``). ``cost`` is ``C_x``
+    for the target ``y``.
     """
 
     z: list[list[float]]
@@ -403,6 +399,8 @@ class Backprop:
     nabla_w: list[list[list[float]]]
     nabla_x: list[float]
     cost: float
+    y: list[float] = field(default_factory=list)
+    """The target as a list (a class index made one-hot)."""
 
 
 def _transpose_times(w_next: list[list[float]], delta_next: list[float]) -> list[float]:
@@ -417,13 +415,13 @@ def backprop(
     """BP1-BP4 for one example ``(x, y)``: the closed form of every gradient.
 
     ``network`` is a `Network` or an MLP (read, never changed). ``y`` is a
-    list of targets; for ``"log-likelihood"`` a class index or a one-hot list.
+    list of targets; for ``"log_likelihood"`` a class index or a one-hot list.
 
         >>> net = Network.from_lists([[[0.5, -1.0]]], [[0.0]], "linear")
         >>> backprop(net, [2.0, 1.0], [1.0]).nabla_w   # (a - y) * x
         [[[-2.0, -1.0]]]
     """
-    _check_name(cost, COSTS, "cost")
+    check.choice(cost, COSTS, "cost")
     net = network if isinstance(network, Network) else Network.from_mlp(network)
     z, a = feedforward(net, x)
     target = _target(y, cost, net.sizes[-1])
@@ -442,7 +440,8 @@ def backprop(
     nabla_w = [[[a_k * d_j for a_k in a_prev] for d_j in delta_l]
                for a_prev, delta_l in zip(a[:-1], delta[1:], strict=True)]
     nabla_x = _transpose_times(net.weights[0], delta[1])
-    return Backprop(z, a, delta, nabla_b, nabla_w, nabla_x, cost_value(cost, a[L - 1], target))
+    cost_x = cost_value(cost, a[L - 1], target)
+    return Backprop(z, a, delta, nabla_b, nabla_w, nabla_x, cost_x, target)
 
 
 def _batch_backprop(
@@ -456,9 +455,7 @@ def _batch_backprop(
     m = len(batch)
     if m == 0:
         raise ValueError("batch is empty; a mini-batch needs at least one (x, y) example")
-    n = m if n is None else n
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n (the training set's size) must be a positive int, got {n!r}")
+    n = m if n is None else check.integer(n, "n", at_least=1, why="the training set's size")
     return net, [backprop(net, x, y, cost) for x, y in batch], m, n
 
 
@@ -511,233 +508,3 @@ def update_mini_batch(
                for j, b_j in enumerate(b_l)]
               for i, b_l in enumerate(net.biases)]
     return Network(weights, biases, list(net.activations))
-
-
-# -- the comparison report ----------------------------------------------------
-
-EQUATIONS = ("BP1", "BP2", "BP3", "BP4")
-
-
-@dataclass
-class Agreement:
-    """How far apart two computations of one equation's numbers are."""
-
-    equation: str
-    entries: int = 0
-    max_abs: float = 0.0
-    max_rel: float = 0.0
-    ok: bool = True
-
-    def add(self, autodiff: float, closed: float, rtol: float, atol: float) -> None:
-        """Fold in one pair of numbers (autodiff, closed form)."""
-        self.entries += 1
-        diff = abs(autodiff - closed)
-        scale = max(abs(autodiff), abs(closed))
-        if not diff <= atol + rtol * scale:  # also catches NaN
-            self.ok = False
-        if diff > self.max_abs or diff != diff:
-            self.max_abs = diff
-        # Below the absolute floor a relative difference is rounding noise.
-        if scale > atol and (diff / scale > self.max_rel or diff != diff):
-            self.max_rel = diff / scale
-
-
-@dataclass
-class LayerReport:
-    """One layer ``l``: the engine's numbers beside the closed form's."""
-
-    l: int  # noqa: E741 - the book's layer number
-    equation: str  # which equation gives this layer's delta: BP1 (output) or BP2
-    # Lists are indexed from 0: delta_autodiff[j-1] is z^l_j.grad, w_grad[j-1][k-1] w^l_jk.grad.
-    delta_autodiff: list[float]  # z^l_j.grad
-    delta_closed: list[float]  # delta^l_j from BP1/BP2
-    b_grad: list[float]  # b^l_j.grad
-    bp3: list[float]  # BP3: delta^l_j
-    w_grad: list[list[float]]  # w^l_jk.grad
-    bp4: list[list[float]]  # BP4: a^{l-1}_k delta^l_j
-
-    def as_dict(self) -> dict[str, Any]:
-        """The layer as JSON-able data."""
-        return {
-            "l": self.l,
-            "delta": {"equation": self.equation, "autodiff": self.delta_autodiff,
-                      "closed_form": self.delta_closed},
-            "b": {"equation": "BP3", "autodiff": self.b_grad, "closed_form": self.bp3},
-            "w": {"equation": "BP4", "autodiff": self.w_grad, "closed_form": self.bp4},
-        }
-
-
-@dataclass
-class Report:
-    """The engine's gradients beside BP1-BP4's, layer by layer; from `compare`.
-
-    ``ok`` is True when every number agrees within ``atol + rtol * scale``
-    (``scale`` the larger magnitude of the pair). ``str(report)`` is a table;
-    `as_dict` and `to_json` give the same as data.
-    """
-
-    sizes: list[int]
-    activations: list[str]
-    cost: str
-    x: list[float]
-    y: list[float]
-    cost_autodiff: float
-    cost_closed: float
-    layers: list[LayerReport]
-    agreement: dict[str, Agreement]
-    rtol: float
-    atol: float
-    ok: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.ok = all(a.ok for a in self.agreement.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        """Everything in the report as JSON-able Python data."""
-        return {
-            "sizes": self.sizes,
-            "activations": self.activations,
-            "cost": self.cost,
-            "x": self.x,
-            "y": self.y,
-            "cost_value": {"autodiff": self.cost_autodiff, "closed_form": self.cost_closed},
-            "rtol": self.rtol,
-            "atol": self.atol,
-            "ok": self.ok,
-            "equations": {
-                name: {"entries": a.entries, "max_abs": a.max_abs, "max_rel": a.max_rel,
-                       "ok": a.ok}
-                for name, a in self.agreement.items()
-            },
-            "layers": [layer.as_dict() for layer in self.layers],
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """`as_dict` as a JSON string."""
-        return json.dumps(self.as_dict(), indent=indent)
-
-    def __str__(self) -> str:
-        last = len(self.sizes)
-        layers = ", ".join(f"layer {l} {act}" + (" (output)" if l == last else "")
-                           for l, act in enumerate(self.activations, 2))  # noqa: E741
-        lines = [
-            f"network {','.join(map(str, self.sizes))}: {layers}; cost {self.cost}",
-            f"x = {_fmt_list(self.x)}   y = {_fmt_list(self.y)}",
-            f"C_x: autodiff {self.cost_autodiff:.12g}   closed form {self.cost_closed:.12g}",
-            "neurons are numbered from 1, as in the book: j in layer l, k in layer l-1",
-        ]
-        for layer in reversed(self.layers):  # backprop order: output first
-            lines += ["", *_layer_lines(layer)]
-        lines += [
-            "",
-            f"{'equation':<9}{'entries':>8}{'max |diff|':>14}{'max rel diff':>14}  agree",
-        ]
-        for name, a in self.agreement.items():
-            lines.append(f"{name:<9}{a.entries:>8}{a.max_abs:>14.3g}{a.max_rel:>14.3g}  "
-                         f"{'yes' if a.ok else 'NO'}")
-        verdict = "all four equations agree" if self.ok else "DISAGREEMENT"
-        lines.append(f"{verdict} (rtol={self.rtol:g}, atol={self.atol:g})")
-        return "\n".join(lines)
-
-
-def _layer_lines(layer: LayerReport) -> list[str]:
-    """One layer of the report: its deltas and bias grads, then its weight grads."""
-    l = layer.l  # noqa: E741
-    lines = [
-        f"layer l={l}" + (" (output)" if layer.equation == "BP1" else ""),
-        f"  {'j':>3}  {f'z^{l}_j.grad':>19}  {f'{layer.equation} delta^{l}_j':>19}"
-        f"  {f'b^{l}_j.grad':>19}  {f'BP3 delta^{l}_j':>19}",
-    ]
-    for j, row in enumerate(zip(layer.delta_autodiff, layer.delta_closed,
-                                layer.b_grad, layer.bp3, strict=True), 1):
-        lines.append(f"  {j:>3}  " + "  ".join(_fmt_number(v) for v in row))
-    lines.append(f"  {'j':>3} {'k':>2}  {f'w^{l}_jk.grad':>19}  "
-                 f"{f'BP4 a^{l - 1}_k delta^{l}_j':>19}")
-    for j, (row_auto, row_closed) in enumerate(zip(layer.w_grad, layer.bp4, strict=True), 1):
-        for k, (wa, wc) in enumerate(zip(row_auto, row_closed, strict=True), 1):
-            lines.append(f"  {j:>3} {k:>2}  {_fmt_number(wa)}  {_fmt_number(wc)}")
-    return lines
-
-
-def _fmt_number(v: float) -> str:
-    """A report number: 12 significant digits, and 0 for -0.0 (the two are equal)."""
-    return f"{v + 0.0:>19.12g}"
-
-
-def _fmt_list(xs: Sequence[float]) -> str:
-    return "[" + ", ".join(f"{v + 0.0:.6g}" for v in xs) + "]"
-
-
-def compare(
-    net: MLP,
-    x: Sequence[float],
-    y: object,
-    cost: str = "quadratic",
-    *,
-    rtol: float = 1e-9,
-    atol: float = 1e-12,
-) -> Report:
-    """Run the engine and the closed form on one example; report how well they agree.
-
-    The engine side is ``trace = net.trace(x)``, the cost from
-    `microgrid.losses` on ``trace.output``, and ``C.backward()``; its
-    ``z``-node grads (``trace.delta``) are set beside BP1/BP2's ``delta``,
-    ``b.grad`` beside BP3 and ``w.grad`` beside BP4. The network's
-    gradients are left as they were before the call.
-
-    ``cost`` is one of `COSTS`; ``y`` a list of targets, or for
-    ``"log-likelihood"`` a class index or one-hot list. The default
-    tolerance allows for float rounding only: both sides compute the same
-    sums, in different orders.
-    """
-    from microgrid import losses  # the engine side; the closed form above never needs it
-
-    _check_name(cost, COSTS, "cost")
-    if not (rtol >= 0.0 and atol >= 0.0):
-        raise ValueError(f"rtol and atol must be non-negative numbers, got {rtol!r}, {atol!r}")
-    closed = backprop(net, x, y, cost)
-    target = _target(y, cost, net.sizes[-1])
-
-    params = net.parameters()
-    saved = [p.grad for p in params]
-    try:
-        net.zero_grad()
-        trace = net.trace(list(closed.a[0]))
-        cost_fn = {"quadratic": losses.quadratic, "cross-entropy": losses.cross_entropy,
-                   "log-likelihood": losses.log_likelihood}[cost]
-        c = cost_fn(trace.output, target)
-        c.backward()
-        delta_autodiff = trace.delta
-        b_grads = [[n.b.grad for n in layer.neurons] for layer in net.layers]
-        w_grads = [[[wk.grad for wk in n.w] for n in layer.neurons] for layer in net.layers]
-        cost_autodiff = c.data
-    finally:
-        for p, g in zip(params, saved, strict=True):
-            p.grad = g
-
-    agreement = {name: Agreement(name) for name in EQUATIONS}
-    layers = []
-    L = len(closed.z)
-    for l in range(2, L + 1):  # noqa: E741
-        equation = "BP1" if l == L else "BP2"
-        i = l - 2
-        layer = LayerReport(
-            l=l, equation=equation,
-            delta_autodiff=delta_autodiff[l - 1], delta_closed=closed.delta[l - 1],
-            b_grad=b_grads[i], bp3=closed.nabla_b[i], w_grad=w_grads[i], bp4=closed.nabla_w[i],
-        )
-        for auto, ref in zip(layer.delta_autodiff, layer.delta_closed, strict=True):
-            agreement[equation].add(auto, ref, rtol, atol)
-        for auto, ref in zip(layer.b_grad, layer.bp3, strict=True):
-            agreement["BP3"].add(auto, ref, rtol, atol)
-        for row_auto, row_ref in zip(layer.w_grad, layer.bp4, strict=True):
-            for auto, ref in zip(row_auto, row_ref, strict=True):
-                agreement["BP4"].add(auto, ref, rtol, atol)
-        layers.append(layer)
-    return Report(
-        sizes=list(net.sizes),
-        activations=[str(layer.activation) for layer in net.layers],
-        cost=cost, x=list(closed.a[0]), y=target,
-        cost_autodiff=cost_autodiff, cost_closed=closed.cost,
-        layers=layers, agreement=agreement, rtol=rtol, atol=atol,
-    )

@@ -4,12 +4,15 @@ Each subcommand lives in a function here that imports the library module it
 presents only when it runs, so ``microgrid --help`` stays instant (it loads
 the engine, whose table lists the functions ``microgrid graph`` may call).
 Exit status: 0 on success, 1 when a check fails, 2 on bad arguments, 130
-when stopped by Ctrl-C (one line on stderr, no traceback).
+when stopped by Ctrl-C (one line on stderr, no traceback), 141 when the
+reader of the output went away (``microgrid bp | head``: the command stops
+quietly, with the status of a program ended by SIGPIPE).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,10 +48,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = args.handler
     try:
         status: int = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
     except KeyboardInterrupt:
         print(f"microgrid {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _discard_stdout()
+        return _SIGPIPE_STATUS
     return status
+
+
+_SIGPIPE_STATUS = 128 + 13
+"""What a shell reports for a program ended by SIGPIPE (``yes | head``)."""
+
+
+def _discard_stdout() -> None:
+    """Send what is left of standard output nowhere, so exiting prints no second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a captured stream): nothing to do
+        pass
 
 
 BP_MAX_PARAMETERS = 1_000_000
@@ -60,6 +81,9 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     """``microgrid bp``: the engine's gradients beside the closed-form BP1-BP4."""
     import math
     from itertools import pairwise
+
+    from microgrid.backprop import ACTIVATIONS, COSTS, HIDDEN_ACTIVATIONS
+    from microgrid.nn import INITS
 
     def sizes(text: str) -> list[int]:
         try:
@@ -98,23 +122,20 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "and the textbook backprop in plain floats, and print both side by side, neurons "
         "numbered from 1 as in the book. The output layer's activation, unless "
         "--output-activation is given, is the one MLP chooses (sigmoid after sigmoid hidden "
-        "layers, linear after others) for the quadratic cost, sigmoid for cross-entropy and "
-        "softmax for log-likelihood. Exit status: 0 when all four equations agree, 1 when "
+        "layers, linear after others) for the quadratic cost, sigmoid for cross_entropy and "
+        "softmax for log_likelihood. Exit status: 0 when all four equations agree, 1 when "
         "not, 2 on bad arguments.",
     )
     p.add_argument("--sizes", type=sizes, default=[2, 3, 2],
                    help=f"layer widths (default 2,3,2; at most {BP_MAX_PARAMETERS:,} parameters)")
-    p.add_argument("--activation", default=None, choices=["sigmoid", "tanh", "relu", "linear"],
+    p.add_argument("--activation", default=None, choices=HIDDEN_ACTIVATIONS,
                    help="hidden layers' activation (default sigmoid; a network without "
                    "hidden layers, such as --sizes 1,1, takes only --output-activation)")
-    p.add_argument("--cost", default="quadratic",
-                   choices=["quadratic", "cross-entropy", "log-likelihood"],
+    p.add_argument("--cost", default="quadratic", choices=COSTS,
                    help="the cost C_x (default quadratic)")
-    p.add_argument("--output-activation", default=None,
-                   choices=["sigmoid", "tanh", "relu", "linear", "softmax"],
+    p.add_argument("--output-activation", default=None, choices=ACTIVATIONS,
                    help="output layer's activation (default: see above)")
-    p.add_argument("--init", default="normal",
-                   choices=["normal", "scaled_normal", "uniform", "xavier", "he"],
+    p.add_argument("--init", default="normal", choices=INITS,
                    help="weight initialisation (default normal: the book's N(0, 1))")
     p.add_argument("--seed", type=int, default=0,
                    help="seeds the network and the random example (default 0)")
@@ -122,7 +143,7 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                    help="the input, e.g. 0.5,-1 (default random; write --x=-1,2 "
                    "when it starts with a minus)")
     p.add_argument("--y", type=numbers, default=None,
-                   help="the target, e.g. 1,0 (one-hot for log-likelihood; default random)")
+                   help="the target, e.g. 1,0 (one-hot for log_likelihood; default random)")
     p.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance (default 1e-9)")
     p.add_argument("--atol", type=float, default=1e-12, help="absolute tolerance (default 1e-12)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -132,8 +153,9 @@ def _add_bp(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def _run_bp(args: argparse.Namespace) -> int:
     import random
 
-    from microgrid.backprop import compare, default_output_activation
+    from microgrid.backprop import default_output_activation
     from microgrid.nn import MLP
+    from microgrid.report import compare
 
     sizes: list[int] = args.sizes
     if args.activation is not None and len(sizes) == 2:
@@ -146,7 +168,7 @@ def _run_bp(args: argparse.Namespace) -> int:
     x = args.x if args.x is not None else [rng.uniform(-1.0, 1.0) for _ in range(sizes[0])]
     if args.y is not None:
         y: object = args.y
-    elif args.cost == "log-likelihood":
+    elif args.cost == "log_likelihood":
         y = rng.randrange(sizes[-1])
     else:
         y = [float(rng.random() < 0.5) for _ in range(sizes[-1])]
@@ -165,6 +187,9 @@ def _run_bp(args: argparse.Namespace) -> int:
 def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``microgrid demo``: train on a toy dataset, write pictures and the model (microgrid.demo)."""
     import math
+
+    from microgrid.datasets import DATASETS
+    from microgrid.nn import HIDDEN_ACTIVATIONS
 
     def positive(text: str) -> int:
         try:
@@ -207,7 +232,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "to install. Exit status: 0 on success (also when only extras were missing), 1 when "
         "a file could not be written, 2 on bad arguments.",
     )
-    p.add_argument("--dataset", default="moons", choices=["moons", "circles", "xor", "spirals"],
+    p.add_argument("--dataset", default="moons", choices=DATASETS,
                    help="the toy dataset (default moons)")
     p.add_argument("--steps", type=positive, default=None,
                    help="full-batch training steps (default 100; 300 for spirals)")
@@ -215,7 +240,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="seeds the data and the initial weights (default 0)")
     p.add_argument("--hidden", type=widths, default=None, metavar="WIDTHS",
                    help="hidden layer widths (default 16,16; at most 100,000 parameters)")
-    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "sigmoid", "linear"],
+    p.add_argument("--activation", default="relu", choices=HIDDEN_ACTIVATIONS,
                    help="hidden layers' activation (default relu)")
     p.add_argument("--lr", type=rate, default=None,
                    help="initial learning rate, decaying to a tenth of it (default 1.0; "
@@ -253,6 +278,10 @@ def _run_demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _add_explain(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``microgrid explain``: one backward pass, step by step (microgrid.walkthrough)."""
     import math
+
+    from microgrid.backprop import ACTIVATIONS, HIDDEN_ACTIVATIONS
+    from microgrid.nn import INITS
+    from microgrid.walkthrough import COSTS
 
     def numbers(text: str) -> list[float]:
         try:
@@ -314,17 +343,14 @@ def _add_explain(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--sizes", type=widths, default=None,
                    help="layer widths, the input's first (default 2,2,2; with --model, "
                    "the file's, and if given they must match it)")
-    p.add_argument("--activation", default=None, choices=["sigmoid", "tanh", "relu", "linear"],
+    p.add_argument("--activation", default=None, choices=HIDDEN_ACTIVATIONS,
                    help="hidden layers' activation (default sigmoid, or the model file's)")
-    p.add_argument("--output-activation", default=None,
-                   choices=["sigmoid", "tanh", "relu", "linear", "softmax"],
+    p.add_argument("--output-activation", default=None, choices=ACTIVATIONS,
                    help="output layer's activation (default: what microgrid bp picks for the "
                    "cost, linear for hinge; or the model file's)")
-    p.add_argument("--cost", default="quadratic",
-                   choices=["quadratic", "cross-entropy", "log-likelihood", "hinge"],
+    p.add_argument("--cost", default="quadratic", choices=COSTS,
                    help="the cost C_x (default quadratic)")
-    p.add_argument("--init", default=None,
-                   choices=["normal", "scaled_normal", "uniform", "xavier", "he"],
+    p.add_argument("--init", default=None, choices=INITS,
                    help="weight initialisation without --model (default normal: the book's "
                    "N(0, 1))")
     p.add_argument("--seed", type=int, default=0,
@@ -336,7 +362,7 @@ def _add_explain(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
                    help="the input, e.g. 0.05,0.1 (default random; write --x=-1,2 when it "
                    "starts with a minus)")
     p.add_argument("--y", type=numbers, default=None,
-                   help="the target, e.g. 0.01,0.99 (one-hot for log-likelihood, -1 or 1 for "
+                   help="the target, e.g. 0.01,0.99 (one-hot for log_likelihood, -1 or 1 for "
                    "hinge; default random)")
     p.add_argument("--lr", type=rate, default=None,
                    help="a learning rate: also show gradient descent's update of every "
@@ -409,7 +435,7 @@ def _run_explain(args: argparse.Namespace) -> int:
         if args.cost != "hinge" and len(args.y) != sizes[-1]:
             return fail(2, f"--y has {len(args.y)} numbers; the network's output layer has "
                         f"{sizes[-1]} neurons (sizes {_shown(sizes)})")
-    elif args.cost == "log-likelihood":
+    elif args.cost == "log_likelihood":
         y = rng.randrange(sizes[-1])
     elif args.cost == "hinge":
         y = rng.choice([-1, 1])

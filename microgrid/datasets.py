@@ -29,6 +29,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.resources
+import io
 import math
 import numbers
 import os
@@ -39,8 +40,12 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from microgrid import _checks as check
+from microgrid._files import read_regular_file
+
 __all__ = [
     "DATASETS",
+    "MAX_FILE_BYTES",
     "MNIST_FILES",
     "MNIST_URL",
     "Dataset",
@@ -59,21 +64,9 @@ Dataset = tuple[list[list[float]], list[int]]
 """``(X, y)``: rows of features (floats; points ``[x1, x2]`` for the toys) and their labels."""
 
 
-def _real(fn: str, name: str, x: object) -> float:
-    """``x`` as a float, or a TypeError naming the argument."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{fn}: {name} must be a real number, got {type(x).__name__} {x!r}")
-    return float(x)
-
-
 def _is_int(x: object) -> bool:
     """An integer, and not a bool."""
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
-def _check_seed(fn: str, seed: object) -> None:
-    if seed is not None and not _is_int(seed):
-        raise TypeError(f"{fn}: seed must be an int or None, got {type(seed).__name__} {seed!r}")
 
 
 def _check_list(fn: str, name: str, x: object, what: str) -> None:
@@ -83,14 +76,9 @@ def _check_list(fn: str, name: str, x: object, what: str) -> None:
 
 def _check(fn: str, n: object, noise: object, seed: object) -> None:
     """Validate the arguments every generator shares, naming the bad one."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{fn}: n must be an int, got {type(n).__name__} {n!r}")
-    if int(n) < 2:
-        raise ValueError(f"{fn}: n must be >= 2 (at least one point per class), got {n!r}")
-    sigma = _real(fn, "noise", noise)
-    if not (math.isfinite(sigma) and sigma >= 0.0):
-        raise ValueError(f"{fn}: noise must be finite and >= 0, got {noise!r}")
-    _check_seed(fn, seed)
+    check.integer(n, "n", at_least=2, who=fn, why="at least one point per class")
+    check.real(noise, "noise", at_least=0.0, who=fn)
+    check.seed(seed, who=fn)
 
 
 def _linspace(start: float, stop: float, k: int, endpoint: bool = True) -> list[float]:
@@ -148,8 +136,8 @@ def circles(
         [0.25, 0.25, 1.0, 1.0]
     """
     _check("circles", n, noise, seed)
-    if not 0.0 <= _real("circles", "factor", factor) < 1.0:
-        raise ValueError(f"circles: factor must be in [0, 1) (inner/outer radius), got {factor!r}")
+    check.real(factor, "factor", at_least=0.0, below=1.0, who="circles",
+               why="the inner circle's radius over the outer's")
     rng = random.Random(seed)
     n_outer = n // 2
     angles = _linspace(0.0, 2.0 * math.pi, n_outer, endpoint=False)
@@ -201,8 +189,7 @@ def spirals(
         [0, 0, 0, 1, 1, 1]
     """
     _check("spirals", n, noise, seed)
-    if not (math.isfinite(_real("spirals", "turns", turns)) and turns > 0):
-        raise ValueError(f"spirals: turns must be finite and > 0, got {turns!r}")
+    check.real(turns, "turns", above=0.0, who="spirals")
     rng = random.Random(seed)
     points = []
     for label, count in ((0, n // 2), (1, n - n // 2)):
@@ -271,10 +258,8 @@ def train_test_split(
     n = len(X)
     if len(y) != n:
         raise ValueError(f"train_test_split: X has {n} rows but y has {len(y)} labels")
-    fraction = _real("train_test_split", "test_size", test_size)
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"train_test_split: test_size must be in (0, 1), got {test_size!r}")
-    _check_seed("train_test_split", seed)
+    fraction = check.real(test_size, "test_size", above=0.0, below=1.0, who="train_test_split")
+    check.seed(seed, who="train_test_split")
     # round() first: 0.28 * 25 is 7.000000000000001 in floats, and 7 is meant.
     n_test = math.ceil(round(fraction * n, 9))
     if not 1 <= n_test <= n - 1:
@@ -336,15 +321,13 @@ def one_hot(y: Sequence[int], n_classes: int | None = None) -> list[list[float]]
         >>> one_hot([2, 0], n_classes=3)
         [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     """
-    if n_classes is not None and not _is_int(n_classes):
-        raise TypeError(f"one_hot: n_classes must be an int, got {type(n_classes).__name__}")
+    if n_classes is not None:
+        check.integer(n_classes, "n_classes", at_least=1, who="one_hot")
     bad = next((i for i, label in enumerate(y) if not _is_int(label)), None)
     if bad is not None:
         raise TypeError(
             f"one_hot: label {bad} is {type(y[bad]).__name__} {y[bad]!r}; expected a class index"
         )
-    if n_classes is not None and n_classes < 1:
-        raise ValueError(f"one_hot: n_classes must be at least 1, got {n_classes}")
     k = n_classes if n_classes is not None else max(y, default=-1) + 1
     rows = []
     for i, label in enumerate(y):
@@ -366,15 +349,30 @@ _UBYTE = 0x08
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+MAX_FILE_BYTES = 256 * 2**20
+"""`mnist` refuses larger files (before or after gunzipping); MNIST's largest has 47 MB."""
+
+
 def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped if they are gzip (recognised by content, not name)."""
-    raw = path.read_bytes()
+    """The regular file's bytes, gunzipped if they are gzip (recognised by content, not name).
+
+    Read without blocking (a named pipe is refused, not waited on) and at most
+    `MAX_FILE_BYTES`, compressed or not.
+    """
+    limit = MAX_FILE_BYTES
+    raw = read_regular_file(path, limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"{path}: larger than {limit:,} bytes (MAX_FILE_BYTES)")
     if not raw.startswith(_GZIP_MAGIC):
         return raw
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unzipped:
+            data = unzipped.read(limit + 1)
     except (OSError, EOFError, zlib.error) as e:
         raise ValueError(f"{path}: not a valid gzip file ({e})") from None
+    if len(data) > limit:
+        raise ValueError(f"{path}: larger than {limit:,} bytes (MAX_FILE_BYTES) uncompressed")
+    return data
 
 
 def _parse_idx(data: bytes, ndim: int, where: str) -> tuple[tuple[int, ...], bytes]:
@@ -504,7 +502,7 @@ def _find_mnist_file(folder: Path, name: str) -> Path:
     # (train-images.idx3-ubyte).
     dotted = name.replace("-idx", ".idx")
     for candidate in (name, f"{name}.gz", dotted, f"{dotted}.gz"):
-        if (folder / candidate).is_file():
+        if (folder / candidate).exists():  # not is_file(): a pipe there is named as one
             return folder / candidate
     everything = ", ".join(f"{f}.gz" for pair in MNIST_FILES.values() for f in pair)
     raise FileNotFoundError(
@@ -529,9 +527,11 @@ def mnist(
     only the first ``limit`` examples.
 
     Everything is checked: missing files raise FileNotFoundError saying
-    where to get them; a wrong magic number, a truncated file or trailing
-    bytes, images that are not 28 x 28, image and label counts that differ,
-    or a label above 9 raise ValueError naming the file and the problem.
+    where to get them; a named pipe or a device in a file's place, a file
+    above `MAX_FILE_BYTES` (before or after gunzipping), a wrong magic
+    number, a truncated file or trailing bytes, images that are not 28 x 28,
+    image and label counts that differ, or a label above 9 raise ValueError
+    naming the file and the problem.
 
     Memory: Python lists of floats are large. The 256 possible pixel
     floats are shared by all rows, so an image costs only its list of 784
@@ -546,12 +546,9 @@ def mnist(
         >>> len(X), len(X[0])                               # doctest: +SKIP
         (1000, 784)
     """
-    if split not in MNIST_FILES:
-        raise ValueError(f"mnist: split must be 'train' or 'test', got {split!r}")
-    if limit is not None and not _is_int(limit):
-        raise TypeError(f"mnist: limit must be an int or None, got {type(limit).__name__}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"mnist: limit must be at least 1, got {limit}")
+    check.choice(split, tuple(MNIST_FILES), "split", who="mnist")
+    if limit is not None:
+        check.integer(limit, "limit", at_least=1, who="mnist")
     folder = Path(path).expanduser()
     files = [_find_mnist_file(folder, name) for name in MNIST_FILES[split]]
     images, labels = (_read_bytes(f) for f in files)

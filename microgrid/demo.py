@@ -57,19 +57,20 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
 
+from microgrid import _checks
 from microgrid._extras import install_hint
 from microgrid._files import write_atomically
 from microgrid.datasets import DATASETS
 from microgrid.engine import no_grad
 from microgrid.losses import hinge
-from microgrid.nn import MLP
+from microgrid.nn import HIDDEN_ACTIVATIONS, MLP
 from microgrid.train import DivergenceError, History, evaluate, fit
 
 __all__ = ["ACTIVATIONS", "FILES", "MAX_PARAMETERS", "PRESETS", "Artifact", "DemoOptions",
            "DemoResult", "OutputFolderError", "Preset", "run", "summary"]
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
-"""Hidden-layer activations the demo accepts."""
+ACTIVATIONS = HIDDEN_ACTIVATIONS
+"""Hidden-layer activations the demo accepts: `microgrid.nn.HIDDEN_ACTIVATIONS`."""
 
 L2 = 1e-4
 """micrograd's ``alpha``: the cost gets ``L2 * sum p^2`` over all parameters."""
@@ -150,40 +151,30 @@ class DemoOptions:
     quiet: bool = False
 
     def check(self) -> None:
-        """Raise ValueError naming the first bad option."""
-        if self.dataset not in PRESETS:
-            raise ValueError(
-                f"unknown dataset {self.dataset!r}; valid: {', '.join(PRESETS)}"
-            )
-        if self.steps is not None and (
-            isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1
-        ):
-            raise ValueError(f"steps must be an int >= 1, got {self.steps!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an int, got {self.seed!r}")
-        if self.hidden is not None and (
-            not self.hidden
-            or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.hidden)
-        ):
-            raise ValueError(f"hidden must be one or more positive widths, got {self.hidden!r}")
+        """Raise ValueError (TypeError for a wrong type) naming the first bad option."""
+        _checks.choice(self.dataset, tuple(PRESETS), "dataset")
+        if self.steps is not None:
+            _checks.integer(self.steps, "steps", at_least=1)
+        _checks.integer(self.seed, "seed")
         if self.hidden is not None:
+            if not isinstance(self.hidden, (tuple, list)):
+                raise TypeError(f"hidden must be a tuple of layer widths, "
+                                f"got {type(self.hidden).__name__} {_checks.quote(self.hidden)}")
+            if not self.hidden:
+                raise ValueError("hidden must be one or more layer widths, got ()")
+            for i, width in enumerate(self.hidden):
+                _checks.integer(width, f"hidden[{i}]", at_least=1)
             sizes = [2, *self.hidden, 1]
-            n = sum(fan_in * width + width for fan_in, width in pairwise(sizes))
-            if n > MAX_PARAMETERS:
+            count = sum(fan_in * width + width for fan_in, width in pairwise(sizes))
+            if count > MAX_PARAMETERS:
                 raise ValueError(
-                    f"hidden widths {','.join(map(str, self.hidden))} make a network of {n:,} "
+                    f"hidden widths {','.join(map(str, self.hidden))} make a network of {count:,} "
                     f"parameters; the demo trains at most {MAX_PARAMETERS:,} (each step builds "
                     "the graph of every example): choose smaller widths, such as 16,16"
                 )
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}"
-            )
-        if self.lr is not None and (
-            isinstance(self.lr, bool) or not isinstance(self.lr, (int, float))
-            or not (math.isfinite(self.lr) and self.lr > 0.0)
-        ):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        _checks.choice(self.activation, ACTIVATIONS, "activation")
+        if self.lr is not None:
+            _checks.real(self.lr, "lr", above=0.0)
         out = Path(self.out)
         if out.exists() and not out.is_dir():
             raise ValueError(f"the output folder {os.fspath(out)!r} exists and is a file")

@@ -34,6 +34,7 @@ import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from microgrid import _checks as check
 from microgrid.engine import Value, linear, logsumexp, sum_of
 from microgrid.nn import softmax as _softmax
 
@@ -382,9 +383,10 @@ def get_loss(loss: str | LossFn) -> LossFn:
     """
     if callable(loss):
         return loss
-    if isinstance(loss, str) and loss in LOSSES:
-        return LOSSES[loss]
-    raise ValueError(f"unknown loss {loss!r}; valid names: {', '.join(sorted(LOSSES))}")
+    if not isinstance(loss, str):
+        raise TypeError(f"loss must be a cost function or a name in LOSSES, "
+                        f"got {type(loss).__name__} {check.quote(loss)}")
+    return LOSSES[check.choice(loss, sorted(LOSSES), "loss")]
 
 
 def batch_cost(
@@ -404,21 +406,6 @@ def batch_cost(
             f"batch_cost: {len(outputs)} outputs but {len(targets)} targets; they must match"
         )
     return mean([fn(a, y) for a, y in zip(outputs, targets, strict=True)])
-
-
-def _strength(x: object, fn: str, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{fn}: {name} must be a real number, got {type(x).__name__} {x!r}")
-    r = float(x)
-    if not (math.isfinite(r) and r >= 0.0):
-        raise ValueError(f"{fn}: {name} must be finite and >= 0, got {x!r}")
-    return r
-
-
-def _positive_int(n: object, fn: str, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or int(n) < 1:
-        raise ValueError(f"{fn}: {name} must be an int >= 1, got {n!r}")
-    return int(n)
 
 
 def _values(params: Iterable[object], fn: str) -> list[Value]:
@@ -448,7 +435,7 @@ def l2_penalty(params: Iterable[Value], strength: float) -> Value:
         >>> l2_penalty([Value(1.0), Value(-2.0)], 1e-4).data
         0.0005
     """
-    alpha = _strength(strength, "l2_penalty", "strength")
+    alpha = check.real(strength, "strength", at_least=0.0, who="l2_penalty")
     return _sum_of_squares(_values(params, "l2_penalty")) * alpha
 
 
@@ -471,8 +458,8 @@ def l2_weight_penalty(
         >>> l2_weight_penalty([Value(2.0)], lmbda=1.0, n=2).data
         1.0
     """
-    lam = _strength(lmbda, "l2_weight_penalty", "lmbda")
-    size = _positive_int(n, "l2_weight_penalty", "n (the training-set size)")
+    lam = check.real(lmbda, "lmbda", at_least=0.0, who="l2_weight_penalty")
+    size = check.integer(n, "n", at_least=1, who="l2_weight_penalty", why="the training-set size")
     if isinstance(net_or_weights, _HasNamedParameters):
         # names end in ".w.<k>" for weights and ".b" for biases (nn's contract)
         named = net_or_weights.named_parameters()

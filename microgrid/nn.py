@@ -56,17 +56,18 @@ import math
 import numbers
 import os
 import random
-import reprlib
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from microgrid import _checks as check
 from microgrid._files import read_regular_file, write_atomically
 from microgrid.engine import Scalar, Value, linear, linear_layer, logsumexp
 
 __all__ = [
     "ACTIVATIONS",
+    "HIDDEN_ACTIVATIONS",
     "INITS",
     "MAX_FILE_BYTES",
     "MAX_LAYERS",
@@ -91,7 +92,10 @@ _NEURON_ACTIVATIONS: dict[str, _Activation | None] = {
     "linear": None,
 }
 
-ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax", "tanh")
+HIDDEN_ACTIVATIONS = tuple(sorted(_NEURON_ACTIVATIONS))
+"""The per-neuron activation names, which hidden layers take: linear, relu, sigmoid, tanh."""
+
+ACTIVATIONS = tuple(sorted((*HIDDEN_ACTIVATIONS, "softmax")))
 """Activation names: all are per neuron except ``"softmax"``, which is per layer."""
 
 INITS = ("he", "normal", "scaled_normal", "uniform", "xavier")
@@ -113,34 +117,6 @@ MAX_LAYERS = 1_000
 
 _INF = math.inf
 
-# What a model file said, quoted short: a file may hold a 4,000-digit number or a
-# megabyte-long string, which an error message should not repeat.
-_SHORT = reprlib.Repr()
-_SHORT.maxstring = _SHORT.maxlong = _SHORT.maxother = 40
-_SHORT.maxlist = _SHORT.maxdict = 6
-_SHORT.maxlevel = 2
-
-
-def _quote(x: object) -> str:
-    try:
-        return _SHORT.repr(x)
-    except ValueError:  # an int past Python's limit of digits for str()
-        return f"an int of {x.bit_length()} bits" if isinstance(x, int) else type(x).__name__
-
-
-def _check_name(name: object, valid: Sequence[str], what: str) -> str:
-    if not isinstance(name, str) or name not in valid:
-        raise ValueError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
-    return name
-
-
-def _check_count(n: object, what: str, minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{what} must be an int, got {type(n).__name__} {n!r}")
-    if n < minimum:
-        raise ValueError(f"{what} must be at least {minimum}, got {n}")
-    return n
-
 
 def _initial_parameters(
     init: str, nin: int, fan_out: int, rng: random.Random
@@ -159,7 +135,7 @@ def _initial_parameters(
     if init == "he":  # Kaiming He: N(0, 2/nin) for ReLU layers
         sd = math.sqrt(2.0 / nin)
         return [rng.gauss(0.0, sd) for _ in range(nin)], 0.0
-    _check_name(init, INITS, "init")
+    check.choice(init, INITS, "init")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -224,12 +200,13 @@ class Module:
         """Set the parameters' values from `state_dict`'s output.
 
         Everything is checked first (exactly the same names, finite real
-        numbers); on any problem a ValueError says what, and no parameter
-        is changed.
+        numbers); on any problem a ValueError (a TypeError for a value that
+        is not a number) says what, and no parameter is changed.
         """
         if not isinstance(state, Mapping):
-            raise ValueError(
-                f"state must be a mapping of names to numbers, got {type(state).__name__}"
+            raise TypeError(
+                f"load_state_dict: state must be a mapping of names to numbers, "
+                f"got {type(state).__name__}"
             )
         named = self.named_parameters()
         names = {name for name, _ in named}
@@ -241,20 +218,20 @@ class Module:
                 f"{'...' if len(missing) > 5 else ''}, "
                 f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
             )
-        values = [_finite_number(state[name], name) for name, _ in named]
+        values = [check.real(state[name], name, who="load_state_dict") for name, _ in named]
         for (_, p), v in zip(named, values, strict=True):
             p.data = v
 
 
 def _finite_number(x: object, where: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise ValueError(f"{where}: expected a number, got {type(x).__name__} {_quote(x)}")
+        raise ValueError(f"{where}: expected a number, got {type(x).__name__} {check.quote(x)}")
     try:
         v = float(x)
     except OverflowError:
-        raise ValueError(f"{where}: {_quote(x)} is too large for a float") from None
+        raise ValueError(f"{where}: {check.quote(x)} is too large for a float") from None
     if not -_INF < v < _INF:
-        raise ValueError(f"{where}: {_quote(x)} is not a finite number")
+        raise ValueError(f"{where}: {check.quote(x)} is not a finite number")
     return v
 
 
@@ -294,13 +271,14 @@ class Neuron(Module):
         index: int = 0,
         fan_out: int = 1,
     ) -> None:
-        nin = _check_count(nin, "Neuron: nin")
-        layer_number = _check_count(layer_number, "Neuron: layer_number (layer 1 is the input)", 2)
-        index = _check_count(index, "Neuron: index", 0)
-        valid = tuple(_NEURON_ACTIVATIONS)
-        self.activation = _check_name(activation, sorted(valid), "activation")
+        nin = check.integer(nin, "nin", at_least=1, who="Neuron")
+        layer_number = check.integer(layer_number, "layer_number", at_least=2, who="Neuron",
+                                     why="layer 1 is the input")
+        index = check.integer(index, "index", at_least=0, who="Neuron")
+        self.activation = check.choice(activation, HIDDEN_ACTIVATIONS, "activation",
+                                       who="Neuron")
         self._sigma = _NEURON_ACTIVATIONS[activation]
-        _check_name(init, INITS, "init")
+        check.choice(init, INITS, "init", who="Neuron")
         if rng is None:
             rng = random.Random()
         elif not isinstance(rng, random.Random):
@@ -366,9 +344,9 @@ class Layer(Module):
         *,
         layer_number: int = 2,
     ) -> None:
-        nin = _check_count(nin, "Layer: nin")
-        nout = _check_count(nout, "Layer: nout")
-        self.activation = _check_name(activation, ACTIVATIONS, "activation")
+        nin = check.integer(nin, "nin", at_least=1, who="Layer")
+        nout = check.integer(nout, "nout", at_least=1, who="Layer")
+        self.activation = check.choice(activation, ACTIVATIONS, "activation", who="Layer")
         self._softmax = activation == "softmax"
         neuron_activation = "linear" if self._softmax else activation
         self._sigma = _NEURON_ACTIVATIONS[neuron_activation]
@@ -460,8 +438,7 @@ _MAPPING = (
 
 def _book_number(n: object, name: str, symbol: str, first: int, last: int, why: str = "") -> int:
     """``n`` checked as one of the book's numbers ``first..last``, or a clear error."""
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__} {n!r}")
+    n = check.integer(n, name)
     if not first <= n <= last:
         why = why or ("layers are numbered from 1, the input, as in the book" if name == "l"
                       else "neurons are numbered from 1, as in the book")
@@ -556,7 +533,7 @@ class Trace:
             >>> [(r.label, r.python) for r in trace.table() if r.quantity == "dC/dw"]
             [('∂C/∂w^2_11', 'net.layers[0].neurons[0].w[0].grad')]
         """
-        _check_count(precision, "table: precision")
+        check.integer(precision, "precision", at_least=1, who="table")
         rows = list(self._rows())
         return TraceTable(rows, _table_text(self, rows, precision))
 
@@ -692,19 +669,19 @@ class MLP(Module):
         init: str = "uniform",
         seed: int | None = None,
     ) -> None:
-        nin = _check_count(nin, "MLP: nin")
+        nin = check.integer(nin, "nin", at_least=1, who="MLP")
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
             raise TypeError(f"MLP: nouts must be a non-empty list of layer widths, got {nouts!r}")
-        widths = [_check_count(n, f"MLP: nouts[{i}]") for i, n in enumerate(nouts)]
-        hidden = sorted(_NEURON_ACTIVATIONS)
-        self.activation = _check_name(activation, hidden, "hidden activation")
+        widths = [check.integer(n, f"nouts[{i}]", at_least=1, who="MLP")
+                  for i, n in enumerate(nouts)]
+        self.activation = check.choice(activation, HIDDEN_ACTIVATIONS, "hidden activation",
+                                       who="MLP")
         if output_activation is None:
             output_activation = "sigmoid" if activation == "sigmoid" else "linear"
-        self.output_activation = _check_name(output_activation, ACTIVATIONS, "output activation")
-        self.init: str | None = _check_name(init, INITS, "init")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"MLP: seed must be an int or None, got {type(seed).__name__}")
-        self.seed: int | None = seed
+        self.output_activation = check.choice(output_activation, ACTIVATIONS,
+                                              "output activation", who="MLP")
+        self.init: str | None = check.choice(init, INITS, "init", who="MLP")
+        self.seed: int | None = check.seed(seed, who="MLP")
         rng = random.Random(seed)
         self.sizes = [nin, *widths]
         self.layers = [
@@ -886,7 +863,8 @@ class MLP(Module):
         Raises ValueError naming the first problem found, or if the sizes
         make more than ``max_parameters`` parameters.
         """
-        return _from_document(cls, document, _check_count(max_parameters, "max_parameters"))
+        limit = check.integer(max_parameters, "max_parameters", at_least=1)
+        return _from_document(cls, document, limit)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, max_parameters: int = MAX_PARAMETERS) -> MLP:
@@ -899,7 +877,7 @@ class MLP(Module):
         by default) is refused before it is built; raise the limit for a
         larger network you trust.
         """
-        limit = _check_count(max_parameters, "max_parameters")
+        limit = check.integer(max_parameters, "max_parameters", at_least=1)
         name = os.fspath(path)
         max_bytes = max(MAX_FILE_BYTES, _BYTES_PER_PARAMETER * limit)
         raw = read_regular_file(path, max_bytes + 1)
@@ -937,38 +915,40 @@ def _from_document(cls: type[MLP], document: object, max_parameters: int) -> MLP
         raise ValueError(f"missing keys: {', '.join(missing)}")
     extra = sorted(str(key) for key in document if key not in _KEYS)
     if extra:
-        raise ValueError(f"unexpected keys: {_quote(extra)[1:-1]}")
+        raise ValueError(f"unexpected keys: {check.quote(extra)[1:-1]}")
     if document["format"] != FORMAT:
-        raise ValueError(f"format is {_quote(document['format'])}, expected {FORMAT!r}")
+        raise ValueError(f"format is {check.quote(document['format'])}, expected {FORMAT!r}")
     version = document["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
         raise ValueError(
-            f"unsupported version {_quote(version)} (this microgrid reads version {VERSION})"
+            f"unsupported version {check.quote(version)} (this microgrid reads version {VERSION})"
         )
     sizes = document["sizes"]
     if not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS + 1:
         raise ValueError(f"sizes must be a list of 2 to {MAX_LAYERS + 1} layer widths")
     for i, n in enumerate(sizes):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_WIDTH:
-            raise ValueError(f"sizes[{i}] is {_quote(n)}; expected an int from 1 to {MAX_WIDTH}")
+            raise ValueError(
+                f"sizes[{i}] is {check.quote(n)}; expected an int from 1 to {MAX_WIDTH}"
+            )
     # Before reading any layer: a file of 61 MB can describe 32 million parameters,
     # which take minutes and gigabytes to build.
     count = sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))
     if count > max_parameters:
         raise ValueError(
-            f"sizes {_quote(sizes)} make {count:,} parameters, more than "
+            f"sizes {check.quote(sizes)} make {count:,} parameters, more than "
             f"max_parameters={max_parameters:,}; if you trust the file, raise the limit: "
             f"MLP.load(path, max_parameters={count})"
         )
     activation = document["activation"]
     if not isinstance(activation, str) or activation not in _NEURON_ACTIVATIONS:
         raise ValueError(
-            f"activation {_quote(activation)} is not one of {sorted(_NEURON_ACTIVATIONS)}"
+            f"activation {check.quote(activation)} is not one of {list(HIDDEN_ACTIVATIONS)}"
         )
     output_activation = document["output_activation"]
     if not isinstance(output_activation, str) or output_activation not in ACTIVATIONS:
         raise ValueError(
-            f"output_activation {_quote(output_activation)} is not one of {list(ACTIVATIONS)}"
+            f"output_activation {check.quote(output_activation)} is not one of {list(ACTIVATIONS)}"
         )
     layers = document["layers"]
     if not isinstance(layers, list) or len(layers) != len(sizes) - 1:

@@ -19,25 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from microgrid import _checks as check
 from microgrid.engine import Value, no_grad
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
 _INF = math.inf
-
-
-def _hyper(value: object, name: str, *, low: float = 0.0, below_one: bool = False) -> float:
-    """A hyper-parameter as a finite float ``>= low`` (and ``< 1``), or a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    v = float(value)
-    if not -_INF < v < _INF:
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if v < low:
-        raise ValueError(f"{name} must be >= {low}, got {value!r}")
-    if below_one and not v < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return v
 
 
 def _describe(i: int, p: Value) -> str:
@@ -67,7 +54,7 @@ class Optimizer:
                 raise ValueError(f"{name}: {_describe(i, p)} appears more than once in params")
             seen.add(id(p))
         self.params: list[Value] = materialised
-        self.lr = _hyper(lr, f"{name}: lr")
+        self.lr = check.real(lr, "lr", at_least=0.0, who=name)
 
     def zero_grad(self) -> None:
         """Set every parameter's grad to 0.0 (call it before each backward pass)."""
@@ -76,7 +63,7 @@ class Optimizer:
 
     def _checked_lr(self) -> float:
         # lr is public and schedules change it, so check it at every step.
-        return _hyper(self.lr, f"{type(self).__name__}: lr")
+        return check.real(self.lr, "lr", at_least=0.0, who=type(self).__name__)
 
     def _gradients(self, weight_decay: float = 0.0) -> list[float]:
         """The checked grads, plus ``weight_decay * p`` (PyTorch's L2) if asked."""
@@ -124,8 +111,8 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        self.momentum = _hyper(momentum, "SGD: momentum")
-        self.weight_decay = _hyper(weight_decay, "SGD: weight_decay")
+        self.momentum = check.real(momentum, "momentum", at_least=0.0, who="SGD")
+        self.weight_decay = check.real(weight_decay, "weight_decay", at_least=0.0, who="SGD")
         self.buffers = [0.0] * len(self.params)
         """The momentum buffers, one per parameter."""
 
@@ -170,16 +157,18 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        if not isinstance(betas, (tuple, list)):
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), "
+                            f"got {type(betas).__name__} {check.quote(betas)}")
+        if len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (
-            _hyper(betas[0], "Adam: betas[0]", below_one=True),
-            _hyper(betas[1], "Adam: betas[1]", below_one=True),
+            check.real(betas[0], "betas[0]", at_least=0.0, below=1.0, who="Adam"),
+            check.real(betas[1], "betas[1]", at_least=0.0, below=1.0, who="Adam"),
         )
-        self.eps = _hyper(eps, "Adam: eps")
-        if self.eps == 0.0:
-            raise ValueError("Adam: eps must be > 0 (it keeps the step finite when v is 0)")
-        self.weight_decay = _hyper(weight_decay, "Adam: weight_decay")
+        self.eps = check.real(eps, "eps", above=0.0, who="Adam",
+                              why="it keeps the step finite when v is 0")
+        self.weight_decay = check.real(weight_decay, "weight_decay", at_least=0.0, who="Adam")
         self.t = 0
         """Steps taken so far."""
         self.m = [0.0] * len(self.params)

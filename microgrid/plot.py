@@ -16,21 +16,22 @@ writes it there (any format matplotlib knows, by the suffix)::
     plot_history(history, save="curves.png")
     plot_decision_boundary(net, X, y, save="boundary.png")
 
-The figures are made without pyplot (``matplotlib.figure.Figure``), so
-saving needs no display and no backend, nothing accumulates in pyplot's
-list of open figures, and a notebook shows a returned figure once. To draw
-into your own pyplot figure instead, pass ``ax=`` (or ``axes=``) and call
-``plt.show()`` as usual.
+The figures are made without pyplot (a ``matplotlib.figure.Figure``), so
+saving needs no display and no backend and nothing accumulates in pyplot's
+list of open figures. A notebook shows a returned figure as a picture, once,
+with or without ``%matplotlib inline`` (the figure has its own
+``_repr_png_``). To draw into your own pyplot figure instead, pass ``ax=``
+(or ``axes=``) and call ``plt.show()`` as usual.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from microgrid import _checks as check
 from microgrid._extras import install_hint
 from microgrid._files import write_atomically
 from microgrid.engine import Value, no_grad
@@ -68,9 +69,10 @@ def _matplotlib() -> Any:
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    mpl = _matplotlib()
-    figure: Figure = mpl.figure.Figure(figsize=(width, height), dpi=100, layout="constrained")
-    return figure
+    _matplotlib()  # or the ImportError naming the extra
+    from microgrid._figure import NotebookFigure
+
+    return NotebookFigure(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def _save(figure: Figure, save: str | os.PathLike[str] | None) -> None:
@@ -79,6 +81,17 @@ def _save(figure: Figure, save: str | os.PathLike[str] | None) -> None:
         suffix = os.path.splitext(os.fspath(save))[1].lstrip(".").lower()
         write_atomically(save, lambda f: figure.savefig(f, format=suffix or None, dpi=150,
                                                         facecolor="white"))
+
+
+def _percent(fraction: float) -> str:
+    """A whole percentage that says 100% only when all is right and 0% only when nothing is
+    (999 of 1000 is 99%, not the 100% that rounding gives)."""
+    p = round(100.0 * fraction)
+    if fraction < 1.0:
+        p = min(p, 99)
+    if fraction > 0.0:
+        p = max(p, 1)
+    return f"{p}%"
 
 
 def _style(ax: Axes) -> None:
@@ -169,7 +182,7 @@ def plot_history(
         if accuracy:
             acc_ax.plot(epoch_x, [100.0 * a for a in accuracy], color=_ACCURACY_COLOUR,
                         linewidth=2.0)
-            acc_ax.annotate(f"{accuracy[-1]:.0%}", (epoch_x[-1], 100.0 * accuracy[-1]),
+            acc_ax.annotate(_percent(accuracy[-1]), (epoch_x[-1], 100.0 * accuracy[-1]),
                             xytext=(-8, -14), textcoords="offset points", ha="right",
                             color=_ACCURACY_COLOUR, fontsize=9)
         low = min([100.0 * a for a in accuracy + list(history.step_accuracy)] + [50.0])
@@ -189,38 +202,23 @@ def plot_history(
 
 
 def _points(X: object) -> list[tuple[float, float]]:
-    if isinstance(X, (str, bytes)) or not isinstance(X, Sequence) or not X:
-        raise ValueError("plot_decision_boundary: X must be a non-empty list of points [x1, x2]")
+    """The points ``[x1, x2]`` as pairs of finite floats."""
+    who = "plot_decision_boundary"
+    if isinstance(X, (str, bytes)) or not isinstance(X, Sequence):
+        raise TypeError(f"{who}: X must be a list of points [x1, x2], got {type(X).__name__}")
+    if not X:
+        raise ValueError(f"{who}: X is empty; give at least one point [x1, x2]")
     points = []
     for i, row in enumerate(X):
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != 2:
-            raise ValueError(
-                f"plot_decision_boundary: X[{i}] is {row!r}; expected a point [x1, x2] "
-                "(decision boundaries are drawn for 2-D inputs)"
-            )
-        for v in row:
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-                raise ValueError(f"plot_decision_boundary: X[{i}] is {row!r}; need finite numbers")
-        points.append((float(row[0]), float(row[1])))
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
+            raise TypeError(f"{who}: X[{i}] must be a point [x1, x2], "
+                            f"got {type(row).__name__} {check.quote(row)}")
+        if len(row) != 2:
+            raise ValueError(f"{who}: X[{i}] is {check.quote(row)}; expected a point [x1, x2] "
+                             "(decision boundaries are drawn for 2-D inputs)")
+        x1, x2 = (check.real(v, f"X[{i}][{k}]", who=who) for k, v in enumerate(row))
+        points.append((x1, x2))
     return points
-
-
-def _int_in(value: object, low: int, high: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(
-            f"plot_decision_boundary: {name} must be an int from {low} to {high}, got {value!r}"
-        )
-    return value
-
-
-def _finite(value: object, name: str, low: float = -math.inf) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not (math.isfinite(value) and float(value) >= low)):
-        bound = f" and >= {low:g}" if low > -math.inf else ""
-        raise ValueError(
-            f"plot_decision_boundary: {name} must be a finite number{bound}, got {value!r}"
-        )
-    return float(value)
 
 
 def _class_index(label: object, i: int) -> int:
@@ -236,6 +234,11 @@ def _class_index(label: object, i: int) -> int:
             return 0
         if v >= 0.0 and v == int(v):
             return int(v)
+    else:
+        raise TypeError(
+            f"plot_decision_boundary: y[{i}] is {type(label).__name__} {check.quote(label)}; "
+            "expected a class label (-1/+1, 0/1, a class index 0..k-1, or a one-hot list)"
+        )
     raise ValueError(
         f"plot_decision_boundary: y[{i}] is {label!r}; expected a class label "
         "(-1/+1, 0/1, a class index 0..k-1, or a one-hot list)"
@@ -273,9 +276,9 @@ def _outputs(result: object) -> list[Value]:
         return [result]
     if isinstance(result, list) and result and all(isinstance(a, Value) for a in result):
         return result
-    raise ValueError(
+    raise TypeError(
         "plot_decision_boundary: net(x) must return a Value or a list of Values, "
-        f"got {result!r:.80}"
+        f"got {check.quote(result)}"
     )
 
 
@@ -321,111 +324,173 @@ def plot_decision_boundary(
     squashed into the colour range); points it gets wrong are crossed out.
 
     Raises:
+        TypeError: an argument of the wrong type (points or labels that are
+            not numbers, a ``net`` that is not callable), named.
         ValueError: points that are not 2-D, labels that are not classes,
             mismatched lengths, a resolution outside ``2..1000``.
     """
-    mpl = _matplotlib()
+    points = _points(X)
+    classes, signed = _labels(y, len(points))
+    who = "plot_decision_boundary"
+    grid = check.integer(resolution, "resolution", at_least=2, at_most=_MAX_RESOLUTION, who=who)
+    pad = check.real(padding, "padding", at_least=0.0, who=who)
+    if not callable(net):
+        raise TypeError(f"{who}: net must be callable, got {check.quote(net)}")
+    if threshold is None:
+        cut = 0.5 if getattr(net, "output_activation", None) == "sigmoid" else 0.0
+    else:
+        cut = check.real(threshold, "threshold", who=who)
+    _matplotlib()  # or the ImportError naming the extra, before any work
     import numpy as np  # a dependency of matplotlib
 
-    points = _points(X)
-    if isinstance(y, (str, bytes)) or not isinstance(y, Sequence) or len(y) != len(points):
-        raise ValueError(
-            f"plot_decision_boundary: y must hold one label per point ({len(points)}), got "
-            f"{len(y) if isinstance(y, Sequence) else type(y).__name__}"
-        )
+    # Predictions at the data points, eagerly: what the network really says.
+    with no_grad():
+        outputs = [[a.data for a in _outputs(net(list(p)))] for p in points]
+    right = _correct(outputs, classes, cut)
+    n_out = len(outputs[0])
+
+    xs, ys = (_span([p[i] for p in points], pad, grid) for i in (0, 1))
+    scores, _ = _grid_scores(net, xs, ys)
+    S = np.asarray(scores, dtype=float).reshape(grid, grid, n_out)
+    XX, YY = np.meshgrid(xs, ys)
+    figure, ax = _boundary_axes(ax, xs, ys)
+    n_classes = max([*classes, *(range(n_out) if n_out > 1 else [1])]) + 1
+    colours = [_CLASS_COLOURS[k % len(_CLASS_COLOURS)] for k in range(n_classes)]
+    if n_out == 1:
+        lines = _shade_score(ax, XX, YY, S[:, :, 0] - cut, colours,
+                             cut == 0.0 if margins is None else margins)
+    else:
+        lines = _shade_regions(ax, XX, YY, S, colours)
+    legend = _draw_points(ax, points, classes, right, colours, signed) + lines
+    _frame(ax, xs, ys, legend)
+    if title is None:
+        share = _percent(sum(right) / len(right))
+        title = f"{sum(right)} of {len(right)} points classified right ({share})"
+    ax.set_title(title, fontsize=11)
+    _save(figure, save)
+    return figure
+
+
+_Legend = list[tuple[Any, str]]
+"""Legend entries: a handle and its text."""
+
+
+def _labels(y: object, n: int) -> tuple[list[int], bool]:
+    """The ``n`` labels as class indices, and whether they are -1/+1 (`hinge`'s)."""
+    if isinstance(y, (str, bytes)) or not isinstance(y, Sequence):
+        raise TypeError(f"plot_decision_boundary: y must be a list of labels, "
+                        f"got {type(y).__name__}")
+    if len(y) != n:
+        raise ValueError(f"plot_decision_boundary: y must hold one label per point "
+                         f"({n}), got {len(y)}")
     classes = [_class_index(label, i) for i, label in enumerate(y)]
     signed = any(
         not isinstance(label, bool) and isinstance(label, numbers.Real) and float(label) < 0
         for label in y
     )
-    grid = _int_in(resolution, 2, _MAX_RESOLUTION, "resolution")
-    pad = _finite(padding, "padding", low=0.0)
-    if not callable(net):
-        raise ValueError(f"plot_decision_boundary: net must be callable, got {net!r}")
-    if threshold is None:
-        cut = 0.5 if getattr(net, "output_activation", None) == "sigmoid" else 0.0
-    else:
-        cut = _finite(threshold, "threshold")
+    return classes, signed
 
-    # Predictions at the data points, eagerly: what the network really says.
-    with no_grad():
-        outputs = [[a.data for a in _outputs(net(list(p)))] for p in points]
-    n_out = len(outputs[0])
 
-    def predicted(scores: Sequence[float]) -> int:
-        if n_out == 1:
-            return int(scores[0] > cut)
-        return max(range(n_out), key=lambda k: scores[k])
+def _correct(outputs: list[list[float]], classes: list[int], cut: float) -> list[bool]:
+    """Whether each point is classified right: one score against ``cut``, else the argmax."""
+    if len(outputs[0]) == 1:
+        return [int(o[0] > cut) == c for o, c in zip(outputs, classes, strict=True)]
+    return [max(range(len(o)), key=o.__getitem__) == c
+            for o, c in zip(outputs, classes, strict=True)]
 
-    right = [predicted(o) == c for o, c in zip(outputs, classes, strict=True)]
 
-    x1 = [p[0] for p in points]
-    x2 = [p[1] for p in points]
-    xs = np.linspace(min(x1) - pad, max(x1) + pad, grid).tolist()
-    ys = np.linspace(min(x2) - pad, max(x2) + pad, grid).tolist()
-    scores, _ = _grid_scores(net, xs, ys)
-    S = np.asarray(scores, dtype=float).reshape(grid, grid, n_out)
-    XX, YY = np.meshgrid(xs, ys)
+def _span(values: list[float], pad: float, n: int) -> list[float]:
+    """``n`` evenly spaced coordinates from the smallest value to the largest, padded."""
+    import numpy as np
 
-    if ax is None:
-        # The axes keep the data's aspect ratio (a circle stays round), so
-        # the figure takes that shape too instead of framing it in white.
-        aspect = (ys[-1] - ys[0]) / (xs[-1] - xs[0])
-        width = 6.0 if aspect <= 1.0 else max(3.5, 5.0 / aspect)
-        height = min(max((width - 0.8) * aspect, 2.5), 7.0) + 1.2  # + labels, title, legend
-        figure = _new_figure(width, height)
-        ax = figure.subplots()
-    else:
-        figure = cast("Figure", ax.figure)
-    n_classes = max([*classes, *(range(n_out) if n_out > 1 else [1])]) + 1
-    colours = [_CLASS_COLOURS[k % len(_CLASS_COLOURS)] for k in range(n_classes)]
-    legend: list[tuple[Any, str]] = []
+    coordinates: list[float] = np.linspace(min(values) - pad, max(values) + pad, n).tolist()
+    return coordinates
 
-    if n_out == 1:
-        score = S[:, :, 0] - cut
-        # Squash the score so the shading shows confidence near the boundary
-        # instead of being dominated by the far corners of the grid.
-        spread = float(np.percentile(np.abs(score), 90)) or 1.0
-        sure = np.tanh(2.0 * score / spread)
-        cmap = mpl.colors.LinearSegmentedColormap.from_list(
-            "microgrid", [_tint(colours[0], 0.55), (1.0, 1.0, 1.0), _tint(colours[1], 0.55)]
-        )
-        ax.contourf(XX, YY, sure, levels=np.linspace(-1.0, 1.0, 34), cmap=cmap)
-        if float(score.min()) < 0.0 < float(score.max()):
-            ax.contour(XX, YY, score, levels=[0.0], colors="#222222", linewidths=1.6)
-            legend.append((mpl.lines.Line2D([], [], color="#222222", linewidth=1.6),
-                           "decision boundary"))
-        if margins is None:
-            margins = cut == 0.0
-        if margins:
-            band = [v for v in (-1.0, 1.0) if float(score.min()) < v < float(score.max())]
-            if band:
-                ax.contour(XX, YY, score, levels=band, colors="#555555", linewidths=0.9,
-                           linestyles="dashed")
-                legend.append((mpl.lines.Line2D([], [], color="#555555", linewidth=0.9,
-                                                linestyle="dashed"), "margin (score = \u00b11)"))
-    else:
-        region = np.argmax(S, axis=2)
-        cmap = mpl.colors.ListedColormap([_tint(c, 0.3) for c in colours[:n_out]])
-        ax.contourf(XX, YY, region, levels=np.arange(-0.5, n_out), cmap=cmap)
-        ax.contour(XX, YY, region, levels=np.arange(0.5, n_out - 1), colors="#222222",
-                   linewidths=1.2)
 
-    points_legend: list[tuple[Any, str]] = []
+def _boundary_axes(ax: Axes | None, xs: list[float], ys: list[float]) -> tuple[Figure, Axes]:
+    """``ax`` and its figure, or new ones shaped like the data."""
+    if ax is not None:
+        return cast("Figure", ax.figure), ax
+    # The axes keep the data's aspect ratio (a circle stays round), so
+    # the figure takes that shape too instead of framing it in white.
+    aspect = (ys[-1] - ys[0]) / (xs[-1] - xs[0])
+    width = 6.0 if aspect <= 1.0 else max(3.5, 5.0 / aspect)
+    height = min(max((width - 0.8) * aspect, 2.5), 7.0) + 1.2  # + labels, title, legend
+    figure = _new_figure(width, height)
+    return figure, figure.subplots()
+
+
+def _shade_score(
+    ax: Axes, XX: Any, YY: Any, score: Any, colours: list[str], margins: bool
+) -> _Legend:
+    """One score (less the threshold): regions shaded by confidence, the boundary at 0,
+    and the `hinge` margins at +-1."""
+    mpl = _matplotlib()
+    import numpy as np
+
+    # Squash the score so the shading shows confidence near the boundary
+    # instead of being dominated by the far corners of the grid.
+    spread = float(np.percentile(np.abs(score), 90)) or 1.0
+    sure = np.tanh(2.0 * score / spread)
+    cmap = mpl.colors.LinearSegmentedColormap.from_list(
+        "microgrid", [_tint(colours[0], 0.55), (1.0, 1.0, 1.0), _tint(colours[1], 0.55)]
+    )
+    ax.contourf(XX, YY, sure, levels=np.linspace(-1.0, 1.0, 34), cmap=cmap)
+    legend: _Legend = []
+    low, high = float(score.min()), float(score.max())
+    if low < 0.0 < high:
+        ax.contour(XX, YY, score, levels=[0.0], colors="#222222", linewidths=1.6)
+        legend.append((mpl.lines.Line2D([], [], color="#222222", linewidth=1.6),
+                       "decision boundary"))
+    band = [v for v in (-1.0, 1.0) if low < v < high]
+    if margins and band:
+        ax.contour(XX, YY, score, levels=band, colors="#555555", linewidths=0.9,
+                   linestyles="dashed")
+        legend.append((mpl.lines.Line2D([], [], color="#555555", linewidth=0.9,
+                                        linestyle="dashed"), "margin (score = \u00b11)"))
+    return legend
+
+
+def _shade_regions(ax: Axes, XX: Any, YY: Any, S: Any, colours: list[str]) -> _Legend:
+    """One output per class: each class's region (the argmax), and the lines between them."""
+    mpl = _matplotlib()
+    import numpy as np
+
+    n_out = S.shape[2]
+    region = np.argmax(S, axis=2)
+    cmap = mpl.colors.ListedColormap([_tint(c, 0.3) for c in colours[:n_out]])
+    ax.contourf(XX, YY, region, levels=np.arange(-0.5, n_out), cmap=cmap)
+    ax.contour(XX, YY, region, levels=np.arange(0.5, n_out - 1), colors="#222222",
+               linewidths=1.2)
+    return []
+
+
+def _draw_points(
+    ax: Axes,
+    points: list[tuple[float, float]],
+    classes: list[int],
+    right: list[bool],
+    colours: list[str],
+    signed: bool,
+) -> _Legend:
+    """The data points in their class's colour, those classified wrong crossed out."""
+    legend: _Legend = []
     for k in sorted(set(classes)):
-        mine = [i for i, c in enumerate(classes) if c == k]
-        handle = ax.scatter([x1[i] for i in mine], [x2[i] for i in mine], s=30,
+        mine = [p for p, c in zip(points, classes, strict=True) if c == k]
+        handle = ax.scatter([p[0] for p in mine], [p[1] for p in mine], s=30,
                             color=colours[k], edgecolors="white", linewidths=0.7, zorder=3)
-        points_legend.append(
-            (handle, ("y = \u22121" if k == 0 else "y = +1") if signed and k < 2 else f"class {k}")
-        )
-    wrong = [i for i, ok in enumerate(right) if not ok]
+        name = ("y = \u22121" if k == 0 else "y = +1") if signed and k < 2 else f"class {k}"
+        legend.append((handle, name))
+    wrong = [p for p, ok in zip(points, right, strict=True) if not ok]
     if wrong:
-        handle = ax.scatter([x1[i] for i in wrong], [x2[i] for i in wrong], s=70, marker="x",
+        handle = ax.scatter([p[0] for p in wrong], [p[1] for p in wrong], s=70, marker="x",
                             color="#CC0000", linewidths=1.6, zorder=4)
-        points_legend.append((handle, "misclassified"))
-    legend = points_legend + legend
+        legend.append((handle, "misclassified"))
+    return legend
 
+
+def _frame(ax: Axes, xs: list[float], ys: list[float], legend: _Legend) -> None:
+    """The grid's extent at the data's aspect, axis labels, and the legend below."""
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
     ax.set_aspect("equal")
@@ -434,9 +499,3 @@ def plot_decision_boundary(
     ax.legend([h for h, _ in legend], [t for _, t in legend], loc="upper center",
               bbox_to_anchor=(0.5, -0.13), ncols=min(len(legend), 4), fontsize=8,
               frameon=False, handletextpad=0.3, columnspacing=1.2)
-    if title is None:
-        share = sum(right) / len(right)
-        title = f"{sum(right)} of {len(right)} points classified right ({share:.0%})"
-    ax.set_title(title, fontsize=11)
-    _save(figure, save)
-    return figure

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
+from microgrid import _checks as check
 from microgrid import losses
 from microgrid.engine import Scalar, Value, no_grad, sum_of
 from microgrid.optim import SGD, Adam, Optimizer
@@ -138,7 +139,7 @@ def _resolve_accuracy(
         return None
     if accuracy != "auto":
         if not callable(accuracy):
-            raise ValueError(
+            raise TypeError(
                 f"accuracy must be a callable(outputs, target) -> bool, 'auto' or None, "
                 f"got {accuracy!r}"
             )
@@ -223,9 +224,9 @@ class DivergenceError(ArithmeticError):
         self.step = step
 
 
-def _diverged(
-    history: History, optimizer: Any, cause: object, total_steps: int, steps_per_epoch: int
-) -> DivergenceError:
+def _diverged(plan: _Plan, history: History, cause: object) -> DivergenceError:
+    """The error that ends training at the step after the history's last, for ``cause``."""
+    optimizer, total_steps, steps_per_epoch = plan.optimizer, plan.total_steps, plan.steps_per_epoch
     done = history.steps
     problem = str(cause)
     if len(problem) > 200:  # the engine names every operand; the chained error keeps them
@@ -273,26 +274,6 @@ def _update(optimizer: Optimizer, params: list[Value]) -> ValueError | str | Non
 # -- checking arguments -------------------------------------------------------
 
 
-def _int_arg(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < low:
-        raise ValueError(f"fit: {name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _rate_arg(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"fit: {name} must be a real number, got {type(value).__name__} {value!r}")
-    r = float(value)
-    if not (math.isfinite(r) and r >= 0.0):
-        raise ValueError(f"fit: {name} must be finite and >= 0, got {value!r}")
-    return r
-
-
-def _check_seed(seed: object) -> None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"fit: seed must be an int or None, got {seed!r}")
-
-
 def _scheduled_rate(schedule: Callable[[int, int], float], k: int, total: int) -> float:
     rate: object = schedule(k, total)
     r = float(rate) if not isinstance(rate, bool) and isinstance(rate, numbers.Real) else math.nan
@@ -307,18 +288,19 @@ def _scheduled_rate(schedule: Callable[[int, int], float], k: int, total: int) -
 def _inputs(X: object, who: str) -> list[list[float]]:
     """``X`` as a non-empty list of equally long rows of finite floats."""
     if isinstance(X, (str, bytes)) or not isinstance(X, Sequence):
-        raise ValueError(f"{who}: X must be a list of input rows, got {type(X).__name__}")
+        raise TypeError(f"{who}: X must be a list of input rows, got {type(X).__name__}")
     if not X:
         raise ValueError(f"{who}: X is empty; there is nothing to train on")
     rows = []
     for i, row in enumerate(X):
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            raise ValueError(f"{who}: X[{i}] must be a list of numbers, got {row!r}")
+            raise TypeError(f"{who}: X[{i}] must be a list of numbers, "
+                            f"got {type(row).__name__} {check.quote(row)}")
         if len(row) != len(X[0]):
             raise ValueError(f"{who}: X[{i}] has {len(row)} numbers but X[0] has {len(X[0])}")
         for k, v in enumerate(row):
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-                raise ValueError(f"{who}: X[{i}][{k}] is {v!r}; inputs must be finite numbers")
+                check.real(v, f"X[{i}][{k}]", who=who)  # raises, naming it
         rows.append([float(v) for v in row])
     return rows
 
@@ -332,21 +314,23 @@ def _check_examples(
     which runs the cost's own validation of the target.
     """
     if isinstance(Y, (str, bytes)) or not isinstance(Y, Sequence):
-        raise ValueError(f"{who}: Y must be a list of targets, got {type(Y).__name__}")
+        raise TypeError(f"{who}: Y must be a list of targets, got {type(Y).__name__}")
     if len(Y) != len(X):
         raise ValueError(f"{who}: X has {len(X)} rows but Y has {len(Y)} targets; they must match")
     with no_grad():
         outputs = net(X[0])
         if not isinstance(outputs, list) or not all(isinstance(a, Value) for a in outputs):
-            raise ValueError(f"{who}: net(x) must return a list of Values, got {outputs!r}")
+            raise TypeError(f"{who}: net(x) must return a list of Values, "
+                            f"got {check.quote(outputs)}")
         probe = [Value(0.5) for _ in outputs]
         for i, y in enumerate(Y):
             try:
                 cost = loss_fn(probe, y)
             except (TypeError, ValueError) as e:
-                raise ValueError(f"{who}: Y[{i}] = {y!r} is not a valid target: {e}") from e
+                error = TypeError if isinstance(e, TypeError) else ValueError
+                raise error(f"{who}: Y[{i}] = {check.quote(y)} is not a valid target: {e}") from e
             if not isinstance(cost, Value):
-                raise ValueError(
+                raise TypeError(
                     f"{who}: the loss must return a Value, got {type(cost).__name__} {cost!r}"
                 )
 
@@ -379,9 +363,13 @@ def _finish_before_interrupt() -> Iterator[None]:
 
 
 def _progress_bar(total: int) -> Any:
-    """A tqdm bar over the steps, or None when tqdm is not installed (said nowhere)."""
+    """A tqdm bar over the steps, or None when tqdm is not installed (said nowhere).
+
+    ``tqdm.auto``: a widget in a notebook where ipywidgets is installed (the
+    text bar there is drawn raw on stderr), the text bar elsewhere.
+    """
     try:
-        tqdm = importlib.import_module("tqdm")
+        tqdm = importlib.import_module("tqdm.auto")
     except ImportError:
         return None
     return tqdm.tqdm(total=total, desc="fit", unit="step", dynamic_ncols=True)
@@ -448,7 +436,8 @@ def fit(
             the multi-class costs; not tracked (None) for other callables.
         shuffle: reshuffle the examples every epoch (mini-batches only).
         seed: seeds the shuffling: the same seed gives the same run.
-        progress: show a tqdm bar with loss and accuracy (if tqdm is installed).
+        progress: show a tqdm bar with loss and accuracy (if tqdm is installed;
+            ``tqdm.auto``, so a widget in a notebook that has ipywidgets).
         callback: called with the history after every step.
         compiled: record one example's graph once and replay it over each
             batch with numpy (`microgrid.compile`, the ``fast`` extra): the
@@ -470,116 +459,28 @@ def fit(
     the history of the completed steps as its ``.history``.
 
     Raises:
-        ValueError: a bad argument, named, before any parameter changes.
+        TypeError: an argument of the wrong type, named, before any parameter changes.
+        ValueError: an argument with a bad value, named, before any parameter changes.
         DivergenceError: training diverged (an ArithmeticError; lower the rate).
     """
-    X_rows = _inputs(X, "fit")
-    loss_fn = losses.get_loss(loss)
-    accuracy_fn = _resolve_accuracy(accuracy, loss)
-    n_epochs = _int_arg("epochs", epochs, 1)
-    n = len(X_rows)
-    batch = n if batch_size is None else min(_int_arg("batch_size", batch_size, 1), n)
-    alpha = _rate_arg("l2", l2)
-    _check_seed(seed)
-    for name, fn in (("penalty", penalty), ("lr_schedule", lr_schedule), ("callback", callback)):
-        if fn is not None and not callable(fn):
-            raise ValueError(f"fit: {name} must be callable or None, got {fn!r}")
-    params = net.parameters()
-    if optimizer is None:
-        optimizer = SGD(params, lr=DEFAULT_LR if lr is None else _rate_arg("lr", lr))
-    else:
-        if lr is not None:
-            raise ValueError("fit: lr is for the default SGD; set it on your optimizer instead")
-        if not (callable(getattr(optimizer, "step", None))
-                and callable(getattr(optimizer, "zero_grad", None))):
-            raise ValueError(f"fit: optimizer must have step() and zero_grad(), got {optimizer!r}")
-        held = {id(p) for p in getattr(optimizer, "params", params)}
-        if not any(id(p) in held for p in params):
-            raise ValueError("fit: the optimizer holds none of the network's parameters")
-    has_lr = isinstance(getattr(optimizer, "lr", None), (int, float))
-    if lr_schedule is not None and not has_lr:
-        raise ValueError("fit: lr_schedule needs an optimizer with an lr attribute")
-    _check_examples(net, X_rows, Y, loss_fn, "fit")
-
-    targets = list(Y)
-    step = predict = None
-    if compiled:
-        step, predict = _compiled_step(net, X_rows[0], targets[0], loss_fn, alpha, penalty,
-                                       params, accuracy_fn is not None)
-    rng = random.Random(seed)
-    steps_per_epoch = -(-n // batch)
-    total_steps = n_epochs * steps_per_epoch
+    plan = _plan(net, X, Y, loss=loss, optimizer=optimizer, lr=lr, epochs=epochs,
+                 batch_size=batch_size, l2=l2, penalty=penalty, lr_schedule=lr_schedule,
+                 accuracy=accuracy, seed=seed, callback=callback, compiled=compiled)
     history = History()
-
-    def diverged(cause: object) -> DivergenceError:
-        return _diverged(history, optimizer, cause, total_steps, steps_per_epoch)
-
-    bar = _progress_bar(total_steps) if progress else None
+    bar = _progress_bar(plan.total_steps) if progress else None
     start = time.perf_counter()
     try:
-        order = list(range(n))
-        for _ in range(n_epochs):
-            if shuffle and batch < n:
+        rng = random.Random(seed)
+        order = list(range(len(plan.X)))
+        for _ in range(plan.epochs):
+            if shuffle and plan.batch < len(order):
                 rng.shuffle(order)
-            epoch_cost = 0.0
-            epoch_right = 0
-            for first in range(0, n, batch):
-                idx = order[first:first + batch]
-                m = len(idx)
-                ys = [targets[i] for i in idx]
-                optimizer.zero_grad()
-                try:
-                    if step is None:
-                        outputs = [net(X_rows[i]) for i in idx]
-                        cost = sum_of([loss_fn(a, y) for a, y in zip(outputs, ys, strict=True)])
-                        cost = cost * (1.0 / m)
-                        if alpha:
-                            cost = cost + losses.l2_penalty(params, alpha)
-                        if penalty is not None:
-                            cost = cost + penalty()
-                        cost.backward()
-                        cost_value = cost.data
-                    else:
-                        rows = [X_rows[i] for i in idx]
-                        cost_value = step.backward(rows, ys)
-                        outputs = [] if predict is None else [
-                            [Value(v) for v in row] for row in predict.forward(rows).reshape(m, -1)
-                        ]
-                except ArithmeticError as e:  # an overflow: the parameters have blown up
-                    raise diverged(e) from e
-                if not -math.inf < cost_value < math.inf:
-                    raise diverged(f"the cost is {cost_value!r}")
-                right = 0
-                if accuracy_fn is not None:
-                    right = sum(1 for a, y in zip(outputs, ys, strict=True) if accuracy_fn(a, y))
-                with _finish_before_interrupt():
-                    if lr_schedule is not None:
-                        optimizer.lr = _scheduled_rate(lr_schedule, history.steps, total_steps)
-                    problem = _update(optimizer, params)
-                    if problem is not None:
-                        raise diverged(problem)
-                    # weight m/n, not c*m summed then /n: an epoch of one full
-                    # batch (weight 1.0) then reports its step's cost exactly
-                    epoch_cost += cost_value * (m / n)
-                    epoch_right += right
-                    history.step_loss.append(cost_value)
-                    if accuracy_fn is not None:
-                        history.step_accuracy.append(right / m)
-                    if has_lr:
-                        history.lr.append(float(optimizer.lr))
-                    if first + batch >= n:  # the epoch's last step
-                        history.loss.append(epoch_cost)
-                        if accuracy_fn is not None:
-                            history.accuracy.append(epoch_right / n)
-                    if bar is not None:
-                        _show(bar, cost_value, right / m if accuracy_fn is not None else None)
-                if callback is not None:
-                    callback(history)
+            _epoch(plan, history, order, bar, callback)
     except KeyboardInterrupt:
         history.interrupted = True
-        optimizer.zero_grad()  # the abandoned batch's partial grads mean nothing
+        plan.optimizer.zero_grad()  # the abandoned batch's partial grads mean nothing
     except DivergenceError:
-        optimizer.zero_grad()
+        plan.optimizer.zero_grad()
         raise
     finally:
         history.seconds = time.perf_counter() - start
@@ -588,20 +489,195 @@ def fit(
     return history
 
 
-def _compiled_step(
+@dataclass
+class _Plan:
+    """What `fit` was asked to do, every argument checked."""
+
+    net: Network
+    X: list[list[float]]
+    Y: list[Any]
+    loss_fn: losses.LossFn
+    accuracy_fn: AccuracyFn | None
+    optimizer: Optimizer
+    params: list[Value]
+    epochs: int
+    batch: int
+    alpha: float
+    penalty: Callable[[], Value] | None
+    lr_schedule: Callable[[int, int], float] | None
+    has_lr: bool
+    compiled: tuple[Compiled, Compiled | None] | None = None
+    """The compiled step and, when accuracy is tracked, the compiled forward pass."""
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.X) // self.batch)
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+def _plan(
     net: Network,
-    x: Sequence[float],
-    y: Any,
-    loss_fn: losses.LossFn,
-    alpha: float,
+    X: object,
+    Y: Sequence[Any],
+    *,
+    loss: str | losses.LossFn,
+    optimizer: Optimizer | None,
+    lr: float | None,
+    epochs: int,
+    batch_size: int | None,
+    l2: float,
     penalty: Callable[[], Value] | None,
-    params: list[Value],
-    want_outputs: bool,
-) -> tuple[Compiled, Compiled | None]:
+    lr_schedule: Callable[[int, int], float] | None,
+    accuracy: AccuracyFn | Literal["auto"] | None,
+    seed: int | None,
+    callback: Callable[[History], None] | None,
+    compiled: bool,
+) -> _Plan:
+    """`fit`'s arguments checked, before any parameter changes (TypeError/ValueError)."""
+    X_rows = _inputs(X, "fit")
+    loss_fn = losses.get_loss(loss)
+    accuracy_fn = _resolve_accuracy(accuracy, loss)
+    n_epochs = check.integer(epochs, "epochs", at_least=1, who="fit")
+    batch = len(X_rows) if batch_size is None else min(
+        check.integer(batch_size, "batch_size", at_least=1, who="fit"), len(X_rows))
+    alpha = check.real(l2, "l2", at_least=0.0, who="fit")
+    check.seed(seed, who="fit")
+    for name, fn in (("penalty", penalty), ("lr_schedule", lr_schedule), ("callback", callback)):
+        check.function(fn, name, who="fit")
+    params = net.parameters()
+    optimizer = _checked_optimizer(optimizer, lr, params)
+    has_lr = isinstance(getattr(optimizer, "lr", None), (int, float))
+    if lr_schedule is not None and not has_lr:
+        raise ValueError("fit: lr_schedule needs an optimizer with an lr attribute")
+    _check_examples(net, X_rows, Y, loss_fn, "fit")
+    plan = _Plan(net, X_rows, list(Y), loss_fn, accuracy_fn, optimizer, params, n_epochs, batch,
+                 alpha, penalty, lr_schedule, has_lr)
+    if compiled:
+        plan.compiled = _compiled_step(plan)
+    return plan
+
+
+def _checked_optimizer(optimizer: Optimizer | None, lr: float | None,
+                       params: list[Value]) -> Optimizer:
+    """The optimizer `fit` was given, checked, or the default SGD at rate ``lr``."""
+    if optimizer is None:
+        rate = DEFAULT_LR if lr is None else check.real(lr, "lr", at_least=0.0, who="fit")
+        return SGD(params, lr=rate)
+    if lr is not None:
+        raise ValueError("fit: lr is for the default SGD; set it on your optimizer instead")
+    if not (callable(getattr(optimizer, "step", None))
+            and callable(getattr(optimizer, "zero_grad", None))):
+        raise TypeError(f"fit: optimizer must have step() and zero_grad(), "
+                        f"got {type(optimizer).__name__} {check.quote(optimizer)}")
+    held = {id(p) for p in getattr(optimizer, "params", params)}
+    if not any(id(p) in held for p in params):
+        raise ValueError("fit: the optimizer holds none of the network's parameters")
+    return optimizer
+
+
+def _epoch(
+    plan: _Plan,
+    history: History,
+    order: list[int],
+    bar: Any,
+    callback: Callable[[History], None] | None,
+) -> None:
+    """One pass over the examples in ``order``, a step per batch; the epoch's means recorded."""
+    n = len(order)
+    cost_mean = 0.0
+    right_sum = 0
+    for first in range(0, n, plan.batch):
+        batch = order[first:first + plan.batch]
+        m = len(batch)
+        cost, right = _forward_backward(plan, history, batch)
+        with _finish_before_interrupt():
+            _step(plan, history, cost, right / m)
+            # weight m/n, not c*m summed then /n: an epoch of one full
+            # batch (weight 1.0) then reports its step's cost exactly
+            cost_mean += cost * (m / n)
+            right_sum += right
+            if first + plan.batch >= n:  # the epoch's last step
+                history.loss.append(cost_mean)
+                if plan.accuracy_fn is not None:
+                    history.accuracy.append(right_sum / n)
+            if bar is not None:
+                _show(bar, cost, right / m if plan.accuracy_fn is not None else None)
+        if callback is not None:
+            callback(history)
+
+
+def _forward_backward(plan: _Plan, history: History, batch: list[int]) -> tuple[float, int]:
+    """The batch's cost, its gradients filled in, and how many it classifies right."""
+    xs = [plan.X[i] for i in batch]
+    ys = [plan.Y[i] for i in batch]
+    plan.optimizer.zero_grad()
+    try:
+        if plan.compiled is None:
+            cost, outputs = _eager_cost(plan, xs, ys)
+        else:
+            cost, outputs = _compiled_cost(*plan.compiled, xs, ys)
+    except ArithmeticError as e:  # an overflow: the parameters have blown up
+        raise _diverged(plan, history, e) from e
+    if not -math.inf < cost < math.inf:
+        raise _diverged(plan, history, f"the cost is {cost!r}")
+    accuracy = plan.accuracy_fn
+    right = 0 if accuracy is None else sum(
+        1 for a, y in zip(outputs, ys, strict=True) if accuracy(a, y))
+    return cost, right
+
+
+def _eager_cost(
+    plan: _Plan, xs: list[list[float]], ys: list[Any]
+) -> tuple[float, list[list[Value]]]:
+    """The batch's mean cost plus penalties, through the engine; backward run; the outputs."""
+    outputs = [plan.net(x) for x in xs]
+    cost = sum_of([plan.loss_fn(a, y) for a, y in zip(outputs, ys, strict=True)])
+    cost = cost * (1.0 / len(xs))
+    if plan.alpha:
+        cost = cost + losses.l2_penalty(plan.params, plan.alpha)
+    if plan.penalty is not None:
+        cost = cost + plan.penalty()
+    cost.backward()
+    return cost.data, outputs
+
+
+def _compiled_cost(
+    step: Compiled, predict: Compiled | None, xs: list[list[float]], ys: list[Any]
+) -> tuple[float, list[list[Value]]]:
+    """`_eager_cost` replayed by the compiled programs (outputs only if accuracy is tracked)."""
+    cost = step.backward(xs, ys)
+    if predict is None:
+        return cost, []
+    rows = predict.forward(xs).reshape(len(xs), -1)
+    return cost, [[Value(v) for v in row] for row in rows]
+
+
+def _step(plan: _Plan, history: History, cost: float, accuracy: float) -> None:
+    """The optimiser's step (at the scheduled rate), recorded in the history."""
+    optimizer = plan.optimizer
+    if plan.lr_schedule is not None:
+        optimizer.lr = _scheduled_rate(plan.lr_schedule, history.steps, plan.total_steps)
+    problem = _update(optimizer, plan.params)
+    if problem is not None:
+        raise _diverged(plan, history, problem)
+    history.step_loss.append(cost)
+    if plan.accuracy_fn is not None:
+        history.step_accuracy.append(accuracy)
+    if plan.has_lr:
+        history.lr.append(float(optimizer.lr))
+
+
+def _compiled_step(plan: _Plan) -> tuple[Compiled, Compiled | None]:
     """`fit`'s step as compiled programs: the mean cost (with the same
     penalties, which are batch-independent, so the mean adds them once) and,
     for accuracy, the network's outputs."""
     from microgrid.compiler import compile as compile_graph
+
+    net, loss_fn, alpha, penalty, params = (plan.net, plan.loss_fn, plan.alpha, plan.penalty,
+                                            plan.params)
 
     def example_cost(x: list[Value], y: Any) -> Value:
         cost = loss_fn(net(x), y)
@@ -611,7 +687,9 @@ def _compiled_step(
             cost = cost + penalty()
         return cost
 
+    x, y = plan.X[0], plan.Y[0]
     step = compile_graph(example_cost, x, y, params=params, reduction="mean", static_y=True)
+    want_outputs = plan.accuracy_fn is not None
     predict = compile_graph(lambda x: net(x), x) if want_outputs else None
     return step, predict
 

@@ -46,8 +46,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from microgrid import _checks as check
 from microgrid import backprop
 from microgrid._files import write_atomically
 from microgrid.engine import Value, topological_order
@@ -390,8 +390,8 @@ class Walkthrough:
         title. The math is what MathJax and KaTeX read (Jupyter, mkdocs with
         arithmatex, GitHub, Typora).
         """
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
-            raise ValueError(f"level must be a heading level from 1 to 5, got {level!r}")
+        level = check.integer(level, "level", at_least=1, at_most=5, who="markdown",
+                              why="a heading level")
         out = [f"{'#' * level} {_markdown_escape(self.title)}", ""]
         for prose in self.intro:
             out += [_prose_markdown(prose), ""]
@@ -511,7 +511,7 @@ def explain(
     `MLP`, as the book does it: forward pass, cost, BP1, BP2, BP3 and BP4,
     and with ``lr`` the gradient-descent update (``w -> w - lr ∂C/∂w``,
     the engine's side by `microgrid.optim.SGD` on a copy). ``cost`` is one
-    of `COSTS`; ``y`` a list of targets (for ``"log-likelihood"`` a class
+    of `COSTS`; ``y`` a list of targets (for ``"log_likelihood"`` a class
     index or one-hot list, for ``"hinge"`` -1 or +1). One example only: a
     mini-batch's gradient is the average of its examples' (explain them one
     by one). The network's parameters and their grads are left as they were.
@@ -538,12 +538,11 @@ def explain(
         >>> print(walk.steps[1].text)
         v4.grad = ∂o/∂v4 · o.grad = 0.5 × 1 = 0.5
     """
-    precision = _positive_int(precision, "precision")
+    precision = check.integer(precision, "precision", at_least=1, who="explain")
     if max_steps is not None:
-        max_steps = _positive_int(max_steps, "max_steps")
-    if not (isinstance(rtol, (int, float)) and isinstance(atol, (int, float))
-            and rtol >= 0.0 and atol >= 0.0):
-        raise ValueError(f"rtol and atol must be non-negative numbers, got {rtol!r}, {atol!r}")
+        max_steps = check.integer(max_steps, "max_steps", at_least=1, who="explain")
+    rtol = check.real(rtol, "rtol", at_least=0.0, who="explain")
+    atol = check.real(atol, "atol", at_least=0.0, who="explain")
     if isinstance(what, Value):
         if x is not None or y is not None or lr is not None or cost != "quadratic":
             raise TypeError("explain(root) walks through a Value's own graph: x, y, cost and "
@@ -557,12 +556,6 @@ def explain(
                                 float(rtol), float(atol))
     raise TypeError(f"explain: expected an MLP (with x and y) or a Value, got "
                     f"{type(what).__name__}")
-
-
-def _positive_int(n: object, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    return n
 
 
 def _too_many(count: int, max_steps: int | None, offer: str) -> None:
@@ -616,12 +609,10 @@ def _explain_network(
     net: MLP, x: object, y: object, cost: str, lr: float | None,
     only: object, precision: int, max_steps: int | None, rtol: float, atol: float,
 ) -> Walkthrough:
-    if cost not in COSTS:
-        raise ValueError(f"unknown cost {cost!r}; valid: {', '.join(COSTS)}")
+    check.choice(cost, COSTS, "cost", who="explain")
     xs = _one_example(x, net.sizes[0])
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
-                           or not (math.isfinite(lr) and lr > 0.0)):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if lr is not None:
+        check.real(lr, "lr", above=0.0, who="explain")
     sizes = net.sizes
     L = len(sizes)
     keep = _network_filter(only, sizes)
@@ -710,9 +701,7 @@ def _run_network(net: MLP, x: list[float], y: object, cost: str, lr: float | Non
 
     network = backprop.Network.from_mlp(net)
     closed, target = _closed_form(network, x, y, cost)
-    cost_fn: Callable[[Any, Any], Value] = {
-        "quadratic": losses.quadratic, "cross-entropy": losses.cross_entropy,
-        "log-likelihood": losses.log_likelihood, "hinge": losses.hinge}[cost]
+    cost_fn = losses.get_loss(cost)
     params = net.parameters()
     saved = [p.grad for p in params]
     try:
@@ -755,7 +744,7 @@ def _closed_form(
     """
     if cost != "hinge":
         target = y
-        if cost == "log-likelihood" and isinstance(y, int) and not isinstance(y, bool):
+        if cost == "log_likelihood" and isinstance(y, int) and not isinstance(y, bool):
             if not 0 <= y < network.sizes[-1]:
                 raise ValueError(f"class index y={y!r} out of range for "
                                  f"{network.sizes[-1]} outputs")
@@ -877,14 +866,14 @@ def _cost_step(p: _Pass, fmt: int) -> _StepDraft:
         numbers_ = _f("½ (", r"\frac{1}{2} (") + _join(
             [_f("(") + _number(yj, fmt) + " - " + _number(aj, fmt) + _f(")²", ")^2")
              for yj, aj in zip(p.y, a, strict=True)], " + ") + ")"
-    elif p.cost == "cross-entropy":
+    elif p.cost == "cross_entropy":
         symbolic = c + _f(" = -Σⱼ [yⱼ ln ", r" = -\sum_j [y_j \ln ") + _sym("a", L, "j") \
             + _f(" + (1 - yⱼ) ln(1 - ", r" + (1 - y_j) \ln(1 - ") + _sym("a", L, "j") + ")]"
         numbers_ = _f("-(", "-(") + _join(
             [_number(yj, fmt) + _f(" ln ", r" \ln ") + _number(aj, fmt) + " + "
              + _number(1.0 - yj, fmt) + _f(" ln(1 - ", r" \ln(1 - ") + _number(aj, fmt) + ")"
              for yj, aj in zip(p.y, a, strict=True)], " + ") + ")"
-    elif p.cost == "log-likelihood":
+    elif p.cost == "log_likelihood":
         k = p.y.index(1.0) + 1
         symbolic = c + _f(" = -ln ", r" = -\ln ") + _sym("a", L, "y") + " = -" + \
             _f("ln ", r"\ln ") + _sym("a", L, k)
@@ -935,10 +924,10 @@ def _output_error_step(p: _Pass, j: int, fmt: int) -> _StepDraft:
     a_value, y_value = p.a[L - 1][j - 1], p.y[j - 1]
     result = p.delta[L - 1][j - 1]
     note: Prose = ()
-    if (p.cost, act) in (("cross-entropy", "sigmoid"), ("log-likelihood", "softmax")):
+    if (p.cost, act) in (("cross_entropy", "sigmoid"), ("log_likelihood", "softmax")):
         symbolic = d + " = " + a + " - " + yj
         numbers_ = _number(a_value, fmt) + " - " + _factor(y_value, fmt)
-        if p.cost == "cross-entropy":
+        if p.cost == "cross_entropy":
             note = ("The book's form for the cross-entropy with sigmoid outputs: BP1's ",
                     _f("∂C/∂a = (a - y) / (a(1 - a))",
                        r"\partial C/\partial a = (a - y)/(a(1 - a))"),
@@ -982,11 +971,11 @@ def _output_error_step(p: _Pass, j: int, fmt: int) -> _StepDraft:
 
 def _grad_a_note(cost: str, L: int) -> Prose:
     a = _sym("a", L, "j")
-    if cost == "cross-entropy":
+    if cost == "cross_entropy":
         return ("For the cross-entropy, ", _f("∂C/∂", r"\partial C/\partial ") + a
                 + _f(" = (", " = (") + a + _f(" - yⱼ) / (", " - y_j)/(") + a + _f("(1 - ", "(1 - ")
                 + a + "))", ".")
-    if cost == "log-likelihood":
+    if cost == "log_likelihood":
         return ("For the log-likelihood, ", _f("∂C/∂", r"\partial C/\partial ") + a
                 + _f(" = -1/", " = -1/") + a + " for the target class j = y, else 0.",)
     return ("For the hinge cost, ", _f("∂C/∂", r"\partial C/\partial ") + _sym("a", L, 1)

@@ -34,7 +34,7 @@ avoided.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,13 +61,8 @@ ABS_FLOOR = 1e-12
 
 OUTPUTS = {
     "quadratic": ("sigmoid", "tanh", "relu", "linear", "softmax"),
-    "cross-entropy": ("sigmoid",),
-    "log-likelihood": ("softmax",),
-}
-COST_FUNCTIONS: dict[str, Callable[[list[Value], list[float]], Value]] = {
-    "quadratic": losses.quadratic,
-    "cross-entropy": losses.cross_entropy,
-    "log-likelihood": losses.log_likelihood,
+    "cross_entropy": ("sigmoid",),
+    "log_likelihood": ("softmax",),
 }
 
 
@@ -90,9 +85,9 @@ def _defined(net: MLP, cost: str, x: list[float], y: list[float]) -> bool:
     """Whether the cost is finite: no output saturated at exactly 0 or 1 where a log needs it."""
     _, a = feedforward(Network.from_mlp(net), x)
     out = a[-1]
-    if cost == "cross-entropy":
+    if cost == "cross_entropy":
         return all(0.0 < aj < 1.0 for aj in out)
-    if cost == "log-likelihood":
+    if cost == "log_likelihood":
         a_y = out[y.index(1.0)]
         return a_y > 0.0 and math.isfinite(1.0 / a_y)
     return True
@@ -102,7 +97,9 @@ def _defined(net: MLP, cost: str, x: list[float], y: list[float]) -> bool:
 def problems(draw: Any, batch_size: int = 1) -> Problem:
     cost = draw(st.sampled_from(tuple(OUTPUTS)))
     net = draw(networks(output_activations=OUTPUTS[cost]))
-    batch = [draw(examples_for(net, cost)) for _ in range(batch_size)]
+    # strategies.examples_for still spells its costs "cross-entropy" and "log-likelihood"
+    # (issue 13: it is to read backprop.COSTS); until then, its spelling for it.
+    batch = [draw(examples_for(net, cost.replace("_", "-"))) for _ in range(batch_size)]
     note(f"net seed={net.seed} init={net.init} {net!r}; cost={cost}")
     for x, y in batch:
         assume(_defined(net, cost, x, y))
@@ -113,7 +110,7 @@ def engine_pass(net: MLP, cost: str, x: list[float], y: list[float]) -> tuple[Tr
     """``trace = net.trace(x)``; ``C = cost(a^L, y)``; ``C.backward()`` on zeroed grads."""
     net.zero_grad()
     trace = net.trace(x)
-    c = COST_FUNCTIONS[cost](trace.output, y)
+    c = losses.get_loss(cost)(trace.output, y)
     c.backward()
     return trace, c
 
@@ -256,7 +253,7 @@ def test_cross_entropy_and_softmax_nll_give_a_minus_y(p: Problem) -> None:
     g = largest_gradient(p.net, trace)
     for j, (d, e) in enumerate(zip(delta_L, a_minus_y, strict=True)):
         assert_close(d, e, g, f"delta^L_{j}")
-    if p.cost == "log-likelihood":
+    if p.cost == "log_likelihood":
         z = [Value(v.data) for v in trace.z[-1]]
         losses.softmax_nll(z, p.y).backward()
         for j, (zj, e) in enumerate(zip(z, a_minus_y, strict=True)):
@@ -283,7 +280,7 @@ def _grads(net: MLP) -> list[float]:
 def _engine_batch_cost(p: Problem, lmbda: float = 0.0, n: int = 1) -> Value:
     """C = 1/m sum_x C_x (+ lambda/(2n) sum_w w^2), backward on zeroed grads."""
     p.net.zero_grad()
-    costs = [COST_FUNCTIONS[p.cost](p.net(x), y) for x, y in p.batch]
+    costs = [losses.get_loss(p.cost)(p.net(x), y) for x, y in p.batch]
     c = losses.mean(costs)
     if lmbda:
         c = c + losses.l2_weight_penalty(p.net, lmbda, n)
@@ -382,7 +379,7 @@ def _torch_pass(torch: Any, net: Network, cost: str, x: Sequence[float], y: Sequ
     target = torch.tensor(list(y), dtype=f64)
     if cost == "quadratic":
         c = 0.5 * ((target - a) ** 2).sum()
-    elif cost == "cross-entropy":
+    elif cost == "cross_entropy":
         c = -(target * torch.log(a) + (1 - target) * torch.log(1 - a)).sum()
     else:
         c = -torch.log(a[int(target.argmax())])

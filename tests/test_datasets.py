@@ -16,9 +16,11 @@ from __future__ import annotations
 import doctest
 import gzip
 import math
+import os
 import shutil
 import statistics
 import struct
+import threading
 from pathlib import Path
 
 import pytest
@@ -148,14 +150,14 @@ def test_noise_is_gaussian_with_the_given_standard_deviation():
 @pytest.mark.parametrize(
     ("kwargs", "error", "pattern"),
     [
-        ({"n": 1}, ValueError, r"n must be >= 2.*got 1"),
-        ({"n": 0}, ValueError, r"n must be >= 2.*got 0"),
-        ({"n": -5}, ValueError, r"n must be >= 2.*got -5"),
+        ({"n": 1}, ValueError, r"n must be an int >= 2 \(at least one point per class\), got 1"),
+        ({"n": 0}, ValueError, r"n must be an int >= 2.*got 0"),
+        ({"n": -5}, ValueError, r"n must be an int >= 2.*got -5"),
         ({"n": 2.5}, TypeError, r"n must be an int, got float 2\.5"),
         ({"n": True}, TypeError, r"n must be an int, got bool"),
-        ({"noise": -0.1}, ValueError, r"noise must be finite and >= 0, got -0\.1"),
-        ({"noise": math.nan}, ValueError, r"noise must be finite and >= 0, got nan"),
-        ({"noise": math.inf}, ValueError, r"noise must be finite and >= 0, got inf"),
+        ({"noise": -0.1}, ValueError, r"noise must be a finite number >= 0, got -0\.1"),
+        ({"noise": math.nan}, ValueError, r"noise must be a finite number >= 0, got nan"),
+        ({"noise": math.inf}, ValueError, r"noise must be a finite number >= 0, got inf"),
         ({"noise": "0.1"}, TypeError, r"noise must be a real number, got str"),
         ({"seed": "a"}, TypeError, r"seed must be an int or None, got str"),
     ],
@@ -167,13 +169,13 @@ def test_bad_arguments_are_named(make, kwargs, error, pattern):
 
 @pytest.mark.parametrize("factor", [1.0, -0.1, 2.0])
 def test_circles_factor_must_be_in_0_1(factor):
-    with pytest.raises(ValueError, match=rf"factor must be in \[0, 1\).*got {factor}"):
+    with pytest.raises(ValueError, match=rf"factor must be a finite number in \[0, 1\).*{factor}"):
         circles(10, factor=factor)
 
 
 @pytest.mark.parametrize("turns", [0.0, -1.0, math.inf])
 def test_spirals_turns_must_be_positive_and_finite(turns):
-    with pytest.raises(ValueError, match=rf"turns must be finite and > 0, got {turns}"):
+    with pytest.raises(ValueError, match=rf"turns must be a finite number > 0, got {turns}"):
         spirals(10, turns=turns)
 
 
@@ -334,8 +336,10 @@ def test_split_stratifies_one_hot_labels_by_class():
     ("args", "kwargs", "error", "pattern"),
     [
         (([[0.0]] * 3, [0, 1]), {}, ValueError, "X has 3 rows but y has 2 labels"),
-        (([[0.0]] * 4, [0] * 4, 0.0), {}, ValueError, r"test_size must be in \(0, 1\), got 0\.0"),
-        (([[0.0]] * 4, [0] * 4, 1.0), {}, ValueError, r"test_size must be in \(0, 1\), got 1\.0"),
+        (([[0.0]] * 4, [0] * 4, 0.0), {}, ValueError,
+         r"test_size must be a finite number in \(0, 1\), got 0\.0"),
+        (([[0.0]] * 4, [0] * 4, 1.0), {}, ValueError,
+         r"test_size must be a finite number in \(0, 1\), got 1\.0"),
         (([[0.0]] * 4, [0] * 4, "0.2"), {}, TypeError, "test_size must be a real number, got str"),
         (([[0.0]] * 2, [0] * 2, 0.9), {}, ValueError,
          "2 examples with test_size=0.9 leave 2 for testing and 0 for training"),
@@ -367,7 +371,7 @@ def test_one_hot_puts_1_at_the_class_index():
         ([-1], None, ValueError, "label 0 is -1; expected 0 to -1"),
         ([0, 1.0], None, TypeError, "label 1 is float 1.0; expected a class index"),
         ([True], None, TypeError, "label 0 is bool"),
-        ([0], 0, ValueError, "n_classes must be at least 1, got 0"),
+        ([0], 0, ValueError, "n_classes must be an int >= 1, got 0"),
         ([0], 2.0, TypeError, "n_classes must be an int, got float"),
     ],
 )
@@ -503,12 +507,58 @@ def test_corrupt_files_raise_value_error_naming_the_file_and_the_problem(tmp_pat
 @pytest.mark.parametrize(
     ("kwargs", "error", "pattern"),
     [
-        ({"split": "validation"}, ValueError, "split must be 'train' or 'test', got 'validation'"),
-        ({"limit": 0}, ValueError, "limit must be at least 1, got 0"),
-        ({"limit": 2.0}, TypeError, "limit must be an int or None, got float"),
-        ({"limit": True}, TypeError, "limit must be an int or None, got bool"),
+        ({"split": "validation"}, ValueError, "unknown split 'validation'; valid: train, test"),
+        ({"split": 0}, TypeError, "split must be a str, one of train, test; got int 0"),
+        ({"limit": 0}, ValueError, "limit must be an int >= 1, got 0"),
+        ({"limit": 2.0}, TypeError, "limit must be an int, got float"),
+        ({"limit": True}, TypeError, "limit must be an int, got bool"),
     ],
 )
 def test_mnist_refuses_bad_arguments(tmp_path, kwargs, error, pattern):
     with pytest.raises(error, match=f"mnist: {pattern}"):
         mnist(write_mnist(tmp_path), **kwargs)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
+    """A named pipe where a file should be is named as such at once: reading it would wait
+    for a writer, possibly forever (the read runs in a thread, so a hang fails, not blocks)."""
+    write_mnist(tmp_path)
+    (tmp_path / "train-images-idx3-ubyte").unlink()
+    os.mkfifo(tmp_path / "train-images-idx3-ubyte")
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            mnist(tmp_path)
+            outcome.append(None)
+        except BaseException as e:  # handed to the test below
+            outcome.append(e)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    if reader.is_alive():  # let the blocked open return, so the thread ends
+        with open(os.open(tmp_path / "train-images-idx3-ubyte", os.O_WRONLY | os.O_NONBLOCK),
+                  "wb"):
+            pass
+        pytest.fail("mnist waited on a named pipe")
+    assert isinstance(outcome[0], ValueError)
+    assert str(outcome[0]) == (f"{str(tmp_path / 'train-images-idx3-ubyte')!r} is a named pipe, "
+                               "not a regular file")
+
+
+def test_a_file_too_large_for_mnist_is_refused_before_it_fills_memory(tmp_path, monkeypatch):
+    """Files are read up to a bound (MNIST's largest is 47 MB), and so are gzip's contents."""
+    folder = write_mnist(tmp_path / "plain")
+    zipped = write_mnist(tmp_path / "zipped", gz=True)
+    size = len(images_file(5))
+    monkeypatch.setattr(microgrid.datasets, "MAX_FILE_BYTES", size - 1)
+    with pytest.raises(ValueError, match=rf"train-images-idx3-ubyte: larger than {size - 1:,} "
+                                         r"bytes \(MAX_FILE_BYTES\)"):
+        mnist(folder)
+    with pytest.raises(ValueError, match=rf"train-images-idx3-ubyte.gz: larger than {size - 1:,} "
+                                         r"bytes \(MAX_FILE_BYTES\) uncompressed"):
+        mnist(zipped)
+    monkeypatch.setattr(microgrid.datasets, "MAX_FILE_BYTES", size)
+    assert len(mnist(folder)[0]) == len(mnist(zipped)[0]) == 5

@@ -26,6 +26,7 @@ from microgrid import MLP, no_grad
 from microgrid.cli import build_parser, main
 from microgrid.datasets import DATASETS, moons
 from microgrid.demo import (
+    ACTIVATIONS,
     FILES,
     MAX_PARAMETERS,
     PRESETS,
@@ -34,6 +35,7 @@ from microgrid.demo import (
     learning_rate,
     run,
 )
+from microgrid.nn import HIDDEN_ACTIVATIONS
 from microgrid.render import svg_available
 from microgrid.train import evaluate
 
@@ -306,15 +308,15 @@ def test_diverging_training_exits_1_with_advice(
 
 
 def test_parser_choices_match_the_demo() -> None:
-    """The command line offers exactly the datasets and activations the demo knows."""
+    """The command line offers exactly the datasets and activations the library defines,
+    read from the modules that define them, and the demo knows each."""
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     demo = subparsers.choices["demo"]
-    choices = {a.dest: a.choices for a in demo._actions if a.choices}
-    assert list(choices["dataset"]) == list(PRESETS)
-    from microgrid.demo import ACTIVATIONS
-
-    assert list(choices["activation"]) == list(ACTIVATIONS)
+    choices = {a.dest: tuple(a.choices) for a in demo._actions if a.choices}
+    assert choices == {"dataset": tuple(DATASETS), "activation": HIDDEN_ACTIVATIONS}
+    assert set(PRESETS) == set(DATASETS)
+    assert ACTIVATIONS == HIDDEN_ACTIVATIONS
 
 
 @pytest.mark.parametrize("command", [[], ["demo"], ["bp"], ["graph"]])
@@ -365,23 +367,27 @@ def test_the_summary_says_which_loss_is_which(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
+    ("options", "error", "message"),
     [
-        (DemoOptions(dataset="mnist"), "unknown dataset"),
-        (DemoOptions(steps=0), "steps"),
-        (DemoOptions(hidden=()), "hidden"),
-        (DemoOptions(hidden=(4, 0)), "hidden"),
-        (DemoOptions(activation="gelu"), "unknown activation"),
-        (DemoOptions(lr=math.inf), "lr"),
-        (DemoOptions(seed=True), "seed"),
+        (DemoOptions(dataset="mnist"), ValueError, "unknown dataset 'mnist'; valid: moons"),
+        (DemoOptions(steps=0), ValueError, "steps must be an int >= 1, got 0"),
+        (DemoOptions(steps=2.0), TypeError, "steps must be an int, got float"),  # type: ignore
+        (DemoOptions(hidden=()), ValueError, "hidden must be one or more layer widths"),
+        (DemoOptions(hidden=(4, 0)), ValueError, r"hidden\[1\] must be an int >= 1, got 0"),
+        (DemoOptions(hidden=16), TypeError, "hidden must be a tuple"),  # type: ignore[arg-type]
+        (DemoOptions(activation="gelu"), ValueError, "unknown activation 'gelu'"),
+        (DemoOptions(lr=math.inf), ValueError, "lr must be a finite number > 0, got inf"),
+        (DemoOptions(lr="1"), TypeError, "lr must be a real number"),  # type: ignore[arg-type]
+        (DemoOptions(seed=True), TypeError, "seed must be an int, got bool"),
     ],
 )
 def test_options_are_checked_before_anything_happens(
-    options: DemoOptions, message: str, tmp_path: Path
+    options: DemoOptions, error: type[Exception], message: str, tmp_path: Path
 ) -> None:
-    """The library refuses bad options with a ValueError naming them, and writes nothing."""
+    """The library refuses bad options by name (TypeError for a wrong type, ValueError for a
+    bad value), and writes nothing."""
     options = DemoOptions(**{**options.__dict__, "out": tmp_path / "never"})
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         run(options)
     assert not (tmp_path / "never").exists()
 

@@ -491,6 +491,15 @@ def test_loss_names_resolve_and_unknown_names_list_the_valid_ones():
     assert get_loss(mse) is mse
     with pytest.raises(ValueError, match=r"unknown loss 'nope'.*cross_entropy.*quadratic"):
         get_loss("nope")
+    with pytest.raises(ValueError, match=r"unknown loss 'cross-entropy' \(did you mean "
+                                         r"'cross_entropy'\?\)"):
+        get_loss("cross-entropy")
+
+
+def test_a_loss_that_is_neither_a_name_nor_a_function_is_a_type_error():
+    with pytest.raises(TypeError, match="loss must be a cost function or a name in LOSSES, "
+                                        "got int 3"):
+        get_loss(3)  # type: ignore[arg-type]
 
 
 # -- penalties ----------------------------------------------------------------
@@ -509,6 +518,11 @@ def test_l2_penalty_is_micrograds_alpha_sum_of_squares():
 def test_l2_penalty_strength_must_be_finite_and_non_negative(bad):
     with pytest.raises(ValueError, match="strength"):
         l2_penalty(leaves(1.0), bad)
+
+
+def test_l2_penalty_strength_must_be_a_number():
+    with pytest.raises(TypeError, match="l2_penalty: strength must be a real number, got str"):
+        l2_penalty(leaves(1.0), "0.1")  # type: ignore[arg-type]
 
 
 def test_l2_penalty_refuses_non_values():
@@ -537,14 +551,14 @@ def test_l2_weight_penalty_is_nielsens_form_over_weights_only():
 
 
 @pytest.mark.parametrize(
-    ("lmbda", "n", "pattern"),
+    ("lmbda", "n", "error", "pattern"),
     [
-        (-1.0, 10, r"lmbda must be finite and >= 0, got -1\.0"),
-        (1.0, 0, r"n \(the training-set size\) must be an int >= 1, got 0"),
-        (1.0, 2.5, r"n \(the training-set size\) must be an int >= 1, got 2\.5"),
-        (1.0, True, r"n \(the training-set size\) must be an int >= 1, got True"),
+        (-1.0, 10, ValueError, r"lmbda must be a finite number >= 0, got -1\.0"),
+        (1.0, 0, ValueError, r"n must be an int >= 1 \(the training-set size\), got 0"),
+        (1.0, 2.5, TypeError, r"n must be an int, got float 2\.5"),
+        (1.0, True, TypeError, r"n must be an int, got bool True"),
     ],
 )
-def test_l2_weight_penalty_validates_lambda_and_n(lmbda, n, pattern):
-    with pytest.raises(ValueError, match=pattern):
+def test_l2_weight_penalty_validates_lambda_and_n(lmbda, n, error, pattern):
+    with pytest.raises(error, match=f"l2_weight_penalty: {pattern}"):
         l2_weight_penalty(leaves(1.0), lmbda, n)

@@ -65,9 +65,9 @@ def test_neuron_has_nin_weights_and_a_bias_labelled_in_book_notation() -> None:
 
 
 def test_neuron_refuses_numbers_that_would_mislabel_it() -> None:
-    with pytest.raises(ValueError, match="index must be at least 0, got -1"):
+    with pytest.raises(ValueError, match="Neuron: index must be an int >= 0, got -1"):
         Neuron(2, index=-1)
-    with pytest.raises(ValueError, match=r"layer_number \(layer 1 is the input\) must be at le"):
+    with pytest.raises(ValueError, match=r"layer_number must be an int >= 2 \(layer 1 is the in"):
         Neuron(2, layer_number=1)
     with pytest.raises(TypeError, match="index must be an int"):
         Neuron(2, index=1.0)  # type: ignore[arg-type]
@@ -111,13 +111,15 @@ def test_neuron_parameters_and_names_are_w_then_b() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"nin": 0}, ValueError, "at least 1"),
-        ({"nin": -3}, ValueError, "at least 1"),
+        ({"nin": 0}, ValueError, "nin must be an int >= 1, got 0"),
+        ({"nin": -3}, ValueError, ">= 1"),
         ({"nin": 2.0}, TypeError, "must be an int"),
         ({"nin": True}, TypeError, "must be an int"),
         ({"nin": 2, "activation": "softmax"}, ValueError, "linear, relu, sigmoid, tanh"),
         ({"nin": 2, "activation": "gelu"}, ValueError, "'gelu'"),
         ({"nin": 2, "init": "zeros"}, ValueError, "he, normal, scaled_normal, uniform, xavier"),
+        ({"nin": 2, "activation": 3}, TypeError, "Neuron: activation must be a str.*got int 3"),
+        ({"nin": 2, "init": None}, TypeError, "Neuron: init must be a str.*got NoneType None"),
         ({"nin": 2, "rng": 42}, TypeError, "random.Random"),
     ],
 )
@@ -301,16 +303,17 @@ def test_mlp_rejects_bad_input(x: Any, error: type, message: str) -> None:
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "message"),
     [
-        ((0, [2]), {}, ValueError, "nin must be at least 1"),
+        ((0, [2]), {}, ValueError, "MLP: nin must be an int >= 1, got 0"),
         ((2, []), {}, TypeError, "non-empty"),
         ((2, 3), {}, TypeError, "non-empty"),
         ((2, "3"), {}, TypeError, "non-empty"),
-        ((2, [3, 0]), {}, ValueError, r"nouts\[1\] must be at least 1"),
+        ((2, [3, 0]), {}, ValueError, r"nouts\[1\] must be an int >= 1"),
         ((2, [3.0]), {}, TypeError, r"nouts\[0\] must be an int"),
         ((2, [3]), {"activation": "softmax"}, ValueError, "hidden activation"),
         ((2, [3]), {"output_activation": "sofmax"}, ValueError, "linear, relu, sigmoid, softmax"),
         ((2, [3]), {"init": "glorot"}, ValueError, "he, normal, scaled_normal, uniform, xavier"),
         ((2, [3]), {"seed": 1.5}, TypeError, "seed must be an int"),
+        ((2, [3]), {"activation": ["relu"]}, TypeError, "MLP: hidden activation must be a str"),
     ],
 )
 def test_mlp_rejects_bad_arguments(
@@ -653,7 +656,7 @@ def test_trace_without_a_network_tables_z_a_and_delta_only() -> None:
 
 def test_trace_table_refuses_a_bad_precision() -> None:
     _, t = traced_232()
-    with pytest.raises(ValueError, match="precision must be at least 1"):
+    with pytest.raises(ValueError, match="precision must be an int >= 1"):
         t.table(precision=0)
 
 
@@ -751,29 +754,36 @@ def test_state_dict_round_trip_copies_values() -> None:
 
 
 @pytest.mark.parametrize(
-    ("edit", "message"),
+    ("edit", "error", "message"),
     [
-        (lambda s: s.pop("layers.1.neurons.0.b"), "missing"),
-        (lambda s: s.update({"layers.9.neurons.0.b": 1.0}), "unexpected"),
-        (lambda s: s.update({"layers.0.neurons.0.b": "1"}), "expected a number"),
-        (lambda s: s.update({"layers.0.neurons.0.b": True}), "expected a number"),
-        (lambda s: s.update({"layers.0.neurons.0.b": math.nan}), "not a finite number"),
-        (lambda s: s.update({"layers.0.neurons.0.w.1": -math.inf}), "not a finite number"),
-        (lambda s: s.update({"layers.1.neurons.0.w.2": 10**400}), "too large"),
+        (lambda s: s.pop("layers.1.neurons.0.b"), ValueError, "missing"),
+        (lambda s: s.update({"layers.9.neurons.0.b": 1.0}), ValueError, "unexpected"),
+        (lambda s: s.update({"layers.0.neurons.0.b": "1"}), TypeError,
+         "load_state_dict: layers.0.neurons.0.b must be a real number, got str '1'"),
+        (lambda s: s.update({"layers.0.neurons.0.b": True}), TypeError,
+         "layers.0.neurons.0.b must be a real number, got bool"),
+        (lambda s: s.update({"layers.0.neurons.0.b": math.nan}), ValueError,
+         "layers.0.neurons.0.b must be a finite number, got nan"),
+        (lambda s: s.update({"layers.0.neurons.0.w.1": -math.inf}), ValueError,
+         "must be a finite number"),
+        (lambda s: s.update({"layers.1.neurons.0.w.2": 10**400}), ValueError,
+         "w.2 must be a finite number, got 1000"),
     ],
 )
-def test_load_state_dict_rejects_mismatches_and_changes_nothing(edit: Any, message: str) -> None:
+def test_load_state_dict_rejects_mismatches_and_changes_nothing(
+    edit: Any, error: type[Exception], message: str
+) -> None:
     net = MLP(2, [3, 1], seed=1)
     before = net.state_dict()
     state = {name: v + 1.0 for name, v in before.items()}
     edit(state)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         net.load_state_dict(state)
     assert net.state_dict() == before
 
 
 def test_load_state_dict_rejects_a_non_mapping() -> None:
-    with pytest.raises(ValueError, match="mapping"):
+    with pytest.raises(TypeError, match="state must be a mapping of names to numbers, got list"):
         MLP(2, [1], seed=0).load_state_dict([1.0, 2.0, 3.0])  # type: ignore[arg-type]
 
 
@@ -1019,7 +1029,7 @@ def test_the_parameter_limit_can_be_raised(tmp_path: Path) -> None:
         MLP.from_document(net.to_document(), max_parameters=12)
     with pytest.raises(TypeError, match="max_parameters must be an int"):
         MLP.load(path, max_parameters=1e6)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_parameters must be at least 1"):
+    with pytest.raises(ValueError, match="max_parameters must be an int >= 1"):
         MLP.load(path, max_parameters=0)
 
 

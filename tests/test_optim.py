@@ -216,39 +216,47 @@ def test_a_parameter_listed_twice_is_rejected(cls: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "error", "message"),
     [
-        ({"lr": -0.1}, "lr must be >= 0.0, got -0.1"),
-        ({"lr": math.nan}, "lr must be finite, got nan"),
-        ({"lr": math.inf}, "lr must be finite, got inf"),
-        ({"lr": "0.1"}, "lr must be a real number, got str"),
-        ({"lr": True}, "lr must be a real number, got bool"),
-        ({"lr": 0.1, "momentum": -0.5}, "momentum must be >= 0.0, got -0.5"),
-        ({"lr": 0.1, "momentum": math.nan}, "momentum must be finite"),
-        ({"lr": 0.1, "weight_decay": -1e-4}, "weight_decay must be >= 0.0, got -0.0001"),
+        ({"lr": -0.1}, ValueError, r"lr must be a finite number >= 0, got -0\.1"),
+        ({"lr": math.nan}, ValueError, "lr must be a finite number >= 0, got nan"),
+        ({"lr": math.inf}, ValueError, "lr must be a finite number >= 0, got inf"),
+        ({"lr": "0.1"}, TypeError, "lr must be a real number, got str '0.1'"),
+        ({"lr": True}, TypeError, "lr must be a real number, got bool True"),
+        ({"lr": 0.1, "momentum": -0.5}, ValueError, "momentum must be a finite number >= 0"),
+        ({"lr": 0.1, "momentum": math.nan}, ValueError, "momentum must be a finite number"),
+        ({"lr": 0.1, "momentum": None}, TypeError, "momentum must be a real number, got None"),
+        ({"lr": 0.1, "weight_decay": -1e-4}, ValueError,
+         "weight_decay must be a finite number >= 0, got -0.0001"),
     ],
 )
-def test_sgd_rejects_bad_hyper_parameters(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=f"SGD: {message}"):
+def test_sgd_rejects_bad_hyper_parameters(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=f"SGD: {message}"):
         SGD([Value(1.0)], **kwargs)
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "error", "message"),
     [
-        ({"lr": -1e-3}, r"lr must be >= 0.0"),
-        ({"betas": (1.0, 0.999)}, r"betas\[0\] must be in \[0, 1\), got 1.0"),
-        ({"betas": (0.9, -0.1)}, r"betas\[1\] must be >= 0.0, got -0.1"),
-        ({"betas": (0.9, math.nan)}, r"betas\[1\] must be finite"),
-        ({"betas": (0.9,)}, "betas must be a pair"),
-        ({"betas": 0.9}, "betas must be a pair"),
-        ({"eps": 0.0}, "eps must be > 0"),
-        ({"eps": -1e-8}, "eps must be >= 0.0"),
-        ({"weight_decay": math.inf}, "weight_decay must be finite"),
+        ({"lr": -1e-3}, ValueError, r"lr must be a finite number >= 0"),
+        ({"betas": (1.0, 0.999)}, ValueError,
+         r"betas\[0\] must be a finite number in \[0, 1\), got 1.0"),
+        ({"betas": (0.9, -0.1)}, ValueError, r"betas\[1\] must be a finite number in \[0, 1\)"),
+        ({"betas": (0.9, math.nan)}, ValueError, r"betas\[1\] must be a finite number"),
+        ({"betas": (0.9, "0.999")}, TypeError, r"betas\[1\] must be a real number, got str"),
+        ({"betas": (0.9,)}, ValueError, "betas must be a pair"),
+        ({"betas": 0.9}, TypeError, "betas must be a pair"),
+        ({"eps": 0.0}, ValueError, r"eps must be a finite number > 0 \(it keeps the step finite"),
+        ({"eps": -1e-8}, ValueError, "eps must be a finite number > 0"),
+        ({"weight_decay": math.inf}, ValueError, "weight_decay must be a finite number"),
     ],
 )
-def test_adam_rejects_bad_hyper_parameters(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=f"Adam: {message}"):
+def test_adam_rejects_bad_hyper_parameters(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=f"Adam: {message}"):
         Adam([Value(1.0)], **kwargs)
 
 
@@ -257,7 +265,7 @@ def test_a_bad_lr_set_later_is_caught_at_step_and_changes_nothing(cls: Any) -> N
     params = leaves([1.0], [1.0])
     opt = cls(params, lr=0.1)
     opt.lr = -1.0
-    with pytest.raises(ValueError, match=r"lr must be >= 0\.0, got -1\.0"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number >= 0, got -1\.0"):
         opt.step()
     assert params[0].data == 1.0
 

@@ -49,7 +49,56 @@ def legend_texts(figure: Figure) -> list[str]:
             for t in ax.get_legend().get_texts()]
 
 
+# -- showing in a notebook ----------------------------------------------------
+
+
+def test_a_returned_figure_shows_as_a_picture_without_the_inline_backend(
+    trained: tuple[MLP, History], data: tuple[list[list[float]], list[int]]
+) -> None:
+    """What Jupyter shows for a cell's result: a PNG as well as the text, with no
+    ``%matplotlib inline`` (no pyplot formatter registered), for both kinds of plot."""
+    formatters = pytest.importorskip("IPython.core.formatters", reason="IPython shows results")
+    net, history = trained
+    for figure in (plot_history(history), plot_decision_boundary(net, *data, resolution=20)):
+        shown, _ = formatters.DisplayFormatter().format(figure)
+        assert set(shown) == {"image/png", "text/plain"}
+        assert shown["image/png"].startswith(PNG_SIGNATURE)
+        assert isinstance(figure, Figure)
+
+
+def test_a_returned_figure_pickles_as_matplotlib_figures_do(trained: tuple[MLP, History]) -> None:
+    import pickle
+
+    figure = plot_history(trained[1])
+    again = pickle.loads(pickle.dumps(figure))
+    assert type(again) is type(figure) and len(again.axes) == 2
+
+
+def test_the_share_right_says_100_percent_only_when_every_point_is_right() -> None:
+    """999 of 1000 right is 99% in the title (rounding would say 100%), 1 of 1000 is 1%."""
+    net = MLP(2, [1], activation="linear", seed=0)  # the score is x1
+    net.layers[0].neurons[0].w[0].data, net.layers[0].neurons[0].w[1].data = 1.0, 0.0
+    net.layers[0].neurons[0].b.data = 0.0
+    X = [[i - 499.5, 0.0] for i in range(1000)]
+    y = [1 if x1 > 0 else -1 for x1, _ in X]
+    titles = []
+    for wrong in (1, 999, 0, 1000):
+        labels = [-label if i < wrong else label for i, label in enumerate(y)]
+        figure = plot_decision_boundary(net, X, labels, resolution=2)
+        titles.append(figure.axes[0].get_title())
+    assert titles == [f"{n} of 1000 points classified right ({p})"
+                      for n, p in ((999, "99%"), (1, "1%"), (1000, "100%"), (0, "0%"))]
+
+
 # -- plot_history ------------------------------------------------------------
+
+
+def test_the_last_accuracy_says_100_percent_only_when_every_example_is_right() -> None:
+    for accuracy, shown in ((0.999, "99%"), (1.0, "100%"), (0.001, "1%")):
+        history = History(loss=[1.0], accuracy=[accuracy], step_loss=[1.0],
+                          step_accuracy=[accuracy])
+        figure = plot_history(history)
+        assert shown in [t.get_text() for t in figure.axes[1].texts]
 
 
 def test_history_plot_has_loss_and_accuracy_panels_and_saves_a_png(
@@ -233,30 +282,40 @@ def test_sigmoid_output_cuts_at_one_half() -> None:
 
 
 @pytest.mark.parametrize(
-    ("X", "y", "kwargs", "message"),
+    ("X", "y", "kwargs", "error", "message"),
     [
-        ([[0.0, 0.0, 1.0]], [1], {}, r"X\[0\].*2-D"),
-        ([], [], {}, "non-empty"),
-        ([[0.0, float("nan")]], [1], {}, "finite"),
-        ([[0.0, 0.0]], [0.5], {}, r"y\[0\] is 0.5"),
-        ([[0.0, 0.0]], ["a"], {}, r"y\[0\]"),
-        ([[0.0, 0.0]], [1, 1], {}, "one label per point"),
-        ([[0.0, 0.0]], [1], {"resolution": 1}, "resolution"),
-        ([[0.0, 0.0]], [1], {"resolution": 5000}, "resolution"),
-        ([[0.0, 0.0]], [1], {"padding": -1.0}, "padding"),
-        ([[0.0, 0.0]], [1], {"threshold": float("inf")}, "threshold"),
+        ([[0.0, 0.0, 1.0]], [1], {}, ValueError, r"X\[0\].*2-D"),
+        ([], [], {}, ValueError, "X is empty"),
+        ("ab", [1], {}, TypeError, "X must be a list of points"),
+        ([0.0], [1], {}, TypeError, r"X\[0\] must be a point \[x1, x2\], got float 0\.0"),
+        ([[0.0, float("nan")]], [1], {}, ValueError, r"X\[0\]\[1\] must be a finite number"),
+        ([[0.0, "1"]], [1], {}, TypeError, r"X\[0\]\[1\] must be a real number, got str"),
+        ([[0.0, 0.0]], [0.5], {}, ValueError, r"y\[0\] is 0.5"),
+        ([[0.0, 0.0]], ["a"], {}, TypeError, r"y\[0\] is str 'a'"),
+        ([[0.0, 0.0]], [1, 1], {}, ValueError, r"y must hold one label per point \(1\), got 2"),
+        ([[0.0, 0.0]], 1, {}, TypeError, "y must be a list of labels, got int"),
+        ([[0.0, 0.0]], [1], {"resolution": 1}, ValueError,
+         "resolution must be an int from 2 to 1000, got 1"),
+        ([[0.0, 0.0]], [1], {"resolution": 5000}, ValueError, "resolution"),
+        ([[0.0, 0.0]], [1], {"resolution": 20.0}, TypeError, "resolution must be an int, got fl"),
+        ([[0.0, 0.0]], [1], {"padding": -1.0}, ValueError, "padding must be a finite number >= 0"),
+        ([[0.0, 0.0]], [1], {"padding": "1"}, TypeError, "padding must be a real number"),
+        ([[0.0, 0.0]], [1], {"threshold": float("inf")}, ValueError, "threshold"),
     ],
 )
 def test_bad_input_is_refused_by_name(
-    X: list[list[float]], y: list[object], kwargs: dict[str, object], message: str
+    X: list[list[float]], y: list[object], kwargs: dict[str, object], error: type[Exception],
+    message: str
 ) -> None:
     net = MLP(2, [1], seed=0)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=f"plot_decision_boundary: {message}"):
         plot_decision_boundary(net, X, y, **kwargs)  # type: ignore[arg-type]
 
 
-def test_net_must_return_values() -> None:
-    with pytest.raises(ValueError, match="list of Values"):
+def test_net_must_be_callable_and_return_values() -> None:
+    with pytest.raises(TypeError, match="net must be callable, got 3"):
+        plot_decision_boundary(3, [[0.0, 0.0]], [1], resolution=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"list of Values, got 1\.0"):
         plot_decision_boundary(lambda x: 1.0, [[0.0, 0.0]], [1], resolution=3)
 
 

@@ -17,6 +17,7 @@ import math
 import re
 import signal
 import sys
+import types
 
 import pytest
 
@@ -509,7 +510,7 @@ def test_a_bad_learning_rate_set_mid_training_is_not_called_divergence():
     def callback(history):
         optimizer.lr = math.nan
 
-    with pytest.raises(ValueError, match="lr must be finite") as info:
+    with pytest.raises(ValueError, match="lr must be a finite number") as info:
         fit(net, X, y, optimizer=optimizer, epochs=3, callback=callback, progress=False)
     assert not isinstance(info.value, DivergenceError)
 
@@ -530,8 +531,39 @@ def test_the_bar_shows_loss_and_accuracy(capsys):
     assert "3/3" in err and "loss=" in err and "acc=" in err
 
 
+def test_the_bar_is_tqdm_autos_so_a_notebook_gets_a_widget(monkeypatch):
+    """tqdm.auto is the notebook widget in Jupyter (where ipywidgets is installed) and the
+    text bar elsewhere; plain tqdm would draw its text bar raw on a notebook's stderr."""
+    bars = []
+
+    class Bar:
+        def __init__(self, **options):
+            self.options, self.n, self.closed = options, 0, False
+            bars.append(self)
+
+        def set_postfix(self, shown, refresh=True):
+            self.shown = shown
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    auto = types.ModuleType("tqdm.auto")
+    auto.tqdm = Bar
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    X, y = xor(8, seed=0, signed=True)
+    fit(MLP(2, [3, 1], seed=0), X, y, loss="hinge", epochs=3, progress=True)
+    assert len(bars) == 1
+    bar = bars[0]
+    assert bar.options["total"] == 3 and bar.n == 3 and bar.closed
+    assert set(bar.shown) == {"loss", "acc"}
+
+
 def test_without_tqdm_training_runs_silently(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now raises ImportError
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # importing tqdm now raises ImportError
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # even once it has been imported
     X, y = xor(8, seed=0)
     history = fit(MLP(2, [3, 1], seed=0), X, y, epochs=3, progress=True)
     assert history.epochs == 3
@@ -542,48 +574,59 @@ def test_without_tqdm_training_runs_silently(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "pattern"),
+    ("kwargs", "error", "pattern"),
     [
-        ({"epochs": 0}, r"epochs must be an int >= 1, got 0"),
-        ({"epochs": 2.5}, r"epochs must be an int >= 1, got 2\.5"),
-        ({"epochs": True}, r"epochs must be an int >= 1, got True"),
-        ({"batch_size": 0}, r"batch_size must be an int >= 1, got 0"),
-        ({"l2": -1e-4}, r"l2 must be finite and >= 0, got -0\.0001"),
-        ({"l2": math.nan}, r"l2 must be finite and >= 0, got nan"),
-        ({"lr": -0.1}, r"lr must be finite and >= 0, got -0\.1"),
-        ({"seed": "x"}, r"seed must be an int or None, got 'x'"),
-        ({"loss": "nope"}, r"unknown loss 'nope'; valid names: cross_entropy"),
-        ({"accuracy": "sign"}, r"accuracy must be a callable.*got 'sign'"),
-        ({"callback": 3}, r"callback must be callable or None, got 3"),
-        ({"lr_schedule": lambda k, n: -1.0}, r"lr_schedule\(0, 5\) returned -1\.0"),
-        ({"lr_schedule": lambda k, n: math.nan}, r"lr_schedule\(0, 5\) returned nan"),
+        ({"epochs": 0}, ValueError, r"epochs must be an int >= 1, got 0"),
+        ({"epochs": 2.5}, TypeError, r"epochs must be an int, got float 2\.5"),
+        ({"epochs": True}, TypeError, r"epochs must be an int, got bool True"),
+        ({"batch_size": 0}, ValueError, r"batch_size must be an int >= 1, got 0"),
+        ({"batch_size": "4"}, TypeError, r"batch_size must be an int, got str '4'"),
+        ({"l2": -1e-4}, ValueError, r"l2 must be a finite number >= 0, got -0\.0001"),
+        ({"l2": math.nan}, ValueError, r"l2 must be a finite number >= 0, got nan"),
+        ({"l2": "0"}, TypeError, r"l2 must be a real number, got str '0'"),
+        ({"lr": -0.1}, ValueError, r"lr must be a finite number >= 0, got -0\.1"),
+        ({"lr": [0.1]}, TypeError, r"lr must be a real number, got list \[0\.1\]"),
+        ({"seed": "x"}, TypeError, r"seed must be an int or None, got str 'x'"),
+        ({"loss": "nope"}, ValueError, r"unknown loss 'nope'; valid: cross_entropy"),
+        ({"loss": 3}, TypeError, r"loss must be a cost function or a name in LOSSES, got int 3"),
+        ({"accuracy": "sign"}, TypeError, r"accuracy must be a callable.*got 'sign'"),
+        ({"callback": 3}, TypeError, r"callback must be callable or None, got int 3"),
+        ({"optimizer": "sgd"}, TypeError, r"optimizer must have step\(\) and zero_grad\(\), "
+                                          r"got str 'sgd'"),
+        ({"lr_schedule": lambda k, n: -1.0}, ValueError, r"lr_schedule\(0, 5\) returned -1\.0"),
+        ({"lr_schedule": lambda k, n: math.nan}, ValueError, r"lr_schedule\(0, 5\) returned nan"),
     ],
 )
-def test_bad_arguments_are_named_and_nothing_is_trained(kwargs, pattern):
+def test_bad_arguments_are_named_and_nothing_is_trained(kwargs, error, pattern):
+    """The policy: a wrong type is a TypeError, a bad value a ValueError, both named."""
     X, y = xor(8, seed=0)
     net = MLP(2, [3, 1], seed=0)
     before = net.state_dict()
-    with pytest.raises(ValueError, match=pattern):
+    with pytest.raises(error, match=pattern):
         fit(net, X, y, epochs=kwargs.pop("epochs", 5), progress=False, **kwargs)
     assert net.state_dict() == before
 
 
 @pytest.mark.parametrize(
-    ("X", "Y", "pattern"),
+    ("X", "Y", "error", "pattern"),
     [
-        ([], [], r"X is empty"),
-        ([[0.0, 1.0]], [1.0, 0.0], r"X has 1 rows but Y has 2 targets"),
-        ([[0.0, 1.0], [0.0]], [1.0, 0.0], r"X\[1\] has 1 numbers but X\[0\] has 2"),
-        ([[0.0, math.nan]], [1.0], r"X\[0\]\[1\] is nan; inputs must be finite"),
-        ([[0.0, "1"]], [1.0], r"X\[0\]\[1\] is '1'"),
-        ("ab", [1.0], r"X must be a list of input rows"),
-        ([[0.0, 1.0, 2.0]], [1.0], r"expected 2 inputs, got 3"),
+        ([], [], ValueError, r"X is empty"),
+        ([[0.0, 1.0]], [1.0, 0.0], ValueError, r"X has 1 rows but Y has 2 targets"),
+        ([[0.0, 1.0], [0.0]], [1.0, 0.0], ValueError, r"X\[1\] has 1 numbers but X\[0\] has 2"),
+        ([[0.0, math.nan]], [1.0], ValueError, r"X\[0\]\[1\] must be a finite number, got nan"),
+        ([[0.0, "1"]], [1.0], TypeError, r"X\[0\]\[1\] must be a real number, got str '1'"),
+        ("ab", [1.0], TypeError, r"X must be a list of input rows"),
+        ([[0.0, 1.0], 2.0], [1.0, 0.0], TypeError, r"X\[1\] must be a list of numbers, got float"),
+        ([[0.0, 1.0]], 1.0, TypeError, r"Y must be a list of targets"),
+        ([[0.0, 1.0]], [[1.0, 2.0]], ValueError, r"Y\[0\] = \[1\.0, 2\.0\] is not a valid target"),
+        ([[0.0, 1.0]], ["1"], TypeError, r"Y\[0\] = '1' is not a valid target"),
+        ([[0.0, 1.0, 2.0]], [1.0], ValueError, r"expected 2 inputs, got 3"),
     ],
 )
-def test_bad_data_is_refused_before_training(X, Y, pattern):
+def test_bad_data_is_refused_before_training(X, Y, error, pattern):
     net = MLP(2, [3, 1], seed=0)
     before = net.state_dict()
-    with pytest.raises(ValueError, match=pattern):
+    with pytest.raises(error, match=pattern):
         fit(net, X, Y, progress=False)
     assert net.state_dict() == before
 

@@ -25,8 +25,6 @@ from microgrid.render import MissingRendererError
 from microgrid.walkthrough import COSTS, Walkthrough, explain
 
 X, Y = [0.05, 0.1], [0.01, 0.99]
-COST_FUNCTIONS = {"quadratic": losses.quadratic, "cross-entropy": losses.cross_entropy,
-                  "log-likelihood": losses.log_likelihood, "hinge": losses.hinge}
 
 
 def book_net(**kwargs: object) -> MLP:
@@ -38,7 +36,7 @@ def engine_namespace(net: MLP, x: list[float], y: object, cost: str) -> dict[str
     """Our own engine pass: the names a step's ``engine_name`` reads."""
     net.zero_grad()
     trace = net.trace(x)
-    C = COST_FUNCTIONS[cost](trace.output, y)
+    C = losses.get_loss(cost)(trace.output, y)
     C.backward()
     return {"net": net, "trace": trace, "C": C}
 
@@ -125,7 +123,7 @@ def test_the_network_and_its_grads_are_left_as_they_were() -> None:
 CASES = [(cost, act, backprop.default_output_activation(cost, act))
          for cost in backprop.COSTS for act in ("sigmoid", "tanh", "relu", "linear")]
 CASES += [("quadratic", "tanh", "softmax"),
-          ("log-likelihood", "sigmoid", "sigmoid"), ("hinge", "relu", "linear"),
+          ("log_likelihood", "sigmoid", "sigmoid"), ("hinge", "relu", "linear"),
           ("hinge", "tanh", "tanh")]
 
 
@@ -135,11 +133,11 @@ def test_every_cost_and_activation_agrees_with_the_textbook(
 ) -> None:
     net = MLP(3, [4, 3, 1 if cost == "hinge" else 2], activation=activation,
               output_activation=output, init="normal", seed=7)
-    y: object = {"hinge": -1, "log-likelihood": 1}.get(cost, [0.25, 0.75])
+    y: object = {"hinge": -1, "log_likelihood": 1}.get(cost, [0.25, 0.75])
     x = [0.3, -0.8, 0.5]
     walk = explain(net, x, y, cost=cost, lr=0.1)
     assert walk.ok, [(s.number, s.text, s.engine) for s in walk.disagreements]
-    target = [1.0 if j == y else 0.0 for j in range(2)] if cost == "log-likelihood" else y
+    target = [1.0 if j == y else 0.0 for j in range(2)] if cost == "log_likelihood" else y
     namespace = engine_namespace(net, x, target, cost)
     for step in walk.steps:
         if step.section != "update":
@@ -154,13 +152,13 @@ def test_bp1_takes_the_books_form_for_each_cost() -> None:
         step = next(s for s in explain(net, X, y, cost=cost).steps if s.section == "BP1")
         return step.text, walkthrough._prose_text(step.note)
 
-    text, note = bp1("cross-entropy", "sigmoid", Y)
+    text, note = bp1("cross_entropy", "sigmoid", Y)
     assert text.startswith("δ³₁ = a³₁ - y₁ = ") and "the σ' cancels" in note
-    text, note = bp1("log-likelihood", "softmax", 0)
+    text, note = bp1("log_likelihood", "softmax", 0)
     assert text.startswith("δ³₁ = a³₁ - y₁ = ") and "softmax" in note
     text, _ = bp1("quadratic", "sigmoid", Y)
     assert text.startswith("δ³₁ = (a³₁ - y₁) σ'(z³₁) = ")
-    text, note = bp1("cross-entropy", "tanh", Y)  # no shortcut: ∂C/∂a times σ'
+    text, note = bp1("cross_entropy", "tanh", Y)  # no shortcut: ∂C/∂a times σ'
     assert text.startswith("δ³₁ = (∂C/∂a³₁) σ'(z³₁) = ") and "(a³ⱼ - yⱼ) / (a³ⱼ(1 - a³ⱼ))" in note
     text, note = bp1("quadratic", "softmax", Y)  # a layer-wise activation: a sum
     assert text.startswith("δ³₁ = Σᵢ (∂C/∂a³ᵢ)(∂a³ᵢ/∂z³₁) = ") and "sum over the layer" in note
@@ -231,7 +229,7 @@ def test_more_steps_than_max_steps_says_so_and_offers_only() -> None:
         explain(net, [0.1] * 4, [0.0] * 10)
     assert len(explain(net, [0.1] * 4, [0.0] * 10, only=(2, 5)).steps) == 8
     assert len(explain(net, [0.1] * 4, [0.0] * 10, max_steps=None).steps) == 581
-    with pytest.raises(ValueError, match="max_steps must be a positive integer"):
+    with pytest.raises(ValueError, match="explain: max_steps must be an int >= 1, got 0"):
         explain(net, [0.1] * 4, [0.0] * 10, max_steps=0)
 
 
@@ -244,9 +242,13 @@ def test_more_steps_than_max_steps_says_so_and_offers_only() -> None:
     (X, [1.0], {}, ValueError, "y has 1 entries; the network has 2 outputs"),
     (X, Y, {"cost": "hinge"}, ValueError, "hinge cost needs one output"),
     (X, Y, {"cost": "mse"}, ValueError, "unknown cost 'mse'"),
-    (X, 5, {"cost": "log-likelihood"}, ValueError, "class index y=5 out of range"),
-    (X, Y, {"lr": -1.0}, ValueError, "lr must be a positive finite number"),
-    (X, Y, {"precision": 0}, ValueError, "precision must be a positive integer"),
+    (X, 5, {"cost": "log_likelihood"}, ValueError, "class index y=5 out of range"),
+    (X, Y, {"lr": -1.0}, ValueError, r"explain: lr must be a finite number > 0, got -1\.0"),
+    (X, Y, {"lr": "0.1"}, TypeError, "explain: lr must be a real number, got str"),
+    (X, Y, {"precision": 0}, ValueError, "explain: precision must be an int >= 1, got 0"),
+    (X, Y, {"precision": 4.0}, TypeError, "explain: precision must be an int, got float"),
+    (X, Y, {"rtol": "0"}, TypeError, "explain: rtol must be a real number, got str"),
+    (X, Y, {"cost": 3}, TypeError, "explain: cost must be a str"),
 ])
 def test_bad_arguments_get_clear_errors(
     x: object, y: object, kwargs: dict[str, object], error: type[Exception], message: str
@@ -272,7 +274,7 @@ def test_explain_needs_a_network_with_an_example_or_a_value() -> None:
 
 
 def test_costs_are_the_textbooks_and_the_hinge() -> None:
-    assert COSTS == ("quadratic", "cross-entropy", "log-likelihood", "hinge")
+    assert COSTS == ("quadratic", "cross_entropy", "log_likelihood", "hinge")
 
 
 # -- any Value graph ----------------------------------------------------------------------
@@ -434,8 +436,10 @@ def test_markdown_has_a_heading_per_part_and_display_math_per_step() -> None:
     assert r"$$\delta^{3}_{1} = (a^{3}_{1} - y_{1})\, \sigma'(z^{3}_{1}) = " in md
     assert_balanced(md)
     assert walk.markdown(level=2).startswith("## ")
-    with pytest.raises(ValueError, match="heading level"):
+    with pytest.raises(ValueError, match=r"level must be an int from 1 to 5 \(a heading level\)"):
         walk.markdown(level=0)
+    with pytest.raises(TypeError, match="markdown: level must be an int, got str"):
+        walk.markdown(level="2")  # type: ignore[arg-type]
 
 
 def test_text_has_a_line_per_step_and_its_verdict() -> None:
@@ -522,6 +526,21 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     status = main(["explain", *args])
     out, err = capsys.readouterr()
     return status, out, err
+
+
+def test_cli_offers_exactly_the_librarys_names() -> None:
+    """The choices are read from the modules that define them (one vocabulary)."""
+    import argparse
+
+    from microgrid import nn
+    from microgrid.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    choices = {a.dest: tuple(a.choices) for a in commands.choices["explain"]._actions
+               if a.choices is not None}
+    assert choices == {"activation": nn.HIDDEN_ACTIVATIONS, "output_activation": nn.ACTIVATIONS,
+                       "cost": COSTS, "init": nn.INITS, "format": ("text", "markdown", "html")}
 
 
 def test_cli_reproduces_a_worked_example_from_a_model_file(
