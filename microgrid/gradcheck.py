@@ -42,6 +42,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from microgrid._checks import real
 from microgrid.engine import OPS, Value, topological_order
 
 __all__ = ["Entry", "GradcheckResult", "gradcheck"]
@@ -181,10 +182,9 @@ def gradcheck(
         12.0
     """
     xs = _points(f, inputs)
-    h = _tolerance(eps, "eps")
-    if h == 0.0:
-        raise ValueError("gradcheck: eps must be > 0")
-    rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
+    h = real(eps, "eps", above=0.0, who="gradcheck")
+    rtol = real(rtol, "rtol", at_least=0.0, who="gradcheck")
+    atol = real(atol, "atol", at_least=0.0, who="gradcheck")
     analytic, shape, kinks = _analytic(f, xs)
     entries = [_entry(f, xs, i, g, h, rtol, atol, shape, kinks) for i, g in enumerate(analytic)]
     checked = [e for e in entries if e.skipped is None]
@@ -218,15 +218,6 @@ def _points(f: object, inputs: object) -> list[float]:
             raise ValueError(f"gradcheck: inputs[{i}] is {v!r}; inputs must be finite")
         xs.append(float(v))
     return xs
-
-
-def _tolerance(x: object, name: str) -> float:
-    """``eps``, ``rtol`` or ``atol``: TypeError unless a real number, ValueError unless >= 0."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"gradcheck: {name} must be a real number, got {type(x).__name__} {x!r}")
-    if not (math.isfinite(float(x)) and float(x) >= 0.0):
-        raise ValueError(f"gradcheck: {name} must be a finite number >= 0, got {x!r}")
-    return float(x)
 
 
 def _analytic(

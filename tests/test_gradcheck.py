@@ -126,7 +126,7 @@ def test_result_fields() -> None:
         (lambda x: x[0], "12", {}, TypeError, "inputs must be a list of numbers"),
         (lambda x: x[0], [1.0, "2"], {}, TypeError, "inputs[1] is str '2'"),
         (lambda x: x[0], [math.inf], {}, ValueError, "inputs[0] is inf"),
-        (lambda x: x[0], [1.0], {"eps": 0.0}, ValueError, "eps must be > 0"),
+        (lambda x: x[0], [1.0], {"eps": 0.0}, ValueError, "eps must be a finite number > 0"),
         (lambda x: x[0], [1.0], {"rtol": -1.0}, ValueError, "rtol must be a finite number >= 0"),
         (lambda x: x[0], [1.0], {"eps": "1e-6"}, TypeError, "eps must be a real number, got str"),
         (lambda x: x[0], [1.0], {"atol": True}, TypeError, "atol must be a real number, got bool"),
