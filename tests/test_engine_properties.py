@@ -278,12 +278,14 @@ def test_no_grad_records_nothing_and_computes_the_same_data(
     assert out.parents == () and topological_order(out) == [out]
 
 
+@pytest.mark.torch
 @given(programs(), st.lists(inputs_in, min_size=3, max_size=3))
 def test_gradients_agree_with_torch_autograd(
     case: tuple[int, Program], point: list[float]
 ) -> None:
     """The same expressions, in torch float64, give the same gradients."""
-    torch: Any = pytest.importorskip("torch")
+    import torch
+
     n_inputs, program = case
     xs = point[:n_inputs]
     _, grads = engine_gradients(program, xs)
