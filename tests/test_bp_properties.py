@@ -387,9 +387,10 @@ def _torch_pass(torch: Any, net: Network, cost: str, x: Sequence[float], y: Sequ
     return weights, biases, xs, zs
 
 
+@pytest.mark.torch
 def test_engine_agrees_with_torch_autograd_in_float64() -> None:
     """torch.autograd in float64 agrees: z.grad (delta), b.grad (BP3), w.grad (BP4), ∂C/∂x."""
-    torch = pytest.importorskip("torch")
+    import torch
 
     @given(problems())
     def check(p: Problem) -> None:
