@@ -43,7 +43,7 @@ from microgrid.engine import Scalar, Value, no_grad, sum_of
 from microgrid.optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:
-    from microgrid.compile import Compiled
+    from microgrid.compiler import Compiled
 
 __all__ = [
     "AccuracyFn",
@@ -674,7 +674,7 @@ def _compiled_step(plan: _Plan) -> tuple[Compiled, Compiled | None]:
     """`fit`'s step as compiled programs: the mean cost (with the same
     penalties, which are batch-independent, so the mean adds them once) and,
     for accuracy, the network's outputs."""
-    from microgrid.compile import compile as compile_graph
+    from microgrid.compiler import compile as compile_graph
 
     net, loss_fn, alpha, penalty, params = (plan.net, plan.loss_fn, plan.alpha, plan.penalty,
                                             plan.params)

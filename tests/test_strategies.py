@@ -10,6 +10,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from microgrid import Value, gradcheck, topological_order
+from microgrid.engine import OPS
 from microgrid.nn import MLP
 from microgrid.strategies import (
     BINARY_OPS,
@@ -85,6 +86,29 @@ def test_expression_prints_as_the_code_it_runs() -> None:
     root, _ = expr.build()
     t0 = -0.5
     assert root.data == t0 * 0.5 + math.tanh(t0) * -1.0 + 0.25
+
+
+def test_a_number_operand_is_written_on_its_side() -> None:
+    expr = Expression((0.5,), (Step("-", (0,), 1.5, const_first=True), Step("**", (1,), 2.0)))
+    assert str(expr).splitlines()[1:] == ["t0 = 1.5 - x0", "t1 = t0 ** 2.0"]
+    assert expr.build()[0].data == (1.5 - 0.5) ** 2.0
+
+
+@given(expressions(max_steps=3, ops=["log", "/"]))
+def test_expressions_can_be_limited_to_some_operations(expr: Expression) -> None:
+    assert {step.op for step in expr.steps} <= {"log", "/"}
+    assert gradcheck(expr, expr.inputs).ok
+
+
+def test_the_operations_drawn_are_the_engines_table() -> None:
+    """Every operation of the table is drawn (the strategies keep no list of their own)."""
+    assert set(UNARY_OPS + BINARY_OPS + NARY_OPS) == set(OPS)
+    try:
+        expressions(ops=["no such op"])
+    except ValueError as e:
+        assert "no such op" in str(e)
+    else:
+        raise AssertionError("no ValueError")
 
 
 def test_expression_called_with_the_wrong_number_of_inputs() -> None:

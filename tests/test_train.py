@@ -704,7 +704,7 @@ def test_compiled_training_reaches_the_eager_parameters(loss, labels, nouts, out
 def test_compiled_training_refuses_a_cost_that_branches_on_values():
     """The tracing rule: a cost whose graph depends on the example's values cannot be replayed."""
     pytest.importorskip("numpy")
-    from microgrid.compile import TracingError
+    from microgrid.compiler import TracingError
 
     def branching(outputs, target):
         a = outputs[0]
