@@ -39,6 +39,8 @@ except ImportError:  # pragma: no cover - exercised by the test with hypothesis 
         'pip install "microgrid-autodiff[testing]"'
     ) from None
 
+from microgrid._checks import choice
+from microgrid.backprop import COSTS
 from microgrid.engine import OPS, OpSpec, Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -333,18 +335,18 @@ def examples_for(
 
     ``x`` has ``net.sizes[0]`` entries in ``[-max_abs_x, max_abs_x]``; ``y``
     has one entry per output: any in ``[-1, 1]`` for ``"quadratic"``, in
-    ``[0, 1]`` for ``"cross-entropy"``, one-hot for ``"log-likelihood"``.
+    ``[0, 1]`` for ``"cross_entropy"``, one-hot for ``"log_likelihood"``
+    (the costs of `microgrid.backprop.COSTS`, spelled as `microgrid.losses`
+    spells them).
     """
-    costs = ("quadratic", "cross-entropy", "log-likelihood")
-    if cost not in costs:
-        raise ValueError(f"examples_for: unknown cost {cost!r}; valid: {', '.join(costs)}")
+    choice(cost, COSTS, "cost", who="examples_for")
     nin, nout = net.sizes[0], net.sizes[-1]
     floats = st.floats(-max_abs_x, max_abs_x, allow_nan=False, allow_infinity=False)
     x = st.lists(floats, min_size=nin, max_size=nin)
-    if cost == "log-likelihood":
+    if cost == "log_likelihood":
         y = st.integers(0, nout - 1).map(lambda k: [1.0 if j == k else 0.0 for j in range(nout)])
     else:
-        low = 0.0 if cost == "cross-entropy" else -1.0
+        low = 0.0 if cost == "cross_entropy" else -1.0
         y = st.lists(st.floats(low, 1.0, allow_nan=False, allow_infinity=False),
                      min_size=nout, max_size=nout)
     return st.tuples(x, y).map(lambda xy: (xy[0], xy[1]))

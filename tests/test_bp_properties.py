@@ -97,9 +97,7 @@ def _defined(net: MLP, cost: str, x: list[float], y: list[float]) -> bool:
 def problems(draw: Any, batch_size: int = 1) -> Problem:
     cost = draw(st.sampled_from(tuple(OUTPUTS)))
     net = draw(networks(output_activations=OUTPUTS[cost]))
-    # strategies.examples_for still spells its costs "cross-entropy" and "log-likelihood"
-    # (issue 13: it is to read backprop.COSTS); until then, its spelling for it.
-    batch = [draw(examples_for(net, cost.replace("_", "-"))) for _ in range(batch_size)]
+    batch = [draw(examples_for(net, cost)) for _ in range(batch_size)]
     note(f"net seed={net.seed} init={net.init} {net!r}; cost={cost}")
     for x, y in batch:
         assume(_defined(net, cost, x, y))

@@ -6,10 +6,12 @@ import math
 import subprocess
 import sys
 
+import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from microgrid import Value, gradcheck, topological_order
+from microgrid.backprop import COSTS
 from microgrid.engine import OPS
 from microgrid.nn import MLP
 from microgrid.strategies import (
@@ -139,16 +141,24 @@ def test_networks_are_rebuilt_from_their_seed(net: MLP) -> None:
 @given(st.data())
 def test_examples_fit_the_network_and_the_cost(data: st.DataObject) -> None:
     net = data.draw(networks())
-    cost = data.draw(st.sampled_from(("quadratic", "cross-entropy", "log-likelihood")))
+    cost = data.draw(st.sampled_from(COSTS))
     x, y = data.draw(examples_for(net, cost))
     assert len(x) == net.sizes[0] and len(y) == net.sizes[-1]
     assert all(-2.0 <= v <= 2.0 for v in x)
-    if cost == "log-likelihood":
+    if cost == "log_likelihood":
         assert sorted(y) == [0.0] * (len(y) - 1) + [1.0]
-    elif cost == "cross-entropy":
+    elif cost == "cross_entropy":
         assert all(0.0 <= v <= 1.0 for v in y)
     else:
         assert all(-1.0 <= v <= 1.0 for v in y)
+
+
+def test_examples_for_refuses_a_cost_it_does_not_know() -> None:
+    net = MLP(2, [1], seed=0)
+    with pytest.raises(ValueError, match=r"did you mean 'cross_entropy'"):
+        examples_for(net, "cross-entropy")
+    with pytest.raises(TypeError, match="cost must be a str"):
+        examples_for(net, 3)  # type: ignore[arg-type]
 
 
 def test_without_hypothesis_the_error_names_the_extra() -> None:
