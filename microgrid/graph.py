@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from microgrid._checks import integer
 from microgrid._files import check_writable, write_atomically
 from microgrid.engine import OPS, Value, topological_order
 from microgrid.nn import MLP, Trace
@@ -216,9 +217,7 @@ class Drawing:
 
 
 def _check_max_nodes(max_nodes: object) -> int:
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
-    return max_nodes
+    return integer(max_nodes, "max_nodes", at_least=1)
 
 
 # -- the computation graph ------------------------------------------------------
@@ -858,9 +857,7 @@ def _attributes(attributes: dict[str, str]) -> str:
 def _number_formatter(precision: int, number_format: str | None) -> Any:
     """A function formatting numbers as the drawing's options ask."""
     if number_format is None:
-        if isinstance(precision, bool) or not isinstance(precision, int) or precision < 1:
-            raise ValueError(f"precision must be a positive integer, got {precision!r}")
-        number_format = f".{precision}g"
+        number_format = f".{integer(precision, 'precision', at_least=1)}g"
     elif not isinstance(number_format, str):
         raise TypeError(f"number_format must be a str, got {type(number_format).__name__}")
     try:

@@ -319,8 +319,10 @@ def test_bad_options_raise_clear_errors() -> None:
     x = Value(1.0)
     with pytest.raises(TypeError, match="root must be a Value"):
         draw(1.0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(ValueError, match="precision must be an int >= 1, got 0"):
         draw(x, precision=0)
+    with pytest.raises(TypeError, match="precision must be an int, got float"):
+        draw(x, precision=4.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="number_format"):
         draw(x, number_format="q")
     with pytest.raises(ValueError, match="rankdir"):
@@ -329,8 +331,10 @@ def test_bad_options_raise_clear_errors() -> None:
         draw(x, title=3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="params must hold Values"):
         draw(x, params=[1.0])  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="max_nodes"):
+    with pytest.raises(ValueError, match="max_nodes must be an int >= 1, got 0"):
         draw(x, max_nodes=0)
+    with pytest.raises(TypeError, match="max_nodes must be an int, got str"):
+        draw(x, max_nodes="10")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="net must be an MLP"):
         draw(x, net=object())  # type: ignore[arg-type]
 
