@@ -1,7 +1,8 @@
 """The `microgrid` command line: ``microgrid demo | bp | graph | bench``.
 
 Each subcommand lives in a function here that imports the library module it
-presents only when it runs, so ``microgrid --help`` stays instant.
+presents only when it runs, so ``microgrid --help`` stays instant (it loads
+the engine, whose table lists the functions ``microgrid graph`` may call).
 Exit status: 0 on success, 1 when a check fails, 2 on bad arguments, 130
 when stopped by Ctrl-C (one line on stderr, no traceback), 141 when the
 reader of the output went away (``microgrid bp | head``: the command stops
@@ -497,6 +498,8 @@ def _add_graph(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """``microgrid graph EXPR``: draw an expression's gradient graph (microgrid.graph)."""
     import math
 
+    from microgrid.expression import FUNCTIONS  # the engine's table: no more than the engine
+
     def seconds(text: str) -> float:
         try:
             t = float(text)
@@ -511,7 +514,7 @@ def _add_graph(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "graph",
         help="draw the computation graph of an expression, with every gradient",
         description="Evaluate EXPR with the engine (safely: numbers, the variables bound with "
-        "--set, + - * / **, and exp log tanh sigmoid relu sqrt abs as functions or methods; "
+        f"--set, + - * / **, and {' '.join(FUNCTIONS)} as functions or methods; "
         "nothing else), run backward, and save the drawing; the suffix of -o picks the "
         "format (.svg, .png, .pdf, .dot, .gv). Example: microgrid graph \"(x*y + z).tanh()\" "
         "--set x=2 --set y=-3 --set z=1 -o graph.svg. Exit status: 0 on success, 1 when "

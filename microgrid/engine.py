@@ -27,17 +27,21 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from operator import attrgetter
 from operator import mul as _mul
-from types import FrameType
-from typing import Union, cast
+from types import FrameType, MappingProxyType
+from typing import Any, TypeVar, Union, cast
 
 __all__ = [
+    "OPS",
+    "OpSpec",
     "Scalar",
     "Value",
     "abs",
@@ -50,13 +54,13 @@ __all__ = [
     "log",
     "logsumexp",
     "no_grad",
-    "record_operands",
     "relu",
     "sigmoid",
     "sqrt",
     "sum_of",
     "tanh",
     "topological_order",
+    "watch_reads",
 ]
 
 Scalar = Union["Value", float, int]
@@ -97,35 +101,25 @@ class _Recorded(tuple[float, ...]):
     """The frames that built it (file, line, function), innermost first."""
 
 
-class _Operands(dict["Value", tuple[object, ...]]):
-    """`record_operands`' mode: the operands dict, and who is told of reads."""
-
-    __slots__ = ("on_read",)
-
-    def __init__(self, on_read: Callable[[Value, str], None] | None) -> None:
-        super().__init__()
-        self.on_read = on_read
-
-
 class _AnomalyMode:
     """`detect_anomaly`'s mode: record as usual, each node's local gradients as `_Recorded`."""
 
     __slots__ = ()
 
 
-# What `_node` records: _RECORD (parents and local gradients), _NO_GRAD
-# (nothing), an _Operands dict (parents, and the operands as written of
-# every operation with a number operand; see `record_operands`), or
-# _ANOMALY (parents, and what each node was built from).
+# What `_node` records: _RECORD (parents, local gradients and operands),
+# _NO_GRAD (nothing), or _ANOMALY (those, and what each node was built from).
 _RECORD = None
 _NO_GRAD = False
 _ANOMALY = _AnomalyMode()
-_mode: ContextVar[_Operands | _AnomalyMode | bool | None] = ContextVar(
-    "microgrid_mode", default=_RECORD
-)
+_mode: ContextVar[_AnomalyMode | bool | None] = ContextVar("microgrid_mode", default=_RECORD)
 _current_mode = _mode.get
-# One entry per `record_operands` context with an `on_read`, in any thread
-# (list append/pop are atomic): outside those, a read costs one truth test.
+# Who `watch_reads` tells of a number read off a Value (per thread and task),
+# and one entry per such context in any thread (list append/pop are atomic):
+# outside those, a read costs one truth test.
+_reader: ContextVar[Callable[[Value, str], None] | None] = ContextVar(
+    "microgrid_reader", default=None
+)
 _watching: list[None] = []
 # Whether backward checks every step: apart from `_mode`, because a pass
 # inside `no_grad` (which records nothing) is checked all the same.
@@ -158,35 +152,22 @@ def is_grad_enabled() -> bool:
 
 
 @contextmanager
-def record_operands(
-    on_read: Callable[[Value, str], None] | None = None,
-) -> Iterator[dict[Value, tuple[object, ...]]]:
-    """Also record, for each operation with a plain-number operand, its operands.
+def watch_reads(on_read: Callable[[Value, str], None]) -> Iterator[None]:
+    """Call ``on_read(v, how)`` whenever code inside turns a Value into a Python number.
 
-    The engine does not make nodes for constants (``x + 1.0`` has parents
-    ``(x,)``), so the constant is not in the graph. Inside this context the
-    yielded dict maps each such result node to its operands as written:
-    ``(x, 1.0)`` for ``x + 1.0``, ``(2.0, x)`` for ``2.0 / x``, the terms for
-    `sum_of`, ``(weights, inputs, bias)`` for `linear`. The compiler
-    (`microgrid.compile`) replays graphs from it. Costs nothing outside.
-
-    ``on_read(v, how)``, if given, is called whenever code inside the
-    context turns a Value into a Python number: ``float(v)``, ``int(v)``,
-    ``v.item()``, a comparison (``v > 0``, ``max(values)``) or
-    ``format(v, spec)``, ``how`` naming which. The compiler refuses such
-    reads: the number would be frozen into the replay. (Reading the
-    attribute ``v.data`` cannot be seen.)
+    ``float(v)``, ``int(v)``, ``v.item()``, a comparison (``v > 0``,
+    ``max(values)``) or ``format(v, spec)``, ``how`` naming which. The
+    compiler (`microgrid.compile`) refuses such reads in the function it
+    records: the number would be frozen into the replay. (Reading the
+    attribute ``v.data`` cannot be seen.) Per thread and asyncio task.
     """
-    operands = _Operands(on_read)
-    token = _mode.set(operands)
-    if on_read is not None:
-        _watching.append(None)
+    token = _reader.set(on_read)
+    _watching.append(None)
     try:
-        yield operands
+        yield
     finally:
-        _mode.reset(token)
-        if on_read is not None:
-            _watching.pop()
+        _watching.pop()
+        _reader.reset(token)
 
 
 @contextmanager
@@ -210,16 +191,14 @@ def detect_anomaly() -> Iterator[None]:
 
     Nodes built inside the mode record their parents' data and the lines
     that built them; a graph built outside is checked for non-finite steps
-    and nan, but a change of its data cannot be seen (nor inside
-    `record_operands`, as compile's recordings, which keep their own mode).
-    The setting is per thread and per asyncio task::
+    and nan, but a change of its data cannot be seen. The setting is per
+    thread and per asyncio task::
 
         with detect_anomaly():
             loss = quadratic(net(x), y)     # built inside: recorded
             loss.backward()                 # checked
     """
-    # Inside no_grad nothing is recorded, and inside record_operands its own
-    # mode stays: only the default mode records for the anomaly checks.
+    # Inside no_grad nothing is recorded, so nothing is recorded for the checks.
     token = _mode.set(_ANOMALY if _current_mode() is _RECORD else _current_mode())
     checking = _anomaly.set(True)
     try:
@@ -277,14 +256,12 @@ def _node(
     parents: tuple[Value, ...],
     local_grads: tuple[float, ...],
     op: str,
-    left: object = None,
-    right: object = None,
+    operands: object = None,
 ) -> Value:
     """Make an operation's result node, recording what the current mode asks.
 
-    ``left`` and ``right`` (the operands as written) are passed only by
-    operations with a plain-number operand, and kept only inside
-    `record_operands` (passing two names costs less than building a tuple).
+    ``operands`` (see `Value.operands`) is passed by operations with a
+    plain-number operand, which is not a parent.
     """
     v = _new_value(Value)
     v.data = data
@@ -293,17 +270,15 @@ def _node(
     if mode is _RECORD:
         v.parents = parents
         v.local_grads = local_grads
+        v.operands = operands
     elif mode is _NO_GRAD:
         v.parents = _NO_PARENTS
         v.local_grads = _NOT_RECORDED
-    elif isinstance(mode, dict):
-        v.parents = parents
-        v.local_grads = local_grads
-        if left is not None:
-            mode[v] = (left, right)
+        v.operands = None
     else:
         v.parents = parents
         v.local_grads = _recorded(local_grads, parents)
+        v.operands = operands
     v.op = op
     v.label = ""
     return v
@@ -334,11 +309,132 @@ def _recorded(local_grads: tuple[float, ...], parents: tuple[Value, ...]) -> _Re
     return recorded
 
 
-def _remember_operands(v: Value, operands: tuple[object, ...]) -> None:
-    """Inside `record_operands`, keep an n-ary node's operands as written."""
-    mode = _current_mode()
-    if isinstance(mode, dict):
-        mode[v] = operands
+# -- the table of operations ------------------------------------------------------
+
+Caption = Callable[[tuple[Any, ...], Callable[[float], str]], str]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _everywhere(margin: float, *operands: object) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """What the library knows of one kind of node: ``OPS[node.op]``.
+
+    Declared beside the method that makes the node and read by every layer
+    above the engine (compile, drawings, gradcheck, the strategies, the CLI);
+    the engine's own methods do not read it: the hot path stays hand-written.
+
+    Attributes:
+        name: the node's ``op`` string. arity: 1, 2, or None (n-ary).
+        label: how drawings name it (``×``, ``σ``, ``Σ w·a + b``).
+        operands: reads a node's operands as written, numbers included (the
+            arguments of the call that made it): ``(2.0, x)`` for ``2.0 - x``,
+            ``((a, 2.0),)`` for ``sum_of([a, 2.0])``, ``(weights, inputs, bias)``.
+        apply: makes the node again from them; code: how it is written in
+            Python (``{0}``, ``{1}``: its operands).
+        caption: a drawing's text from its operands and a number formatter
+            (``× 2``, ``2 ÷``, ``Σ w·a - 1``).
+        domain: ``domain(margin, *operands)`` on numbers: whether it is defined
+            and differentiable within ``margin``; kinks: where its derivative
+            jumps, in its first operand.
+        call: the name ``microgrid graph`` expressions call it by, or None.
+        constants: the range tests draw its numbers from; sample: an n-ary
+            op's operands as written from Values and a number.
+        forward: batched ``forward(xp, out, *operands)``, writing into ``out``
+            (``xp``: the array namespace, numpy); derivatives: batched, per
+            operand, ``d(xp, result, *operands)``, or a number if constant.
+        slope_domain: batched, per operand (None: everywhere), where its local
+            derivative exists; the engine refuses the operation elsewhere if
+            that operand is a Value (a negative base with a Value exponent).
+        unbounded: whether a local derivative can be infinite at finite
+            operands (compile then keeps the engine's 0 where the gradient is 0).
+        kernel: the compile kernel that replays it where ``forward`` and
+            ``derivatives`` cannot say how its nodes pack (`linear`), or None.
+    """
+
+    name: str
+    arity: int | None
+    label: str
+    operands: Callable[[Value], tuple[Any, ...]]
+    apply: Callable[..., Value]
+    code: str
+    caption: Caption
+    domain: Callable[..., bool] = _everywhere
+    kinks: tuple[float, ...] = ()
+    call: str | None = None
+    constants: tuple[float, float] = (-3.0, 3.0)
+    sample: Callable[[Sequence[Value], float], tuple[Any, ...]] | None = None
+    forward: Callable[..., Any] | None = None
+    derivatives: tuple[float | Callable[..., Any], ...] = ()
+    slope_domain: tuple[Callable[..., Any] | None, ...] = ()
+    unbounded: bool = False
+    kernel: str | None = None
+
+
+_specs: dict[str, OpSpec] = {}
+OPS: Mapping[str, OpSpec] = MappingProxyType(_specs)
+"""Every kind of node the engine makes, by its ``op`` string (read-only); see `OpSpec`.
+
+    >>> OPS["sigmoid"].label, OPS["*"].arity, OPS["linear"].kernel, OPS["relu"].kinks
+    ('σ', 2, 'matmul', (0.0,))
+    >>> x = Value(3.0)
+    >>> OPS["-"].operands(2.0 - x), OPS["*"].operands(x * 2.0)
+    ((2.0, Value(data=3.0, grad=0.0)), (Value(data=3.0, grad=0.0), 2.0))
+"""
+
+
+def _op(name: str, arity: int | None, label: str, **fields: Any) -> Callable[[_F], _F]:
+    """Register the spec of the node kind the decorated method or function makes.
+
+    Returns it unchanged. An operator method (``__add__``) is applied as the
+    operator (``operator.add``), so either operand may be the number; another
+    method as a method call (``x.tanh()``).
+    """
+
+    def register(make: _F) -> _F:
+        function = make.__name__
+        if function.startswith("__"):
+            apply = getattr(operator, function.strip("_"))
+            code = "-{0}" if arity == 1 else f"{{0}} {name} {{1}}"
+        elif arity == 1:  # a method: applied as one, so any object having it takes it
+            apply, code = operator.methodcaller(function), f"{{0}}.{function}()"
+        else:  # a module-level function: its arguments are its operands
+            count = make.__code__.co_argcount
+            apply, code = make, f"{function}({', '.join(f'{{{i}}}' for i in range(count))})"
+        fields.setdefault("operands", _parents if arity == 1 else _binary_operands)
+        fields.setdefault("caption", _beside(label) if arity == 2 else lambda o, n: label)
+        _specs[name] = OpSpec(name, arity, label, apply=apply, code=code, **fields)
+        return make
+
+    return register
+
+
+def _parents(node: Value) -> tuple[Any, ...]:
+    return node.parents
+
+
+def _binary_operands(node: Value) -> tuple[Any, ...]:
+    written = node.operands
+    if written is None:
+        return node.parents
+    if type(written) is float:  # x * 2.0
+        return (node.parents[0], written)
+    return cast("tuple[Any, ...]", written)
+
+
+def _beside(label: str, gap: str = " ") -> Caption:
+    """A binary op's caption: its label, and a number operand on the side written."""
+
+    def caption(operands: tuple[Any, ...], number: Callable[[float], str]) -> str:
+        x, y = operands
+        if type(y) is float:
+            return f"{label}{gap}{number(y)}"
+        return f"{number(x)}{gap}{label}" if type(x) is float else label
+
+    return caption
 
 
 class Value:
@@ -350,8 +446,12 @@ class Value:
         parents: the operands this node was computed from, in order
             (``a * a`` has parents ``(a, a)``); ``()`` for a leaf.
         local_grads: ``∂self/∂parent`` for each parent, computed at forward time.
-        op: the operation that made this node (``""`` for a leaf).
+        op: the operation that made this node (``""`` for a leaf); `OPS`
+            describes each.
         label: a name for drawings and messages.
+        operands: None when the parents are all of the operands; else what
+            ``OPS[op].operands`` reads them from, numbers included (the number
+            of ``x * 2.0``, ``(2.0, x)`` for ``2.0 - x``, an n-ary node's).
 
     Example::
 
@@ -362,7 +462,7 @@ class Value:
         7.0
     """
 
-    __slots__ = ("data", "grad", "parents", "local_grads", "op", "label")
+    __slots__ = ("data", "grad", "parents", "local_grads", "op", "label", "operands")
 
     data: float
     grad: float
@@ -370,6 +470,7 @@ class Value:
     local_grads: tuple[float, ...]
     op: str
     label: str
+    operands: object
 
     def __init__(self, data: float, label: str = "") -> None:
         raw: object = data
@@ -392,9 +493,12 @@ class Value:
         self.local_grads = _NO_GRADS
         self.op = ""
         self.label = label
+        self.operands = None
 
     # -- arithmetic ---------------------------------------------------------
 
+    @_op("+", 2, "+", forward=lambda xp, out, x, y: xp.add(x, y, out=out),
+         derivatives=(1.0, 1.0))
     def __add__(self, other: Scalar) -> Value:
         a = self.data
         if type(other) is Value:
@@ -409,10 +513,12 @@ class Value:
         r = a + c
         if not -_INF < r < _INF:
             _fail_non_finite("add", r, a, c)
-        return _node(r, (self,), _ONE, "+", self, c)
+        return _node(r, (self,), _ONE, "+", c)
 
     __radd__ = __add__
 
+    @_op("-", 2, "-", forward=lambda xp, out, x, y: xp.subtract(x, y, out=out),
+         derivatives=(1.0, -1.0))
     def __sub__(self, other: Scalar) -> Value:
         a = self.data
         if type(other) is Value:
@@ -427,7 +533,7 @@ class Value:
         r = a - c
         if not -_INF < r < _INF:
             _fail_non_finite("sub", r, a, c)
-        return _node(r, (self,), _ONE, "-", self, c)
+        return _node(r, (self,), _ONE, "-", c)
 
     def __rsub__(self, other: Scalar) -> Value:
         b = self.data
@@ -437,8 +543,10 @@ class Value:
         r = a - b
         if not -_INF < r < _INF:
             _fail_non_finite("sub", r, a, b)
-        return _node(r, (self,), _MINUS_ONE, "-", a, self)
+        return _node(r, (self,), _MINUS_ONE, "-", (a, self))
 
+    @_op("*", 2, "×", forward=lambda xp, out, x, y: xp.multiply(x, y, out=out),
+         derivatives=(lambda xp, r, x, y: y, lambda xp, r, x, y: x))
     def __mul__(self, other: Scalar) -> Value:
         a = self.data
         if type(other) is Value:
@@ -457,10 +565,13 @@ class Value:
         r = a * c
         if not -_INF < r < _INF:
             _fail_non_finite("mul", r, a, c)
-        return _node(r, (self,), (c,), "*", self, c)
+        return _node(r, (self,), (c,), "*", c)
 
     __rmul__ = __mul__
 
+    @_op("/", 2, "÷", domain=lambda margin, x, y: not -margin <= y <= margin,
+         constants=(0.5, 3.0), forward=lambda xp, out, x, y: xp.divide(x, y, out=out),
+         derivatives=(lambda xp, r, x, y: 1.0 / y, lambda xp, r, x, y: -r / y))
     def __truediv__(self, other: Scalar) -> Value:
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         a = self.data
@@ -479,7 +590,7 @@ class Value:
             _fail_non_finite("div", r, a, b)
         if len(parents) == 2:
             return _node(r, parents, (1.0 / b, -r / b), "/")
-        return _node(r, parents, (1.0 / b,), "/", self, b)
+        return _node(r, parents, (1.0 / b,), "/", b)
 
     def __rtruediv__(self, other: Scalar) -> Value:
         # d(c/x)/dx = -c/x^2
@@ -492,8 +603,14 @@ class Value:
         r = a / b
         if not -_INF < r < _INF:
             _fail_non_finite("div", r, a, b)
-        return _node(r, (self,), (-r / b,), "/", a, self)
+        return _node(r, (self,), (-r / b,), "/", (a, self))
 
+    @_op("**", 2, "^", caption=_beside("^", ""), domain=lambda margin, x, y: x > margin,
+         constants=(0.5, 2.5),
+         forward=lambda xp, out, x, y: xp.power(x, _per_element(xp, y, x), out=out),
+         derivatives=(lambda xp, r, x, y: _batched_power_slope(xp, x, y),
+                      lambda xp, r, x, y: _batched_exponent_slope(xp, r, x)),
+         slope_domain=(None, lambda xp, x, y: x >= 0.0), unbounded=True)
     def __pow__(self, exponent: Scalar) -> Value:
         # d(x^n)/dx = n x^(n-1) (0 when n == 0, even at x = 0);
         # d(x^y)/dy = x^y ln x (0 at x == 0 with y >= 0, as in PyTorch)
@@ -515,7 +632,7 @@ class Value:
         if n is None:
             return NotImplemented
         r = _power(x, n)
-        return _node(r, (self,), (_power_slope(x, n),), "**", self, n)
+        return _node(r, (self,), (_power_slope(x, n),), "**", n)
 
     def __rpow__(self, base: Scalar) -> Value:
         # d(c^y)/dy = c^y ln c
@@ -533,8 +650,10 @@ class Value:
                 f"pow: base {c!r} is negative, so c**y has no derivative "
                 f"with respect to the exponent y={y!r}"
             )
-        return _node(r, (self,), (d_exponent,), "**", c, self)
+        return _node(r, (self,), (d_exponent,), "**", (c, self))
 
+    @_op("neg", 1, "−x", forward=lambda xp, out, x: xp.negative(x, out=out),
+         derivatives=(-1.0,))
     def __neg__(self) -> Value:
         return _node(-self.data, (self,), _MINUS_ONE, "neg")
 
@@ -543,6 +662,8 @@ class Value:
 
     # -- functions ----------------------------------------------------------
 
+    @_op("exp", 1, "exp", call="exp", forward=lambda xp, out, x: xp.exp(x, out=out),
+         derivatives=(lambda xp, r, x: r,))
     def exp(self) -> Value:
         """``e**self``; its derivative is itself. Raises OverflowError past ~709.78."""
         x = self.data
@@ -552,6 +673,9 @@ class Value:
             raise OverflowError(f"exp({x!r}) overflows a float") from None
         return _node(r, (self,), (r,), "exp")
 
+    @_op("log", 1, "log", call="log", domain=lambda margin, x: x > margin,
+         forward=lambda xp, out, x: xp.log(x, out=out),
+         derivatives=(lambda xp, r, x: 1.0 / x,), unbounded=True)
     def log(self) -> Value:
         """Natural logarithm; derivative ``1/x``. Raises ValueError for x <= 0."""
         x = self.data
@@ -559,11 +683,15 @@ class Value:
             raise ValueError(f"log({x!r}): the logarithm needs a positive number")
         return _node(math.log(x), (self,), (1.0 / x,), "log")
 
+    @_op("tanh", 1, "tanh", call="tanh", forward=lambda xp, out, x: xp.tanh(x, out=out),
+         derivatives=(lambda xp, r, x: 1.0 - r * r,))
     def tanh(self) -> Value:
         """Hyperbolic tangent; derivative ``1 - tanh^2``. Never overflows."""
         t = math.tanh(self.data)
         return _node(t, (self,), (1.0 - t * t,), "tanh")
 
+    @_op("sigmoid", 1, "σ", call="sigmoid", forward=lambda xp, out, x: _batched_sigmoid(xp, out, x),
+         derivatives=(lambda xp, r, x: r * (1.0 - r),))
     def sigmoid(self) -> Value:
         """Logistic ``1 / (1 + e^-x)``, stable for any input; derivative ``s (1 - s)``."""
         x = self.data
@@ -574,6 +702,9 @@ class Value:
             s = e / (1.0 + e)
         return _node(s, (self,), (s * (1.0 - s),), "sigmoid")
 
+    @_op("relu", 1, "ReLU", call="relu", kinks=(0.0,),
+         forward=lambda xp, out, x: xp.maximum(x, 0.0, out=out),
+         derivatives=(lambda xp, r, x: x > 0.0,))
     def relu(self) -> Value:
         """``max(0, x)``; derivative 1 for x > 0 and 0 otherwise (0 at x = 0)."""
         x = self.data
@@ -581,6 +712,9 @@ class Value:
             return _node(x, (self,), _ONE, "relu")
         return _node(0.0, (self,), (0.0,), "relu")
 
+    @_op("sqrt", 1, "√", call="sqrt", domain=lambda margin, x: x > margin,
+         forward=lambda xp, out, x: xp.sqrt(x, out=out),
+         derivatives=(lambda xp, r, x: 0.5 / r,), unbounded=True)  # +inf at 0
     def sqrt(self) -> Value:
         """Square root; derivative ``1 / (2 sqrt x)``, +inf at 0. ValueError for x < 0."""
         x = self.data
@@ -589,6 +723,8 @@ class Value:
         r = math.sqrt(x)
         return _node(r, (self,), (0.5 / r if r > 0.0 else _INF,), "sqrt")
 
+    @_op("abs", 1, "|x|", call="abs", kinks=(0.0,), forward=lambda xp, out, x: xp.abs(x, out=out),
+         derivatives=(lambda xp, r, x: xp.sign(x),))
     def abs(self) -> Value:
         """Absolute value; derivative ``sign(x)``, 0 at x = 0."""
         x = self.data
@@ -682,44 +818,44 @@ class Value:
     # -- conversions and comparisons ----------------------------------------
 
     # Each of these turns the Value into a Python number; inside a recording
-    # that watches reads (`record_operands`) its `on_read` is told.
+    # that watches reads (`watch_reads`) its `on_read` is told.
 
     def __float__(self) -> float:
-        if _watching and type(_current_mode()) is _Operands:
+        if _watching:
             _read(self, "float(v)")
         return self.data
 
     def __int__(self) -> int:
-        if _watching and type(_current_mode()) is _Operands:
+        if _watching:
             _read(self, "int(v)")
         return int(self.data)
 
     def item(self) -> float:
         """The value as a Python float (as ``tensor.item()`` in PyTorch)."""
-        if _watching and type(_current_mode()) is _Operands:
+        if _watching:
             _read(self, "v.item()")
         return self.data
 
     def __lt__(self, other: Scalar) -> bool:
-        if _watching and type(_current_mode()) is _Operands:
+        if _watching:
             _read(self, "a comparison v < ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data < b
 
     def __le__(self, other: Scalar) -> bool:
-        if _watching and type(_current_mode()) is _Operands:
+        if _watching:
             _read(self, "a comparison v <= ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data <= b
 
     def __gt__(self, other: Scalar) -> bool:
-        if _watching and type(_current_mode()) is _Operands:
+        if _watching:
             _read(self, "a comparison v > ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data > b
 
     def __ge__(self, other: Scalar) -> bool:
-        if _watching and type(_current_mode()) is _Operands:
+        if _watching:
             _read(self, "a comparison v >= ...")
         b = other.data if type(other) is Value else _operand(other)
         return NotImplemented if b is None else self.data >= b
@@ -734,14 +870,14 @@ class Value:
     def __format__(self, spec: str) -> str:
         if not spec:
             return repr(self)
-        if _watching and type(_current_mode()) is _Operands:
+        if _watching:
             _read(self, f"format(v, {spec!r})")
         return format(self.data, spec)
 
 
 def _read(v: Value, how: str) -> None:
-    """Inside `record_operands`, tell its ``on_read`` that ``v``'s number was read."""
-    on_read = cast("_Operands", _current_mode()).on_read
+    """Inside `watch_reads`, tell its ``on_read`` that ``v``'s number was read."""
+    on_read = _reader.get()
     if on_read is not None:
         on_read(v, how)
 
@@ -831,6 +967,39 @@ def _exponent_slope(r: float, x: float, y: float) -> float:
             "(x**y ln x is 0 * inf)"
         )
     return slope
+
+
+# -- batched twins of the scalar formulas above, for `compile` (xp: numpy) ------
+
+
+def _batched_sigmoid(xp: Any, out: Any, x: Any) -> None:
+    """`Value.sigmoid`'s stable form: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below."""
+    e = xp.exp(-xp.abs(x))
+    out[...] = xp.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _per_element(xp: Any, n: Any, x: Any) -> Any:
+    """The exponent as one number per element: numpy's power takes shortcuts for a
+    repeated exponent (x*x, sqrt, 1/x) that round otherwise than C's pow, the
+    engine's; per element it calls pow (on AVX-512 CPUs its own, an ulp away)."""
+    if n.shape == x.shape:
+        return n
+    full = xp.empty(xp.broadcast_shapes(x.shape, n.shape))
+    full[...] = n
+    return full
+
+
+def _batched_power_slope(xp: Any, x: Any, n: Any) -> Any:
+    """`_power_slope` per element: ``n x**(n-1)``, 0 for n = 0, and its values at x = 0."""
+    n = _per_element(xp, n, x)
+    at_zero = xp.where(n < 1.0, xp.inf, xp.where(n == 1.0, n, 0.0))
+    return xp.where(n == 0.0, 0.0, xp.where(x == 0.0, at_zero, n * xp.power(x, n - 1.0)))
+
+
+def _batched_exponent_slope(xp: Any, r: Any, x: Any) -> Any:
+    """`_exponent_slope` per element: ``x**y ln x``, 0 at x = 0 (x < 0 is refused)."""
+    positive = x > 0.0
+    return xp.where(positive, r * xp.log(xp.where(positive, x, 1.0)), 0.0)
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -1092,6 +1261,39 @@ def _data(xs: Sequence[Scalar], op: str) -> list[float]:
     ]
 
 
+def _written(xs: Sequence[Scalar], data: Sequence[float]) -> tuple[Value | float, ...]:
+    """Operands as a node keeps them: its Values, and its numbers as floats."""
+    return tuple([x if type(x) is Value else d for x, d in zip(xs, data, strict=True)])
+
+
+def _terms_of(node: Value) -> tuple[Any, ...]:
+    return (node.parents if node.operands is None else node.operands,)
+
+
+def _linear_operands(node: Value) -> tuple[Any, ...]:
+    if node.operands is not None:
+        return cast("tuple[Any, ...]", node.operands)
+    parents = node.parents  # Values only: n weights, n inputs and the bias
+    n = len(parents) // 2
+    return (parents[:n], parents[n : 2 * n], parents[2 * n])
+
+
+def _linear_caption(operands: tuple[Any, ...], number: Callable[[float], str]) -> str:
+    bias = operands[2]
+    if type(bias) is Value:
+        return "Σ w·a + b"
+    if bias == 0.0:
+        return "Σ w·a"
+    return f"Σ w·a - {number(-bias)}" if bias < 0.0 else f"Σ w·a + {number(bias)}"
+
+
+def _linear_sample(values: Sequence[Value], c: float) -> tuple[Any, ...]:
+    half = len(values) // 2
+    return (tuple(values[:half]), tuple(values[half : 2 * half]), c)
+
+
+@_op("sum", None, "Σ", operands=_terms_of, sample=lambda values, c: ((*values, c),),
+     kernel="sums")
 def sum_of(terms: Iterable[Scalar]) -> Value:
     """``t_1 + t_2 + ... + t_n`` as one node (built-in ``sum`` makes n nodes).
 
@@ -1106,15 +1308,17 @@ def sum_of(terms: Iterable[Scalar]) -> Value:
     """
     terms = terms if isinstance(terms, (list, tuple)) else _terms(terms, "sum_of")
     parents = tuple([t for t in terms if type(t) is Value])
-    total = sum(_data(terms, "sum_of"), 0.0)
+    data = _data(terms, "sum_of")
+    total = sum(data, 0.0)
     if not -_INF < total < _INF:
         _fail_non_finite("sum_of", total, *(p.data for p in parents))
-    v = _node(total, parents, (1.0,) * len(parents), "sum")
-    if len(parents) != len(terms):
-        _remember_operands(v, tuple(terms))
-    return v
+    if len(parents) == len(terms):
+        return _node(total, parents, (1.0,) * len(parents), "sum")
+    return _node(total, parents, (1.0,) * len(parents), "sum", _written(terms, data))
 
 
+@_op("logsumexp", None, "log Σ exp", operands=_terms_of,
+     sample=lambda values, c: ((*values, c),), kernel="logsumexps")
 def logsumexp(terms: Iterable[Scalar]) -> Value:
     """``ln(e^{t_1} + ... + e^{t_n})`` as one node, without overflow.
 
@@ -1149,11 +1353,11 @@ def logsumexp(terms: Iterable[Scalar]) -> Value:
     if len(parents) == len(terms):
         return _node(r, parents, tuple([e / total for e in scaled]), "logsumexp")
     softmax = [e / total for e, term in zip(scaled, terms) if type(term) is Value]
-    v = _node(r, parents, tuple(softmax), "logsumexp")
-    _remember_operands(v, tuple(terms))
-    return v
+    return _node(r, parents, tuple(softmax), "logsumexp", _written(terms, data))
 
 
+@_op("linear", None, "Σ w·a + b", operands=_linear_operands, caption=_linear_caption,
+     sample=_linear_sample, kernel="matmul")
 def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0.0) -> Value:
     """``sum_k w_k x_k + b`` as one node: a neuron's weighted input ``z``.
 
@@ -1220,8 +1424,8 @@ def _read_inputs(
     if types == _ONLY_VALUES:
         nodes = tuple(cast("Sequence[Value]", inputs))
         return nodes, [x.data for x in nodes]
-    if types == _ONLY_FLOATS:
-        return None, cast("Sequence[float]", inputs)
+    if types == _ONLY_FLOATS:  # a tuple: the operands of every neuron of a layer
+        return None, tuple(cast("Sequence[float]", inputs))
     return None, None
 
 
@@ -1253,9 +1457,8 @@ def _linear(
             _fail_non_finite("linear", total, *w_data, *x_data, bias.data)
         if x_nodes is not None:
             return _node(total, (*w_nodes, *x_nodes, bias), (*x_data, *w_data, 1.0), "linear")
-        v = _node(total, (*w_nodes, bias), (*x_data, 1.0), "linear")
-        _remember_operands(v, (tuple(weights), tuple(inputs), bias))
-        return v
+        return _node(total, (*w_nodes, bias), (*x_data, 1.0), "linear",
+                     (tuple(w_nodes), x_data, bias))
     w_values = [w for w in weights if type(w) is Value]
     x_values = [x for x in inputs if type(x) is Value]
     # A neuron's weights are all Values, its inputs all Values or all numbers:
@@ -1277,10 +1480,11 @@ def _linear(
     if type(bias) is Value:
         parents.append(bias)
         local = [*local, 1.0]
-    v = _node(total, tuple(parents), tuple(local), "linear")
+    written = None
     if len(parents) != 2 * n + 1:
-        _remember_operands(v, (tuple(weights), tuple(inputs), bias))
-    return v
+        written = (_written(weights, w_data), _written(inputs, x_data),
+                   bias if type(bias) is Value else b)
+    return _node(total, tuple(parents), tuple(local), "linear", written)
 
 
 # -- module-level functions: accept a Value or a number ---------------------

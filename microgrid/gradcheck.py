@@ -10,14 +10,15 @@ whose error is ``O(h^2)`` for a smooth ``f``. It reports the worst entry.
 
 Kinks
 -----
-``relu`` and ``abs`` are not differentiable at 0. The engine uses
+``relu`` and ``abs`` are not differentiable at 0 (the ``kinks`` of their
+specs in `microgrid.engine.OPS`, which this module reads). The engine uses
 ``relu'(0) = abs'(0) = 0`` (as PyTorch does), while a central difference
 whose stencil ``[x - h, x + h]`` straddles the kink measures the average of
 the two one-sided slopes (``0.5`` for ``relu(x)`` at 0): neither is wrong,
 they answer different questions, so comparing them would report a false
 failure. Such entries are **skipped** and listed with the reason:
 `gradcheck` re-runs ``f`` at ``x - h e_i`` and ``x + h e_i`` and skips entry
-``i`` when the argument of any ``relu``/``abs`` node changes sign (or is 0)
+``i`` when the argument of any node with a kink crosses it (or is at it)
 across the three points. A one-sided difference on the smooth side would
 check them, but its ``O(h)`` error needs a tolerance about ``1/h`` times
 looser than the central one, which would hide real mistakes elsewhere; we
@@ -41,11 +42,11 @@ import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from microgrid.engine import Value, topological_order
+from microgrid._checks import real
+from microgrid.engine import OPS, Value, topological_order
 
 __all__ = ["Entry", "GradcheckResult", "gradcheck"]
 
-_KINKS = ("relu", "abs")
 _MACHEPS = 2.220446049250313e-16
 
 
@@ -114,20 +115,27 @@ class GradcheckResult:
         return "\n".join(lines)
 
 
-def _signature(root: Value, inputs: list[Value]) -> tuple[list[tuple[object, ...]], list[float]]:
-    """The graph's shape (op and parent positions of each node) and its kinks' arguments."""
+Kink = tuple[str, float, float]
+"""A kinked node met in the graph: its op, the kink, and its argument minus the kink."""
+
+
+def _signature(root: Value, inputs: list[Value]) -> tuple[list[tuple[object, ...]], list[Kink]]:
+    """The graph's shape (op and parent positions of each node) and its kinks (`OPS`)."""
     order = topological_order(root)
     position = {id(node): n for n, node in enumerate(order)}
     input_number = {id(v): i for i, v in enumerate(inputs)}
     shape: list[tuple[object, ...]] = []
-    kinks: list[float] = []
+    kinks: list[Kink] = []
     for node in order:
         if node.parents:
             shape.append((node.op, *(position[id(p)] for p in node.parents)))
         else:
             shape.append(("input", input_number.get(id(node), -1)))
-        if node.op in _KINKS:
-            kinks.append(node.parents[0].data)
+        spec = OPS.get(node.op)
+        if spec is not None and spec.kinks:
+            x = spec.operands(node)[0]
+            x = x.data if isinstance(x, Value) else x
+            kinks.extend((node.op, k, x - k) for k in spec.kinks)
     return shape, kinks
 
 
@@ -137,28 +145,15 @@ def _sign(x: float) -> int:
 
 def _evaluate(
     f: Callable[[list[Value]], Value], xs: list[float]
-) -> tuple[float, list[tuple[object, ...]], list[float]]:
-    leaves = [Value(x) for x in xs]
-    out = _call(f, leaves)
-    shape, kinks = _signature(out, leaves)
-    return out.data, shape, kinks
-
-
-def _call(f: Callable[[list[Value]], Value], leaves: list[Value]) -> Value:
+) -> tuple[Value, list[Value], list[tuple[object, ...]], list[Kink]]:
+    """``f`` on fresh leaves at ``xs``: its result, the leaves, the graph's shape and kinks."""
+    leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
     out = f(leaves)
     if not isinstance(out, Value):
         raise TypeError(
             f"gradcheck: f must return a scalar Value, got {type(out).__name__} {out!r}"
         )
-    return out
-
-
-def _non_negative(x: object, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not (
-        math.isfinite(float(x)) and float(x) >= 0.0
-    ):
-        raise ValueError(f"gradcheck: {name} must be a finite number >= 0, got {x!r}")
-    return float(x)
+    return out, leaves, *_signature(out, leaves)
 
 
 def gradcheck(
@@ -180,11 +175,30 @@ def gradcheck(
     rounding error of the difference itself. Entries at a kink, outside
     ``f``'s domain, or where ``f`` branches are skipped (see the module
     docstring). Grads of other leaves ``f`` uses (a network's parameters)
-    are left as they were.
+    are left as they were. A wrong type raises TypeError, a bad value
+    ValueError.
 
         >>> gradcheck(lambda x: x[0] ** 3, [2.0]).analytic
         12.0
     """
+    xs = _points(f, inputs)
+    h = real(eps, "eps", above=0.0, who="gradcheck")
+    rtol = real(rtol, "rtol", at_least=0.0, who="gradcheck")
+    atol = real(atol, "atol", at_least=0.0, who="gradcheck")
+    analytic, shape, kinks = _analytic(f, xs)
+    entries = [_entry(f, xs, i, g, h, rtol, atol, shape, kinks) for i, g in enumerate(analytic)]
+    checked = [e for e in entries if e.skipped is None]
+    ok = all(e.ok for e in checked)
+    if not checked:
+        return GradcheckResult(ok, None, math.nan, math.nan, math.nan, math.nan,
+                               entries, h, rtol, atol)
+    worst = max(checked, key=_badness)
+    return GradcheckResult(ok, worst.index, worst.analytic, worst.numeric, worst.abs_error,
+                           worst.rel_error, entries, h, rtol, atol)
+
+
+def _points(f: object, inputs: object) -> list[float]:
+    """The inputs as floats, after checking ``f`` and them."""
     if not callable(f):
         raise TypeError(f"gradcheck: f must be callable, got {type(f).__name__}")
     if isinstance(inputs, (str, bytes, Value)) or not isinstance(inputs, Sequence):
@@ -203,16 +217,17 @@ def gradcheck(
         if not math.isfinite(float(v)):
             raise ValueError(f"gradcheck: inputs[{i}] is {v!r}; inputs must be finite")
         xs.append(float(v))
-    h = _non_negative(eps, "eps")
-    if h == 0.0:
-        raise ValueError("gradcheck: eps must be > 0")
-    rtol = _non_negative(rtol, "rtol")
-    atol = _non_negative(atol, "atol")
+    return xs
 
-    # The analytic gradient, leaving any other leaf's grad (parameters) untouched.
-    leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
-    out = _call(f, leaves)
-    shape, kinks = _signature(out, leaves)
+
+def _analytic(
+    f: Callable[[list[Value]], Value], xs: list[float]
+) -> tuple[list[float], list[tuple[object, ...]], list[Kink]]:
+    """The engine's gradient at ``xs``, and the graph's shape and kinks there.
+
+    Any other leaf's grad (a network's parameters) is put back as it was.
+    """
+    out, leaves, shape, kinks = _evaluate(f, xs)
     mine = {id(v) for v in leaves}
     others = [n for n in topological_order(out) if not n.parents and id(n) not in mine]
     saved = [n.grad for n in others]
@@ -221,46 +236,45 @@ def gradcheck(
     finally:
         for n, g in zip(others, saved, strict=True):
             n.grad = g
+    return [leaf.grad for leaf in leaves], shape, kinks
 
-    entries: list[Entry] = []
-    for i, leaf in enumerate(leaves):
-        entry = Entry(index=i, analytic=leaf.grad)
-        entries.append(entry)
-        up, down = list(xs), list(xs)
-        up[i] += h
-        down[i] -= h
-        try:
-            f_up, shape_up, kinks_up = _evaluate(f, up)
-            f_down, shape_down, kinks_down = _evaluate(f, down)
-        except (ValueError, ZeroDivisionError, OverflowError) as e:
-            entry.skipped = f"f is undefined within eps of inputs[{i}] ({e})"
-            continue
-        if not shape_up == shape == shape_down:
-            entry.skipped = "f takes a different path within eps (a branch on a value?)"
-            continue
-        kink = _straddled_kink(kinks_down, kinks, kinks_up)
-        if kink is not None:
-            op = [s for s in shape if s[0] in _KINKS][kink][0]
-            entry.skipped = f"{op} node {kink + 1}: its argument changes sign within eps"
-            continue
-        step = up[i] - down[i]  # the step actually taken, after rounding
-        numeric = (f_up - f_down) / step
-        diff = abs(entry.analytic - numeric)
-        scale = max(abs(entry.analytic), abs(numeric))
-        noise = 4.0 * _MACHEPS * max(abs(f_up), abs(f_down)) / (step / 2.0)
-        entry.numeric = numeric
-        entry.abs_error = diff
-        entry.rel_error = diff / scale if scale > 0.0 else 0.0
-        entry.tolerance = atol + rtol * scale + noise
-        entry.ok = diff <= entry.tolerance  # False for NaN
-    checked = [e for e in entries if e.skipped is None]
-    ok = all(e.ok for e in checked)
-    if not checked:
-        return GradcheckResult(ok, None, math.nan, math.nan, math.nan, math.nan,
-                               entries, h, rtol, atol)
-    worst = max(checked, key=_badness)
-    return GradcheckResult(ok, worst.index, worst.analytic, worst.numeric, worst.abs_error,
-                           worst.rel_error, entries, h, rtol, atol)
+
+def _entry(
+    f: Callable[[list[Value]], Value], xs: list[float], i: int, analytic: float, h: float,
+    rtol: float, atol: float, shape: list[tuple[object, ...]], kinks: list[Kink],
+) -> Entry:
+    """Input ``i``'s check: its central difference against ``analytic``, or why skipped."""
+    entry = Entry(index=i, analytic=analytic)
+    up, down = list(xs), list(xs)
+    up[i] += h
+    down[i] -= h
+    try:
+        out_up, _, shape_up, kinks_up = _evaluate(f, up)
+        out_down, _, shape_down, kinks_down = _evaluate(f, down)
+    except (ValueError, ZeroDivisionError, OverflowError) as e:
+        entry.skipped = f"f is undefined within eps of inputs[{i}] ({e})"
+        return entry
+    if not shape_up == shape == shape_down:
+        entry.skipped = "f takes a different path within eps (a branch on a value?)"
+        return entry
+    n = _straddled_kink(kinks_down, kinks, kinks_up)
+    if n is not None:
+        op, k, _ = kinks[n]
+        crosses = "changes sign" if k == 0.0 else f"crosses {k:g}"
+        entry.skipped = f"{op} node {n + 1}: its argument {crosses} within eps"
+        return entry
+    f_up, f_down = out_up.data, out_down.data
+    step = up[i] - down[i]  # the step actually taken, after rounding
+    numeric = (f_up - f_down) / step
+    diff = abs(entry.analytic - numeric)
+    scale = max(abs(entry.analytic), abs(numeric))
+    noise = 4.0 * _MACHEPS * max(abs(f_up), abs(f_down)) / (step / 2.0)
+    entry.numeric = numeric
+    entry.abs_error = diff
+    entry.rel_error = diff / scale if scale > 0.0 else 0.0
+    entry.tolerance = atol + rtol * scale + noise
+    entry.ok = diff <= entry.tolerance  # False for NaN
+    return entry
 
 
 def _badness(e: Entry) -> float:
@@ -270,9 +284,9 @@ def _badness(e: Entry) -> float:
     return e.abs_error / e.tolerance if e.tolerance > 0.0 else 0.0
 
 
-def _straddled_kink(down: list[float], here: list[float], up: list[float]) -> int | None:
-    """The first kink whose argument's sign differs among x - h, x, x + h."""
+def _straddled_kink(down: list[Kink], here: list[Kink], up: list[Kink]) -> int | None:
+    """The first kink whose argument's side differs among x - h, x, x + h."""
     for n, (a, b, c) in enumerate(zip(down, here, up, strict=True)):
-        if not _sign(a) == _sign(b) == _sign(c):
+        if not _sign(a[2]) == _sign(b[2]) == _sign(c[2]):
             return n
     return None

@@ -35,8 +35,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from microgrid._checks import integer
 from microgrid._files import check_writable, write_atomically
-from microgrid.engine import Value, topological_order
+from microgrid.engine import OPS, Value, topological_order
 from microgrid.nn import MLP, Trace
 from microgrid.render import (
     DEFAULT_TIMEOUT,
@@ -216,9 +217,7 @@ class Drawing:
 
 
 def _check_max_nodes(max_nodes: object) -> int:
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
-    return max_nodes
+    return integer(max_nodes, "max_nodes", at_least=1)
 
 
 # -- the computation graph ------------------------------------------------------
@@ -239,18 +238,6 @@ _LEGEND_TEXT = {
     "value": "computed value",
     "root": "output (root)",
     "non-finite": "inf or nan",
-}
-_OP_TEXT = {
-    "*": "×",
-    "/": "÷",
-    "**": "^",
-    "neg": "−x",
-    "sigmoid": "σ",
-    "relu": "ReLU",
-    "sqrt": "√",
-    "abs": "|x|",
-    "sum": "Σ",
-    "logsumexp": "log Σ exp",
 }
 _GRAD_COLOUR = (0xF9, 0x73, 0x16)  # orange at the largest |grad|, white at 0
 
@@ -278,10 +265,10 @@ def draw(
     ``grad``; each operation is an oval between its inputs and its result,
     with its inputs' edges in order (a ``linear`` node, drawn as
     ``Σ w·a + b``: the weights, then the inputs, then the bias). Constants
-    are not nodes in the engine; a ``*`` shows its factor (``× 2``), and
-    ``+ - / **`` show theirs where it can be read back exactly. A value
-    read more than 4 operations after its box is drawn again beside that
-    reader, small and dashed (a reference): no edge crosses more than 8
+    are not nodes in the engine; an operation shows its own (``× 2``,
+    ``4 -``, ``^0.5``, ``Σ w·a - 1``), as every node keeps its operands. A
+    value read more than 4 operations after its box is drawn again beside
+    that reader, small and dashed (a reference): no edge crosses more than 8
     ranks, which keeps Graphviz's layout fast.
 
     Leaves are styled as parameters (``params``, default
@@ -327,90 +314,41 @@ def draw(
     fmt = _number_formatter(precision, number_format)
     rankdir = _check_rankdir(rankdir)
     names, z_nodes = _book_names(net, trace)
-    param_set = _value_set(params, "params") if params is not None else (
-        set(net.parameters()) if net is not None else None
-    )
-    input_set = _value_set(inputs, "inputs") if inputs is not None else (
-        set(trace.a[0]) if trace is not None and trace.a else None
-    )
-    hidden: set[Value] = set()
-    if not show_params:
-        if param_set is None:
-            raise ValueError(
-                "draw: show_params=False needs params= or net= to know which leaves "
-                "are the parameters"
-            )
-        hidden = param_set - {root}
-
+    leaves = _Leaves(root, net, trace, params, inputs, show_params)
     order = topological_order(root)
     index = {node: i for i, node in enumerate(order)}
-    max_grad = max((abs(v.grad) for v in order if v not in hidden and math.isfinite(v.grad)),
-                   default=0.0)
-    vertical = rankdir in ("LR", "RL")  # record fields stack across the rank direction
-    lines = _header(title, rankdir)
+    max_grad = max((abs(v.grad) for v in order if v not in leaves.hidden
+                    and math.isfinite(v.grad)), default=0.0)
+    lines = _header(
+        title, {"rankdir": rankdir, "fontname": _FONT, "nodesep": "0.25", "ranksep": "0.35"},
+        {"fontname": _FONT, "fontsize": "12", "margin": "0.06,0.03", "shape": "ellipse",
+         "style": "filled", "fillcolor": "#f3f4f6", "color": "#9ca3af", "height": "0.3",
+         "ordering": "in"},  # ordering: an operation's inputs in their order
+        {"fontname": _FONT, "color": "#4b5563", "arrowsize": "0.6"})
     edges: list[str] = []
     kinds_seen: set[str] = set()
     ranks = _ranks_before_root(order, index)
     short: dict[int, tuple[str, str]] = {}  # each drawn value's first field and border
     references: set[str] = set()
     for i, node in enumerate(order):
-        if node in hidden:
+        if node in leaves.hidden:
             continue
-        if node.parents:
-            kind = "value"
-        elif param_set is not None and node in param_set:
-            kind = "parameter"
-        elif (node in input_set) if input_set is not None else (
-            param_set is None and node.label != ""
-        ):
-            kind = "input"
-        else:
-            kind = "constant"
-        finite = math.isfinite(node.data) and math.isfinite(node.grad)
-        style_kind = "non-finite" if not finite else ("root" if node is root else kind)
+        kind = leaves.kind(node)
+        style_kind = kind if math.isfinite(node.data) and math.isfinite(node.grad) else "non-finite"
+        style_kind = "root" if node is root and style_kind != "non-finite" else style_kind
         kinds_seen.add(style_kind)
-
         name = names.get(node) or _pretty_label(node.label)
-        fields = [name] if name else []
-        fields.append(f"data = {fmt(node.data)}")
+        fields = [name, f"data = {fmt(node.data)}"] if name else [f"data = {fmt(node.data)}"]
         if show_grad:
             fields.append(f"{'δ' if node in z_nodes else 'grad'} = {fmt(node.grad)}")
-        label = "|".join(_record_field(f) for f in fields)
-        fill, border, extra = _STYLES[style_kind]
-        if color_by_grad and math.isfinite(node.grad):
-            fill = _grad_fill(node.grad, max_grad)
-        style = _style("filled", _STYLES[kind][2], extra)
-        attributes = {
-            "shape": "record",
-            "label": _Escaped(label if vertical else "{" + label + "}"),
-            "style": style,
-            "fillcolor": fill,
-            "color": border,
-        }
-        if not finite:
-            attributes["fontcolor"] = border
-        lines.append(f"  v{i} {_attributes(attributes)};")
-        short[i] = (fields[0], border)
+        fill = _grad_fill(node.grad, max_grad) if color_by_grad and math.isfinite(node.grad) \
+            else None
+        lines.append(f"  v{i} {_value_box(fields, kind, style_kind, fill, rankdir)};")
+        short[i] = (fields[0], _STYLES[style_kind][1])
         if node.parents:
-            op_label: str = _op_text(node, fmt)
-            n_hidden = sum(1 for p in node.parents if p in hidden)
-            if n_hidden:
-                op_label = _lines([op_label, f"{n_hidden} parameter{'s' * (n_hidden > 1)}"],
-                                  "\\n")
-            lines.append(f"  o{i} {_attributes({'label': op_label})};")
-            for p in node.parents:
-                if p in hidden:
-                    continue
-                j = index[p]
-                if ranks[j] - (ranks[i] + 1) <= _MAX_EDGE_RANKS:
-                    edges.append(f"  v{j} -> o{i};")
-                    continue
-                # Far from its box: drawn again beside the operation (see _MAX_EDGE_RANKS).
-                reference = f"r{j}_{i}"
-                if reference not in references:
-                    references.add(reference)
-                    lines.append(f"  {reference} {_reference_attributes(*short[j])};")
-                edges.append(f"  {reference} -> o{i};")
+            lines.append(f"  o{i} {_attributes({'label': _op_label(node, leaves.hidden, fmt)})};")
+            edges.extend(_edge(index[p], i, ranks, short, references, lines)
+                         for p in node.parents if p not in leaves.hidden)
             edges.append(f"  o{i} -> v{i};")
     lines += edges
     if legend:
@@ -418,7 +356,7 @@ def draw(
                          f"v{len(order) - 1}", rankdir, operations=bool(root.parents),
                          references=bool(references))
     lines.append("}")
-    node_count = len(order) - len(hidden.intersection(order)) + sum(
+    node_count = len(order) - len(leaves.hidden.intersection(order)) + sum(
         1 for v in order if v.parents)
     return Drawing("\n".join(lines) + "\n", node_count, max_nodes, len(edges))
 
@@ -434,6 +372,22 @@ about n^2/2 of them: 20,000 hidden nodes for 400 drawn ones, and minutes
 of layout. Drawn again beside each far reader, a value costs one node
 there, so a drawing has at most 7 hidden nodes per edge.
 """
+
+
+def _edge(
+    j: int, i: int, ranks: list[int], short: dict[int, tuple[str, str]], references: set[str],
+    lines: list[str],
+) -> str:
+    """The edge from value ``j`` into operation ``i``: from its box, or, if that is far
+    (see `_MAX_EDGE_RANKS`), from a reference drawn beside the operation (added to
+    ``lines`` the first time)."""
+    if ranks[j] - (ranks[i] + 1) <= _MAX_EDGE_RANKS:
+        return f"  v{j} -> o{i};"
+    reference = f"r{j}_{i}"
+    if reference not in references:
+        references.add(reference)
+        lines.append(f"  {reference} {_reference_attributes(*short[j])};")
+    return f"  {reference} -> o{i};"
 
 
 def _ranks_before_root(order: list[Value], index: dict[Value, int]) -> list[int]:
@@ -461,23 +415,74 @@ def _reference_attributes(text: str, colour: str) -> str:
                         "color": colour, "fontsize": "10", "height": "0.25"})
 
 
+class _Leaves:
+    """Which leaves of a drawing are parameters, inputs or constants, and which are left out."""
+
+    def __init__(
+        self, root: Value, net: MLP | None, trace: Trace | None, params: Iterable[Value] | None,
+        inputs: Iterable[Value] | None, show_params: bool,
+    ) -> None:
+        self.params = _value_set(params, "params") if params is not None else (
+            set(net.parameters()) if net is not None else None)
+        self.inputs = _value_set(inputs, "inputs") if inputs is not None else (
+            set(trace.a[0]) if trace is not None and trace.a else None)
+        self.hidden: set[Value] = set()
+        if not show_params:
+            if self.params is None:
+                raise ValueError("draw: show_params=False needs params= or net= to know which "
+                                 "leaves are the parameters")
+            self.hidden = self.params - {root}
+
+    def kind(self, node: Value) -> str:
+        """``value`` (computed), ``parameter``, ``input`` or ``constant``: its style."""
+        if node.parents:
+            return "value"
+        if self.params is not None and node in self.params:
+            return "parameter"
+        if self.inputs is not None:
+            return "input" if node in self.inputs else "constant"
+        # when neither is known, every labelled leaf is an input
+        return "input" if self.params is None and node.label != "" else "constant"
+
+
+def _value_box(
+    fields: list[str], kind: str, style_kind: str, fill: str | None, rankdir: str
+) -> str:
+    """A value's box: a record of its name (if any), data and grad, styled by its kind."""
+    label = "|".join(_record_field(f) for f in fields)
+    default_fill, border, extra = _STYLES[style_kind]
+    attributes = {
+        "shape": "record",
+        # record fields stack across the rank direction
+        "label": _Escaped(label if rankdir in ("LR", "RL") else "{" + label + "}"),
+        "style": _style("filled", _STYLES[kind][2], extra),
+        "fillcolor": fill or default_fill,
+        "color": border,
+    }
+    if style_kind == "non-finite":
+        attributes["fontcolor"] = border
+    return _attributes(attributes)
+
+
+def _op_label(node: Value, hidden: set[Value], fmt: Any) -> str:
+    """An operation's oval: its text, and how many of its inputs are hidden parameters."""
+    text: str = _op_text(node, fmt)
+    n_hidden = sum(1 for p in node.parents if p in hidden)
+    if n_hidden:
+        return _lines([text, f"{n_hidden} parameter{'s' * (n_hidden > 1)}"], "\\n")
+    return text
+
+
 def _header(
-    title: str | None, rankdir: str, nodesep: str = "0.25", ranksep: str = "0.35"
+    title: str | None, graph: dict[str, str], node: dict[str, str], edge: dict[str, str]
 ) -> list[str]:
-    graph = {"rankdir": rankdir, "fontname": _FONT, "nodesep": nodesep, "ranksep": ranksep}
+    """A drawing's first lines: the graph's, nodes' and edges' attributes, and its title."""
     if title is not None:
         if not isinstance(title, str):
             raise TypeError(f"title must be a str, got {type(title).__name__}")
-        graph.update(label=title, labelloc="t", fontsize="16")
-    node = {"fontname": _FONT, "fontsize": "12", "margin": "0.06,0.03", "shape": "ellipse",
-            "style": "filled", "fillcolor": "#f3f4f6", "color": "#9ca3af", "height": "0.3",
-            "ordering": "in"}  # ordering: an operation's inputs in their order
-    return [
-        "digraph microgrid {",
-        f"  graph {_attributes(graph)};",
-        f"  node {_attributes(node)};",
-        f"  edge {_attributes({'fontname': _FONT, 'color': '#4b5563', 'arrowsize': '0.6'})};",
-    ]
+        graph = {**graph, "label": title, "labelloc": "t", "fontsize": "16"}
+    return ["digraph microgrid {", f"  graph {_attributes(graph)};",
+            f"  node {_attributes(node)};", f"  edge {_attributes(edge)};"]
 
 
 def _legend(
@@ -523,64 +528,11 @@ def _legend(
 
 
 def _op_text(node: Value, fmt: Any) -> str:
-    """An operation's label, with its constant operand where it can be read back."""
-    op = node.op
-    if op == "linear":
-        return "Σ w·a + b" if len(node.parents) % 2 == 1 else "Σ w·a"
-    text = _OP_TEXT.get(op, op)
-    if len(node.parents) != 1 or op not in ("+", "-", "*", "/", "**"):
-        return text
-    constant = _constant_text(node, fmt)
-    return text if constant is None else constant
-
-
-def _constant_text(node: Value, fmt: Any) -> str | None:
-    """``× 2``, ``+ 1``, ``1 -``, ``÷ 4``, ``^2``... for an op with one Value operand.
-
-    The engine keeps no constants, but they are recoverable: for ``x * c``
-    the local gradient is ``c`` itself; for the others the recovered
-    number must reproduce the result exactly (``+ -``) or the op's local
-    gradient identifies which side the constant was on (``/ **``).
-    """
-    x, r, local = node.parents[0].data, node.data, node.local_grads[0]
-    op = node.op
-    if op == "*":
-        return f"× {_short(local, fmt)}"
-    # A constant of 0 is shown too: a bare + or - reads as a sign.
-    if op == "+":
-        c = r - x
-        return f"+ {_short(c, fmt)}" if x + c == r else None
-    if op == "-":
-        if local == 1.0:  # x - c
-            c = x - r
-            return f"- {_short(c, fmt)}" if x - c == r else None
-        c = r + x  # c - x
-        return f"{_short(c, fmt)} -" if c - x == r else None
-    if op == "/":
-        # x / c has local 1/c and r == x * local; c / x has local -r/x.
-        if local != 0.0 and math.isclose(r, x * local, rel_tol=1e-9):
-            return f"÷ {_short(1.0 / local, fmt)}"
-        return f"{_short(r * x, fmt)} ÷" if x != 0.0 else None
-    # **: x ** n has local n x^(n-1), so n = local x / r; c ** x has r = c^x.
-    if x != 0.0 and r != 0.0:
-        n = local * x / r
-        half = round(n * 2.0) / 2.0  # squares, square roots, reciprocals...
-        if abs(n - half) < 1e-9 and _close_power(x, half, r):
-            return f"^{_short(half, fmt)}"
-        if r > 0.0:
-            c = r ** (1.0 / x)
-            if _close_power(c, x, r):
-                return f"{_short(c, fmt)}^"
-    return None
-
-
-def _close_power(base: float, exponent: float, expected: float) -> bool:
-    try:
-        return math.isclose(base**exponent, expected, rel_tol=1e-9)
-    except (OverflowError, ZeroDivisionError):
-        return False
-    except TypeError:  # a complex result
-        return False
+    """An operation's text: its label, with its number operands (``× 2``, ``Σ w·a - 1``)."""
+    spec = OPS.get(node.op)
+    if spec is None:  # not made by the engine's operations (an op set by hand)
+        return node.op
+    return spec.caption(spec.operands(node), lambda c: _short(c, fmt))
 
 
 def _short(c: float, fmt: Any) -> str:
@@ -693,6 +645,33 @@ def draw_network(
         >>> draw_network(net).source.count("penwidth")  # an edge per weight
         6
     """
+    show_delta = _check_network(net, trace, edge_labels, show_delta)
+    fmt = _number_formatter(precision, number_format)
+    # Neurons are numbered from 1 as in the book, in the labels and the node ids.
+    texts = [[_neuron_text(net, trace, layer_number, j, fmt, show_delta)
+              for j in range(1, width + 1)]
+             for layer_number, width in enumerate(net.sizes, start=1)]
+    grid = _Grid(net.sizes, max(_circle_inches(t, 11) for layer in texts for t in layer),
+                 edge_labels is not None)
+    lines = _header(
+        title, {"layout": "neato", "splines": "line", "outputorder": "edgesfirst",
+                "fontname": _FONT},
+        {"fontname": _FONT, "fontsize": "11", "shape": "circle", "fixedsize": "true",
+         "width": f"{grid.size:.2f}", "style": "filled", "color": "#111827"},
+        {"fontname": _FONT, "arrowsize": "0.6"})
+    lines += _neurons(net, texts, grid)
+    lines += _weights(net, grid, fmt, edge_labels)
+    if legend:
+        lines.append(_network_legend(show_delta, edge_labels, grid))
+    lines.append("}")
+    weights = sum(len(neuron.w) for layer in net.layers for neuron in layer.neurons)
+    return Drawing("\n".join(lines) + "\n", sum(net.sizes), max_nodes, weights)
+
+
+def _check_network(
+    net: MLP, trace: Trace | None, edge_labels: str | None, show_delta: bool | None
+) -> bool:
+    """`draw_network`'s arguments checked; whether to show each neuron's δ."""
     if not isinstance(net, MLP):
         raise TypeError(f"draw_network: net must be an MLP, got {type(net).__name__}")
     if trace is not None and not isinstance(trace, Trace):
@@ -706,58 +685,55 @@ def draw_network(
     if edge_labels not in (None, "w", "grad"):
         raise ValueError(f"draw_network: edge_labels must be None, 'w' or 'grad', "
                          f"got {edge_labels!r}")
-    fmt = _number_formatter(precision, number_format)
     if show_delta is None:
-        show_delta = trace is not None and any(d != 0.0 for layer in trace.delta for d in layer)
-    elif show_delta and trace is None:
+        return trace is not None and any(d != 0.0 for layer in trace.delta for d in layer)
+    if show_delta and trace is None:
         raise ValueError("draw_network: show_delta needs a trace (net.trace(x), then backward)")
+    return show_delta
 
-    weights = [w for layer in net.layers for n in layer.neurons for w in n.w]
-    biggest = max((abs(w.data) for w in weights if math.isfinite(w.data)), default=0.0)
-    # Neurons are numbered from 1 as in the book, in the labels and the node ids.
-    texts = [[_neuron_text(net, trace, layer_number, j, fmt, show_delta)
-              for j in range(1, width + 1)]
-             for layer_number, width in enumerate(net.sizes, start=1)]
-    # The layout is a grid we compute (Graphviz's neato only draws it): columns
-    # are layers, neuron j of each layer sits j - 1 rows below the top, centred.
-    size = max(_circle_inches(text, 11) for layer in texts for text in layer)  # one size for all
-    row_gap = size + 0.3
-    column_gap = max(2.4, size + (2.2 if edge_labels else 1.4))
-    top = (max(net.sizes) - 1) / 2 * row_gap
 
-    def position(layer_number: int, j: int) -> tuple[float, float]:
-        width = net.sizes[layer_number - 1]
-        return (layer_number - 1) * column_gap, ((width - 1) / 2 - (j - 1)) * row_gap
+class _Grid:
+    """Where `draw_network` puts its neurons (Graphviz's neato only draws it): columns
+    are layers, neuron j of each layer sits j - 1 rows below the top, centred."""
 
-    graph = {"layout": "neato", "splines": "line", "outputorder": "edgesfirst",
-             "fontname": _FONT}
-    if title is not None:
-        if not isinstance(title, str):
-            raise TypeError(f"title must be a str, got {type(title).__name__}")
-        graph.update(label=title, labelloc="t", fontsize="16")
-    node = {"fontname": _FONT, "fontsize": "11", "shape": "circle", "fixedsize": "true",
-            "width": f"{size:.2f}", "style": "filled", "color": "#111827"}
-    lines = [
-        "digraph microgrid {",
-        f"  graph {_attributes(graph)};",
-        f"  node {_attributes(node)};",
-        f"  edge {_attributes({'fontname': _FONT, 'arrowsize': '0.6'})};",
-    ]
+    def __init__(self, sizes: list[int], size: float, edge_labels: bool) -> None:
+        self.sizes = sizes
+        self.size = size  # one circle size for all
+        self.row_gap = size + 0.3
+        self.column_gap = max(2.4, size + (2.2 if edge_labels else 1.4))
+        self.top = (max(sizes) - 1) / 2 * self.row_gap
+
+    def position(self, layer_number: int, j: int) -> tuple[float, float]:
+        width = self.sizes[layer_number - 1]
+        return (layer_number - 1) * self.column_gap, ((width - 1) / 2 - (j - 1)) * self.row_gap
+
+
+def _neurons(net: MLP, texts: list[list[list[str]]], grid: _Grid) -> list[str]:
+    """Each layer's heading and its neurons, the input layer green and the output amber."""
+    lines = []
     for layer_number in range(1, len(net.sizes) + 1):
         if layer_number == 1:
             caption = "layer 1: input"
         else:
             caption = f"layer {layer_number}: {net.layers[layer_number - 2].activation}"
         heading = {"label": caption, "shape": "plaintext", "style": "solid", "fixedsize": "false",
-                   "fontsize": "12", "pos": _pin((layer_number - 1) * column_gap,
-                                                 top + size / 2 + 0.3)}
+                   "fontsize": "12", "pos": _pin((layer_number - 1) * grid.column_gap,
+                                                 grid.top + grid.size / 2 + 0.3)}
         lines.append(f"  layer{layer_number} {_attributes(heading)};")
         fill = "#dcfce7" if layer_number == 1 else (
             "#fef3c7" if layer_number == len(net.sizes) else "white")
         for j, text in enumerate(texts[layer_number - 1], 1):
             attributes = {"label": _lines(text, "\\n"), "fillcolor": fill,
-                          "pos": _pin(*position(layer_number, j))}
+                          "pos": _pin(*grid.position(layer_number, j))}
             lines.append(f"  n{layer_number}_{j} {_attributes(attributes)};")
+    return lines
+
+
+def _weights(net: MLP, grid: _Grid, fmt: Any, edge_labels: str | None) -> list[str]:
+    """An edge per weight, its width growing with |w|, blue or red by its sign; and its label."""
+    weights = [w for layer in net.layers for n in layer.neurons for w in n.w]
+    biggest = max((abs(w.data) for w in weights if math.isfinite(w.data)), default=0.0)
+    lines = []
     for layer_number, layer in enumerate(net.layers, 2):
         for j, neuron in enumerate(layer.neurons, 1):
             for k, w in enumerate(neuron.w, 1):
@@ -777,24 +753,26 @@ def draw_network(
                         "shape": "plaintext", "fixedsize": "false", "fontsize": "9",
                         "fontcolor": colour, "fillcolor": "white", "margin": "0.02,0.01",
                         "height": "0", "width": "0",
-                        "pos": _pin(*_label_position(position(layer_number - 1, k),
-                                                     position(layer_number, j), k - 1,
+                        "pos": _pin(*_label_position(grid.position(layer_number - 1, k),
+                                                     grid.position(layer_number, j), k - 1,
                                                      len(neuron.w))),
                     }) + ";")
-    if legend:
-        notes = ["edge width: |w|", "blue: w > 0", "red: w < 0"]
-        if show_delta:
-            notes.append("δ = ∂C/∂z (BP1, BP2)")
-        if edge_labels == "grad":
-            notes.append("edge labels: ∂C/∂w = a·δ (BP4)")
-        elif edge_labels == "w":
-            notes.append("edge labels: w")
-        bottom = -top - size / 2 - 0.35 - len(notes) * 0.09
-        note = {"shape": "note", "fixedsize": "false", "fontsize": "10",
-                "fillcolor": "#f9fafb", "label": _lines(notes, "\\l"), "pos": _pin(0.0, bottom)}
-        lines.append(f"  legend {_attributes(note)};")
-    lines.append("}")
-    return Drawing("\n".join(lines) + "\n", sum(net.sizes), max_nodes, len(weights))
+    return lines
+
+
+def _network_legend(show_delta: bool, edge_labels: str | None, grid: _Grid) -> str:
+    """A note below the input layer saying what widths, colours and labels mean."""
+    notes = ["edge width: |w|", "blue: w > 0", "red: w < 0"]
+    if show_delta:
+        notes.append("δ = ∂C/∂z (BP1, BP2)")
+    if edge_labels == "grad":
+        notes.append("edge labels: ∂C/∂w = a·δ (BP4)")
+    elif edge_labels == "w":
+        notes.append("edge labels: w")
+    bottom = -grid.top - grid.size / 2 - 0.35 - len(notes) * 0.09
+    note = {"shape": "note", "fixedsize": "false", "fontsize": "10", "fillcolor": "#f9fafb",
+            "label": _lines(notes, "\\l"), "pos": _pin(0.0, bottom)}
+    return f"  legend {_attributes(note)};"
 
 
 def _pin(x: float, y: float) -> str:
@@ -879,9 +857,7 @@ def _attributes(attributes: dict[str, str]) -> str:
 def _number_formatter(precision: int, number_format: str | None) -> Any:
     """A function formatting numbers as the drawing's options ask."""
     if number_format is None:
-        if isinstance(precision, bool) or not isinstance(precision, int) or precision < 1:
-            raise ValueError(f"precision must be a positive integer, got {precision!r}")
-        number_format = f".{precision}g"
+        number_format = f".{integer(precision, 'precision', at_least=1)}g"
     elif not isinstance(number_format, str):
         raise TypeError(f"number_format must be a str, got {type(number_format).__name__}")
     try:

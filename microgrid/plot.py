@@ -285,8 +285,8 @@ def _grid_scores(
     try:
         import numpy as np
 
-        from microgrid.compile import TracingError
-        from microgrid.compile import compile as compile_graph
+        from microgrid.compiler import TracingError
+        from microgrid.compiler import compile as compile_graph
 
         compiled = compile_graph(lambda x: net(x), points[0])
         out = np.asarray(compiled.forward(np.asarray(points)), dtype=float)

@@ -3,8 +3,9 @@
 Needs the ``testing`` extra (``pip install "microgrid-autodiff[testing]"``).
 
 - `values`: bounded finite floats as `Value` leaves.
-- `expressions`: random expression DAGs over the engine's operations, with
-  shared subexpressions, safe for their domains; each draw is an
+- `expressions`: random expression DAGs over the engine's operations (its
+  table, `microgrid.engine.OPS`), with shared subexpressions, safe for their
+  domains; each draw is an
   `Expression` that rebuilds its graph on any leaves (handy with
   `microgrid.gradcheck.gradcheck`) and prints as the few lines of code it is.
 - `networks`: random `MLP` architectures with initialised weights.
@@ -25,11 +26,12 @@ zeros and the first choice of every list.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 try:
+    from hypothesis import reject
     from hypothesis import strategies as st
 except ImportError:  # pragma: no cover - exercised by the test with hypothesis hidden
     raise ImportError(
@@ -37,7 +39,9 @@ except ImportError:  # pragma: no cover - exercised by the test with hypothesis 
         'pip install "microgrid-autodiff[testing]"'
     ) from None
 
-from microgrid.engine import Value, linear, logsumexp, sum_of
+from microgrid._checks import choice
+from microgrid.backprop import COSTS
+from microgrid.engine import OPS, OpSpec, Value
 
 if TYPE_CHECKING:  # pragma: no cover
     from microgrid.nn import MLP
@@ -66,75 +70,33 @@ def values(min_value: float = -10.0, max_value: float = 10.0) -> st.SearchStrate
 
 # -- expressions -------------------------------------------------------------
 
-# Each operation: how to apply it, and how to print it. ``c`` is the step's
-# constant (None for operations without one).
-_Apply = Callable[[list[Value], float], Value]
+# Every operation of the engine's table, by arity (in the table's order: shrinking
+# goes towards the first).
+UNARY_OPS = tuple(name for name, spec in OPS.items() if spec.arity == 1)
+"""The one-operand operations `expressions` draws from (the table's, `OPS`)."""
+BINARY_OPS = tuple(name for name, spec in OPS.items() if spec.arity == 2)
+"""The two-operand operations (each also with a number on either side)."""
+NARY_OPS = tuple(name for name, spec in OPS.items() if spec.arity is None)
+"""The n-ary nodes: ``sum_of``, ``logsumexp`` and ``linear``."""
 
-_UNARY: dict[str, tuple[_Apply, str]] = {
-    "tanh": (lambda v, c: v[0].tanh(), "{0}.tanh()"),
-    "neg": (lambda v, c: -v[0], "-{0}"),
-    "square": (lambda v, c: v[0] ** 2, "{0} ** 2"),
-    "scale": (lambda v, c: v[0] * c, "{0} * {c}"),
-    "shift": (lambda v, c: v[0] + c, "{0} + {c}"),
-    "rsub": (lambda v, c: c - v[0], "{c} - {0}"),
-    "sigmoid": (lambda v, c: v[0].sigmoid(), "{0}.sigmoid()"),
-    "exp": (lambda v, c: v[0].exp(), "{0}.exp()"),
-    "log": (lambda v, c: v[0].log(), "{0}.log()"),
-    "sqrt": (lambda v, c: v[0].sqrt(), "{0}.sqrt()"),
-    "relu": (lambda v, c: v[0].relu(), "{0}.relu()"),
-    "abs": (lambda v, c: v[0].abs(), "{0}.abs()"),
-    "cube": (lambda v, c: v[0] ** 3, "{0} ** 3"),
-    "power": (lambda v, c: v[0] ** c, "{0} ** {c}"),
-    "recip": (lambda v, c: c / v[0], "{c} / {0}"),
-    "rpow": (lambda v, c: c ** v[0], "{c} ** {0}"),
-}
-_BINARY: dict[str, tuple[_Apply, str]] = {
-    "+": (lambda v, c: v[0] + v[1], "{0} + {1}"),
-    "*": (lambda v, c: v[0] * v[1], "{0} * {1}"),
-    "-": (lambda v, c: v[0] - v[1], "{0} - {1}"),
-    "/": (lambda v, c: v[0] / v[1], "{0} / {1}"),
-    "**": (lambda v, c: v[0] ** v[1], "{0} ** {1}"),
-}
-
-
-def _linear(v: list[Value], c: float) -> Value:
-    half = len(v) // 2
-    return linear(v[:half], v[half:], c)
-
-
-_NARY: dict[str, tuple[_Apply, str]] = {
-    "sum": (lambda v, c: sum_of(v), "sum_of([{args}])"),
-    "linear": (_linear, "linear([{w}], [{x}], {c})"),
-    "logsumexp": (lambda v, c: logsumexp([*v, c]), "logsumexp([{args}, {c}])"),
-}
-
-UNARY_OPS = tuple(_UNARY)
-"""The one-operand operations `expressions` draws from (simplest first)."""
-BINARY_OPS = tuple(_BINARY)
-"""The two-operand operations."""
-NARY_OPS = tuple(_NARY)
-"""The n-ary nodes: ``sum_of``, ``linear`` and ``logsumexp``."""
-
-# The range each constant is drawn from; the domain checks below try both ends.
-_CONSTANTS: dict[str, tuple[float, float]] = {
-    "scale": (-3.0, 3.0),
-    "shift": (-3.0, 3.0),
-    "rsub": (-3.0, 3.0),
-    "recip": (-3.0, 3.0),
-    "power": (0.5, 2.5),
-    "rpow": (0.5, 3.0),
-    "linear": (-3.0, 3.0),
-    "logsumexp": (-3.0, 3.0),
-}
+# How a step writes its operands: its Values only, or a number after or before them.
+_FORMS = ("values", "number", "number first")
 
 
 @dataclass(frozen=True)
 class Step:
-    """One node of an `Expression`: ``op`` applied to earlier nodes ``args`` (and ``const``)."""
+    """One node of an `Expression`: ``op`` applied to earlier nodes ``args`` (and ``const``).
+
+    ``op`` is an ``op`` string of `OPS`. A binary op with a ``const`` has
+    one node operand, and the number after it (``x0 * 2.0``), or before it
+    if ``const_first`` (``2.0 - x0``); an n-ary op takes its operands from
+    ``args`` and ``const`` as its spec's ``sample`` says.
+    """
 
     op: str
     args: tuple[int, ...]
     const: float | None = None
+    const_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,8 +118,9 @@ class Expression:
             raise ValueError(f"Expression: expected {len(self.inputs)} inputs, got {len(xs)}")
         nodes = list(xs)
         for n, step in enumerate(self.steps):
-            args = [nodes[i] for i in step.args]
-            node = _apply(step.op)(args, 0.0 if step.const is None else step.const)
+            spec = _spec(step.op)
+            node = spec.apply(*_written(spec, [nodes[i] for i in step.args], step.const,
+                                        step.const_first))
             node.label = f"t{n}"
             nodes.append(node)
         return nodes[-1]
@@ -174,51 +137,66 @@ class Expression:
     def __str__(self) -> str:
         lines = [", ".join(f"x{i} = {x!r}" for i, x in enumerate(self.inputs))]
         for n, step in enumerate(self.steps):
-            names = [self._name(i) for i in step.args]
-            half = len(names) // 2
-            text = _template(step.op).format(
-                *names, c=step.const, args=", ".join(names),
-                w=", ".join(names[:half]), x=", ".join(names[half:]),
-            )
-            lines.append(f"t{n} = {text}")
+            spec = _spec(step.op)
+            names: Any = [self._name(i) for i in step.args]  # the operands' names as code
+            written = _written(spec, names, step.const, step.const_first)
+            lines.append(f"t{n} = {spec.code.format(*map(_code, written))}")
         return "\n".join(lines)
 
     __repr__ = __str__
 
 
-def _apply(op: str) -> _Apply:
-    for table in (_UNARY, _BINARY, _NARY):
-        if op in table:
-            return table[op][0]
-    raise ValueError(f"unknown operation {op!r}")
+def _spec(op: str) -> OpSpec:
+    spec = OPS.get(op)
+    if spec is None:
+        raise ValueError(f"unknown operation {op!r}; the engine's are {', '.join(OPS)}")
+    return spec
 
 
-def _template(op: str) -> str:
-    for table in (_UNARY, _BINARY, _NARY):
-        if op in table:
-            return table[op][1]
-    raise ValueError(f"unknown operation {op!r}")
+def _written(
+    spec: OpSpec, operands: Sequence[Value], const: float | None, const_first: bool
+) -> tuple[Any, ...]:
+    """A step's operands as written (`OpSpec.operands`): its nodes and its number."""
+    if spec.sample is not None:
+        return spec.sample(operands, 0.0 if const is None else const)
+    if const is None:
+        return tuple(operands)
+    return (const, *operands) if const_first else (*operands, const)
 
 
-def _allowed(op: str, args: list[Value], margin: float, bound: float) -> bool:
-    """Whether ``op`` on ``args`` stays a ``margin`` away from domain edges and kinks.
+def _code(operand: object) -> str:
+    """An operand as code: a name, a number, or a list ``[x0, t1]``."""
+    if isinstance(operand, tuple):
+        return f"[{', '.join(map(_code, operand))}]"
+    return str(operand)
+
+
+def _numbers(operands: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(_numbers(o) if isinstance(o, tuple) else o.data if isinstance(o, Value)
+                 else o for o in operands)
+
+
+def _allowed(
+    spec: OpSpec, operands: list[Value], form: str, margin: float, bound: float
+) -> bool:
+    """Whether ``spec`` on ``operands`` (and any number of its range, written in
+    ``form``) stays a ``margin`` inside its domain and away from its kinks.
 
     The margin keeps small perturbations of the inputs (finite differences)
     inside the domain and on one side of every kink; ``bound`` keeps values
-    and local derivatives from growing until products overflow.
+    and local derivatives from growing until products overflow. A number
+    operand is tried at both ends of its range.
     """
-    first = args[0].data
-    if op in ("log", "sqrt") and not first > margin:
-        return False
-    if op in ("relu", "abs", "recip") and not abs(first) > margin:
-        return False
-    if op in ("/",) and not abs(args[1].data) > margin:
-        return False
-    if op in ("**", "power") and not first > margin:
-        return False
-    for c in set(_CONSTANTS.get(op, (0.0, 0.0))):
+    constants = {None} if form == "values" else set(spec.constants)
+    for c in constants:
+        written = _written(spec, operands, c, form == "number first")
+        numbers = _numbers(written)
+        if not spec.domain(margin, *numbers):
+            return False
+        if any(not abs(numbers[0] - k) > margin for k in spec.kinks):
+            return False
         try:
-            r = _apply(op)(args, c)
+            r = spec.apply(*written)
         except (ValueError, ZeroDivisionError, OverflowError):
             return False
         if not abs(r.data) <= bound or not all(abs(g) <= bound for g in r.local_grads):
@@ -228,56 +206,72 @@ def _allowed(op: str, args: list[Value], margin: float, bound: float) -> bool:
 
 @st.composite
 def _expressions(
-    draw: Any, max_inputs: int, max_steps: int, margin: float, bound: float
+    draw: Any, max_inputs: int, max_steps: int, margin: float, bound: float,
+    ops: tuple[str, ...],
 ) -> Expression:
     n_inputs = draw(st.integers(1, max_inputs))
     inputs = tuple(draw(st.lists(st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False),
                                  min_size=n_inputs, max_size=n_inputs)))
     nodes = [Value(x) for x in inputs]
     steps: list[Step] = []
+    unary = [op for op in UNARY_OPS if op in ops]
+    binary = [op for op in BINARY_OPS if op in ops]
+    nary = [op for op in NARY_OPS if op in ops]
+    kinds = [kind for kind, table in (("unary", unary), ("binary", binary), ("nary", nary))
+             if table]
     for _ in range(draw(st.integers(1, max_steps))):
         # Operands count back from the newest node, so shrinking gives chains
         # that reuse one node: the shared subexpressions worth testing.
         def pick() -> int:
             return len(nodes) - 1 - int(draw(st.integers(0, len(nodes) - 1)))
 
-        kind = draw(st.sampled_from(("unary", "binary", "nary")))
+        kind = draw(st.sampled_from(kinds))
+        form = "values"
         if kind == "unary":
-            args, table = [pick()], UNARY_OPS
+            args, table = [pick()], unary
         elif kind == "binary":
-            args, table = [pick(), pick()], BINARY_OPS
+            form = draw(st.sampled_from(_FORMS))
+            args, table = [pick() for _ in range(2 if form == "values" else 1)], binary
         else:
-            op = draw(st.sampled_from(NARY_OPS))
-            k = draw(st.integers(1, 3))
-            args = [pick() for _ in range(2 * k if op == "linear" else k + 1)]
-            table = (op,)
+            table = [draw(st.sampled_from(nary))]
+            form = "number"
+            args = [pick() for _ in range(2 * draw(st.integers(1, 3)))]
         operands = [nodes[i] for i in args]
-        ok = [op for op in table if _allowed(op, operands, margin, bound)]
-        if not ok:  # e.g. a sum that would leave the bound: squash the first operand
-            args, ok = args[:1], ["tanh"]
-            operands = operands[:1]
+        ok = [op for op in table if _allowed(OPS[op], operands, form, margin, bound)]
+        if not ok:  # e.g. a sum that would leave the bound: one operand, through a unary op
+            args, operands, form = args[:1], operands[:1], "values"
+            ok = [op for op in unary if _allowed(OPS[op], operands, form, margin, bound)]
+            if not ok:
+                reject()
         op = draw(st.sampled_from(ok))
         const = None
-        if op in _CONSTANTS:
-            low, high = _CONSTANTS[op]
+        if form != "values":
+            low, high = OPS[op].constants
             const = draw(st.floats(low, high, allow_nan=False, allow_infinity=False))
-        steps.append(Step(op, tuple(args), const))
-        nodes.append(_apply(op)(operands, 0.0 if const is None else const))
+        step = Step(op, tuple(args), const, form == "number first")
+        steps.append(step)
+        spec = OPS[op]
+        nodes.append(spec.apply(*_written(spec, operands, const, step.const_first)))
     return Expression(inputs, tuple(steps))
 
 
 def expressions(
-    max_inputs: int = 3, max_steps: int = 8, margin: float = 0.1, bound: float = 1e4
+    max_inputs: int = 3, max_steps: int = 8, margin: float = 0.1, bound: float = 1e4,
+    ops: Sequence[str] | None = None,
 ) -> st.SearchStrategy[Expression]:
     """Random expression DAGs over the engine's operations (see `Expression`).
 
-    Inputs lie in ``[-2, 2]``; each step applies one of `UNARY_OPS`,
-    `BINARY_OPS` or `NARY_OPS` to earlier nodes, so subexpressions are
-    shared. Domain-safe at the drawn inputs: ``log``, ``sqrt`` and powers
-    see arguments above ``margin``, divisors and ``relu``/``abs`` arguments
-    are at least ``margin`` away from 0 (so finite differences with a step
-    much smaller than ``margin`` cross no kink), and every value and local
-    derivative stays within ``bound`` in size.
+    Inputs lie in ``[-2, 2]``; each step applies one of ``ops`` (default:
+    every operation of the engine's table, `OPS`: `UNARY_OPS`, `BINARY_OPS`,
+    each also with a number on either side, and `NARY_OPS`) to earlier
+    nodes, so subexpressions are shared. Domain-safe at the drawn inputs:
+    each operation's operands stay ``margin`` inside its domain and away
+    from its kinks (its spec's ``domain`` and ``kinks``: ``log`` and
+    ``sqrt`` see arguments above ``margin``, divisors and ``relu``/``abs``
+    arguments are at least ``margin`` away from 0, so finite differences
+    with a step much smaller than ``margin`` cross no kink), and every value
+    and local derivative stays within ``bound`` in size. Numbers are drawn
+    from each spec's ``constants`` range.
     """
     if max_inputs < 1 or max_steps < 1:
         raise ValueError(
@@ -285,7 +279,13 @@ def expressions(
         )
     if not (margin >= 0.0 and bound > 0.0):
         raise ValueError(f"expressions: need margin >= 0 and bound > 0, got {margin}, {bound}")
-    strategy: st.SearchStrategy[Expression] = _expressions(max_inputs, max_steps, margin, bound)
+    chosen = tuple(OPS) if ops is None else tuple(ops)
+    unknown = [op for op in chosen if op not in OPS]
+    if unknown or not chosen:
+        raise ValueError(f"expressions: ops must be names of the engine's operations "
+                         f"({', '.join(OPS)}), got {list(chosen)!r}")
+    strategy: st.SearchStrategy[Expression] = _expressions(max_inputs, max_steps, margin,
+                                                           bound, chosen)
     return strategy
 
 
@@ -335,18 +335,18 @@ def examples_for(
 
     ``x`` has ``net.sizes[0]`` entries in ``[-max_abs_x, max_abs_x]``; ``y``
     has one entry per output: any in ``[-1, 1]`` for ``"quadratic"``, in
-    ``[0, 1]`` for ``"cross-entropy"``, one-hot for ``"log-likelihood"``.
+    ``[0, 1]`` for ``"cross_entropy"``, one-hot for ``"log_likelihood"``
+    (the costs of `microgrid.backprop.COSTS`, spelled as `microgrid.losses`
+    spells them).
     """
-    costs = ("quadratic", "cross-entropy", "log-likelihood")
-    if cost not in costs:
-        raise ValueError(f"examples_for: unknown cost {cost!r}; valid: {', '.join(costs)}")
+    choice(cost, COSTS, "cost", who="examples_for")
     nin, nout = net.sizes[0], net.sizes[-1]
     floats = st.floats(-max_abs_x, max_abs_x, allow_nan=False, allow_infinity=False)
     x = st.lists(floats, min_size=nin, max_size=nin)
-    if cost == "log-likelihood":
+    if cost == "log_likelihood":
         y = st.integers(0, nout - 1).map(lambda k: [1.0 if j == k else 0.0 for j in range(nout)])
     else:
-        low = 0.0 if cost == "cross-entropy" else -1.0
+        low = 0.0 if cost == "cross_entropy" else -1.0
         y = st.lists(st.floats(low, 1.0, allow_nan=False, allow_infinity=False),
                      min_size=nout, max_size=nout)
     return st.tuples(x, y).map(lambda xy: (xy[0], xy[1]))

@@ -43,7 +43,7 @@ from microgrid.engine import Scalar, Value, no_grad, sum_of
 from microgrid.optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:
-    from microgrid.compile import Compiled
+    from microgrid.compiler import Compiled
 
 __all__ = [
     "AccuracyFn",
@@ -761,7 +761,7 @@ def _compiled_step(plan: _Plan) -> tuple[Compiled, Compiled | None]:
     """`fit`'s step as compiled programs: the mean cost (with the same
     penalties, which are batch-independent, so the mean adds them once) and,
     for accuracy, the network's outputs."""
-    from microgrid.compile import compile as compile_graph
+    from microgrid.compiler import compile as compile_graph
 
     net, loss_fn, alpha, penalty, params = (plan.net, plan.loss_fn, plan.alpha, plan.penalty,
                                             plan.params)
@@ -795,9 +795,9 @@ def _static_targets(loss_fn: losses.LossFn, Y: list[Any]) -> bool:
     may branch on its target: those stay static.
     """
     numeric = all(
-        (isinstance(y, numbers.Real) and not isinstance(y, bool))
+        (not isinstance(y, bool) and isinstance(y, numbers.Real))
         or (isinstance(y, Sequence) and not isinstance(y, (str, bytes))
-            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in y))
+            and all(not isinstance(v, bool) and isinstance(v, numbers.Real) for v in y))
         for y in Y)
     return not (numeric and loss_fn in _VALUE_TARGETS)
 
@@ -812,7 +812,7 @@ def _scorer(net: Network, loss_fn: losses.LossFn, X: list[list[float]], Y: list[
 
     Targets as in the training step (`_static_targets`).
     """
-    from microgrid.compile import compile as compile_graph
+    from microgrid.compiler import compile as compile_graph
 
     def cost_and_outputs(x: list[Value], y: Any) -> list[Value]:
         outputs = net(x)
@@ -932,7 +932,7 @@ def predict(
     if not isinstance(first, list) or not first or not all(isinstance(a, Value) for a in first):
         raise TypeError(f"predict: net(x) must return a list of Values, got {check.quote(first)}")
     if _flag(compiled, "predict"):
-        from microgrid.compile import compile as compile_graph
+        from microgrid.compiler import compile as compile_graph
 
         forward = compile_graph(lambda x: net(x), X_rows[0])
         outputs: list[list[float]] = []

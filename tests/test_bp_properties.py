@@ -97,9 +97,7 @@ def _defined(net: MLP, cost: str, x: list[float], y: list[float]) -> bool:
 def problems(draw: Any, batch_size: int = 1) -> Problem:
     cost = draw(st.sampled_from(tuple(OUTPUTS)))
     net = draw(networks(output_activations=OUTPUTS[cost]))
-    # strategies.examples_for still spells its costs "cross-entropy" and "log-likelihood"
-    # (issue 13: it is to read backprop.COSTS); until then, its spelling for it.
-    batch = [draw(examples_for(net, cost.replace("_", "-"))) for _ in range(batch_size)]
+    batch = [draw(examples_for(net, cost)) for _ in range(batch_size)]
     note(f"net seed={net.seed} init={net.init} {net!r}; cost={cost}")
     for x, y in batch:
         assume(_defined(net, cost, x, y))
@@ -387,9 +385,10 @@ def _torch_pass(torch: Any, net: Network, cost: str, x: Sequence[float], y: Sequ
     return weights, biases, xs, zs
 
 
+@pytest.mark.torch
 def test_engine_agrees_with_torch_autograd_in_float64() -> None:
     """torch.autograd in float64 agrees: z.grad (delta), b.grad (BP3), w.grad (BP4), ∂C/∂x."""
-    torch = pytest.importorskip("torch")
+    import torch
 
     @given(problems())
     def check(p: Problem) -> None:

@@ -27,7 +27,7 @@ from microgrid import (
     sum_of,
     topological_order,
 )
-from microgrid.engine import is_anomaly_enabled, is_grad_enabled, record_operands
+from microgrid.engine import OPS, is_anomaly_enabled, is_grad_enabled, watch_reads
 from microgrid.losses import quadratic
 
 # -- construction ------------------------------------------------------------
@@ -631,11 +631,10 @@ def test_logsumexp_does_not_overflow_and_keeps_softplus_precise() -> None:
 
 def test_logsumexp_gives_numbers_no_parent_slot_and_records_them() -> None:
     x = Value(0.5)
-    with record_operands() as operands:
-        r = logsumexp([0.0, x, 1])
+    r = logsumexp([0.0, x, 1])
     assert r.parents == (x,)
     assert r.data == pytest.approx(math.log(1.0 + math.exp(0.5) + math.e), rel=1e-15)
-    assert operands[r] == (0.0, x, 1)
+    assert OPS["logsumexp"].operands(r) == ((0.0, x, 1.0),)
     assert logsumexp(v for v in [x]).data == 0.5  # any iterable; one term is itself
 
 
@@ -674,15 +673,12 @@ def test_linear_layer_makes_the_nodes_linear_makes_row_by_row(
     w = data.draw(st.lists(st.lists(_scalar, min_size=nin, max_size=nin),
                            min_size=nout, max_size=nout))
     b = data.draw(st.lists(_scalar, min_size=nout, max_size=nout))
-    with record_operands() as layer_operands:
-        z = linear_layer(w, x, b)
-    with record_operands() as row_operands:
-        expected = [linear(wj, x, bj) for wj, bj in zip(w, b, strict=True)]
+    z = linear_layer(w, x, b)
+    expected = [linear(wj, x, bj) for wj, bj in zip(w, b, strict=True)]
     assert len(z) == nout
     for zj, ej in zip(z, expected, strict=True):
-        assert (zj.data, zj.op, zj.parents, zj.local_grads) == (
-            ej.data, ej.op, ej.parents, ej.local_grads)
-        assert layer_operands.get(zj) == row_operands.get(ej)
+        assert (zj.data, zj.op, zj.parents, zj.local_grads, zj.operands) == (
+            ej.data, ej.op, ej.parents, ej.local_grads, ej.operands)
 
 
 def test_linear_layer_rejects_mismatched_shapes_and_non_sequences() -> None:
@@ -766,33 +762,31 @@ def test_leaves_and_constant_results_still_run_backward() -> None:
     assert (x.grad, k.grad) == (1.0 + 6.0, 2.0)
 
 
-# -- record_operands -----------------------------------------------------------------
+# -- operands and reads ---------------------------------------------------------------
 
 
-def test_record_operands_keeps_the_constants_the_graph_leaves_out() -> None:
-    x = Value(2.0)
-    with record_operands() as operands:
-        a = x + 1.5
-        b = 3.0 / x
-        c = x**2
-        d = 2.0**x
-        e = x * x
-        s = sum_of([x, 4.0])
-    assert operands[a] == (x, 1.5)
-    assert operands[b] == (3.0, x)
-    assert operands[c] == (x, 2.0)
-    assert operands[d] == (2.0, x)
-    assert operands[s] == (x, 4.0)
-    assert e not in operands
-    assert (x + 1).parents == (x,)
+def test_every_node_keeps_its_operands_as_written_numbers_included() -> None:
+    """The constants the parents leave out, in any graph, read through the table."""
+    x, u = Value(2.0), Value(1.0)
+    written = {x + 1.5: (x, 1.5), 3.0 / x: (3.0, x), x**2: (x, 2.0), 2.0**x: (2.0, x),
+               x * x: (x, x), 1 - x: (1.0, x), -x: (x,), sum_of([x, 4]): ((x, 4.0),),
+               linear([x], [u], -1.0): ((x,), (u,), -1.0), linear([x], [u], u): ((x,), (u,), u),
+               linear([x, 2], [u, u]): ((x, 2.0), (u, u), 0.0)}
+    for node, operands in written.items():
+        assert OPS[node.op].operands(node) == operands
+        assert all(type(c) is float for c in operands if type(c) is not Value and
+                   not isinstance(c, tuple))
+    assert ((x * x).operands, (x + 1).parents, x.operands) == (None, (x,), None)
+    with no_grad():
+        assert (2.0 - x).operands is None  # no graph: nothing kept
 
 
-def test_record_operands_tells_on_read_of_every_number_read_off_a_value() -> None:
+def test_watch_reads_tells_of_every_number_read_off_a_value() -> None:
     """What compile refuses: Python making a number of a Value while a graph is
     recorded. ``v.data`` and ``repr`` are not seen; outside the context nothing is."""
     x, y = Value(2.0, "x"), Value(3.0, "y")
     reads: list[tuple[Value, str]] = []
-    with record_operands(on_read=lambda v, how: reads.append((v, how))):
+    with watch_reads(lambda v, how: reads.append((v, how))):
         float(x), int(x), x.item(), x < y, x <= 1, y > x, x >= 0.5, max(x, y)
         format(x, ".2f"), f"{x}", repr(x), x.data, x + y
     assert reads == [
@@ -800,8 +794,6 @@ def test_record_operands_tells_on_read_of_every_number_read_off_a_value() -> Non
         (x, "a comparison v <= ..."), (y, "a comparison v > ..."),
         (x, "a comparison v >= ..."), (y, "a comparison v > ..."), (x, "format(v, '.2f')"),
     ]
-    with record_operands():  # no on_read: nothing to tell
-        float(x)
     float(x), x < y
     assert len(reads) == 9
 
@@ -914,27 +906,23 @@ def test_detect_anomaly_changes_no_result_and_nothing_outside_it() -> None:
     assert type((x * w).local_grads) is tuple  # nothing recorded outside
 
 
-def test_detect_anomaly_composes_with_no_grad_and_record_operands() -> None:
-    """Inside either, that context's mode stays (compile's recordings keep watching reads)."""
+def test_detect_anomaly_composes_with_no_grad_and_watch_reads() -> None:
+    """Inside no_grad nothing is recorded; compile's recordings (watch_reads) still
+    hear of reads, and their nodes keep their operands."""
     x = Value(2.0)
     reads: list[tuple[Value, str]] = []
     with detect_anomaly():
         with no_grad():
             assert (x * 2.0).parents == ()
-        with record_operands(on_read=lambda v, how: reads.append((v, how))) as operands:
+        with watch_reads(lambda v, how: reads.append((v, how))):
             y = x + 1.5
-            s = sum_of([x, 4.0])
             float(x)
             assert is_anomaly_enabled()
-        assert operands[y] == (x, 1.5) and operands[s] == (x, 4.0)
-        assert reads == [(x, "float(v)")]
+        assert OPS["+"].operands(y) == (x, 1.5) and reads == [(x, "float(v)")]
         z = x * 3.0
         x.data = 3.0
         with pytest.raises(RuntimeError, match=r"was 2\.0"):
             z.backward()
-    with record_operands() as operands, detect_anomaly():
-        w = x * 3.0
-    assert operands[w] == (x, 3.0)
     with no_grad(), detect_anomaly():
         assert is_anomaly_enabled() and (x * 2.0).parents == ()
 

@@ -38,7 +38,7 @@ from microgrid.nn import Layer
 np = pytest.importorskip("numpy", reason="to_arrays/from_arrays need numpy (fast extra)")
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+needs_torch = pytest.mark.torch  # skips without torch (tests/conftest.py)
 if HAS_TORCH:
     import torch
 

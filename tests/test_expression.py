@@ -94,7 +94,7 @@ def test_every_operation_and_function_is_available() -> None:
                 + math.exp(x) + math.log(x) + math.tanh(y) + 1 / (1 + math.exp(-y)) + x
                 + math.sqrt(x) + abs(y))
     assert evaluate(text, {"x": x, "y": y}).data == pytest.approx(expected, rel=1e-12)
-    assert set(FUNCTIONS) == {"exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs"}
+    assert {"exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs"} <= set(FUNCTIONS)
 
 
 def test_a_variable_is_one_leaf_however_often_it_is_used() -> None:

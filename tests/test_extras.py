@@ -8,13 +8,10 @@ this one function.
 from __future__ import annotations
 
 import doctest
-import importlib
 
 import microgrid._extras
-from microgrid import demo, plot, render
+from microgrid import compiler, demo, plot, render
 from microgrid._extras import install_hint
-
-compile_module = importlib.import_module("microgrid.compile")  # `microgrid.compile` is a function
 
 
 def test_a_hint_names_the_package_index_and_the_clone() -> None:
@@ -26,7 +23,7 @@ def test_a_hint_names_the_package_index_and_the_clone() -> None:
 def test_every_module_takes_its_hint_from_the_one_function() -> None:
     assert install_hint("graph") == render.INSTALL_EXTRA
     assert install_hint("plot") == plot.INSTALL_HINT
-    assert install_hint("fast") == compile_module.INSTALL_HINT
+    assert install_hint("fast") == compiler.INSTALL_HINT
     assert {"plot": install_hint("plot"), "graph": install_hint("graph")} == demo._EXTRAS
 
 

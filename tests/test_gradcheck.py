@@ -7,6 +7,7 @@ import math
 import pytest
 
 from microgrid import Value, gradcheck, linear, sum_of
+from microgrid.engine import OPS
 from microgrid.gradcheck import GradcheckResult
 from microgrid.nn import MLP
 
@@ -49,13 +50,17 @@ def test_a_wrong_derivative_fails_and_the_worst_entry_is_reported() -> None:
     assert "FAILED" in str(result) and "worst: input 0" in str(result)
 
 
-@pytest.mark.parametrize("op", ["relu", "abs"])
+@pytest.mark.parametrize("op", [name for name, spec in OPS.items() if spec.kinks])
 def test_an_input_at_a_kink_is_skipped_with_the_reason(op: str) -> None:
-    """relu/abs at 0: the central difference straddles the kink (relu gives 0.5, the engine 0)."""
-    result = gradcheck(lambda x: getattr(x[0], op)() + x[1] * x[1], [0.0, 1.0])
-    assert result.ok
-    assert result.skipped == [(0, f"{op} node 1: its argument changes sign within eps")]
-    assert result.checked == 1 and result.worst == 1
+    """relu/abs at 0 (the kinks of the table): the central difference straddles the
+    kink (relu gives 0.5, the engine 0)."""
+    spec = OPS[op]
+    for k in spec.kinks:
+        result = gradcheck(lambda x: spec.apply(x[0]) + x[1] * x[1], [k, 1.0])
+        assert result.ok
+        crosses = "changes sign" if k == 0.0 else f"crosses {k:g}"
+        assert result.skipped == [(0, f"{op} node 1: its argument {crosses} within eps")]
+        assert result.checked == 1 and result.worst == 1
 
 
 def test_a_kink_reached_through_other_nodes_is_detected() -> None:
@@ -121,8 +126,11 @@ def test_result_fields() -> None:
         (lambda x: x[0], "12", {}, TypeError, "inputs must be a list of numbers"),
         (lambda x: x[0], [1.0, "2"], {}, TypeError, "inputs[1] is str '2'"),
         (lambda x: x[0], [math.inf], {}, ValueError, "inputs[0] is inf"),
-        (lambda x: x[0], [1.0], {"eps": 0.0}, ValueError, "eps must be > 0"),
+        (lambda x: x[0], [1.0], {"eps": 0.0}, ValueError, "eps must be a finite number > 0"),
         (lambda x: x[0], [1.0], {"rtol": -1.0}, ValueError, "rtol must be a finite number >= 0"),
+        (lambda x: x[0], [1.0], {"eps": "1e-6"}, TypeError, "eps must be a real number, got str"),
+        (lambda x: x[0], [1.0], {"atol": True}, TypeError, "atol must be a real number, got bool"),
+        (lambda x: x[0], [1.0], {"atol": math.nan}, ValueError, "atol must be a finite number"),
         (lambda x: 3.0, [1.0], {}, TypeError, "f must return a scalar Value, got float"),
         ("not callable", [1.0], {}, TypeError, "f must be callable"),
     ],

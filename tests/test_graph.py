@@ -171,6 +171,7 @@ def test_constants_show_inside_their_operation() -> None:
     expected = {
         "× 2": a * 2, "+ 3": a + 3, "- 1.5": a - 1.5, "4 -": 4 - a, "÷ 4": a / 4,
         "2 ÷": 2 / a, "^2": a**2, "^-1": a**-1, "^0.5": a**0.5, "2^": 2**a,
+        "- 0": a - 0, "+ 0": a + 0, "0 -": 0 - a, "× 0": a * 0, "^0": a**0,
     }
     for text, node in expected.items():
         assert nodes_of(draw(node).source)["o1"]["label"] == text
@@ -178,6 +179,16 @@ def test_constants_show_inside_their_operation() -> None:
     assert nodes_of(draw(sum_of([a, a, a])).source)["o1"]["label"] == "Σ"
     assert nodes_of(draw(logsumexp([a, 0.0])).source)["o1"]["label"] == "log Σ exp"
     assert nodes_of(draw(-a).source)["o1"]["label"] == "−x"
+
+
+def test_a_linear_node_shows_its_bias_however_it_was_built() -> None:
+    """The bias is read from the node's operands, never guessed from its parent count."""
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    expected = [(linear([a], [b], bias=-1.0), "Σ w·a - 1"), (linear([a], [b], 0.5), "Σ w·a + 0.5"),
+                (linear([a], [b]), "Σ w·a"), (linear([a], [b], a), "Σ w·a + b"),
+                (linear([a, 2.0], [b, 1.0], -1.5), "Σ w·a - 1.5")]
+    for z, text in expected:
+        assert nodes_of(draw(z).source)[f"o{len(topological_order(z)) - 1}"]["label"] == text
 
 
 def test_a_zero_constant_is_shown_not_read_as_a_sign() -> None:
@@ -308,8 +319,10 @@ def test_bad_options_raise_clear_errors() -> None:
     x = Value(1.0)
     with pytest.raises(TypeError, match="root must be a Value"):
         draw(1.0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(ValueError, match="precision must be an int >= 1, got 0"):
         draw(x, precision=0)
+    with pytest.raises(TypeError, match="precision must be an int, got float"):
+        draw(x, precision=4.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="number_format"):
         draw(x, number_format="q")
     with pytest.raises(ValueError, match="rankdir"):
@@ -318,8 +331,10 @@ def test_bad_options_raise_clear_errors() -> None:
         draw(x, title=3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="params must hold Values"):
         draw(x, params=[1.0])  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="max_nodes"):
+    with pytest.raises(ValueError, match="max_nodes must be an int >= 1, got 0"):
         draw(x, max_nodes=0)
+    with pytest.raises(TypeError, match="max_nodes must be an int, got str"):
+        draw(x, max_nodes="10")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="net must be an MLP"):
         draw(x, net=object())  # type: ignore[arg-type]
 

@@ -43,6 +43,7 @@ class Expect:
     svg: int
     png: int
     lines: list[str]
+    walkthroughs: int = 0  # cells ending with a Walkthrough: its interactive page (HTML)
     agreements: int = 0  # lines "...agree: True", and no "agree: False"
     needs: list[tuple[bool, str]] = field(default_factory=list)
 
@@ -59,10 +60,12 @@ EXPECTED: dict[str, Expect] = {
     ),
     "02_backprop_chapter2.ipynb": Expect(
         svg=2, png=0,
-        lines=["BP1: 2 entries", "BP2: 3 entries", "BP3: 5 entries", "BP4: 12 entries",
+        lines=["layer 3: sigmoid (output)", "delta^3_j", "∂C/∂w^3_jk",
+               "BP1: 2 entries", "BP2: 3 entries", "BP3: 5 entries", "BP4: 12 entries",
                "δ vs closed form: 5 entries", "∂C/∂w vs closed form: 12 entries",
-               "BP4: 12 entries, largest relative difference"],
-        agreements=10,
+               "BP4: 12 entries, largest relative difference",
+               "steps, every one agrees with the textbook: True"],
+        agreements=10, walkthroughs=1,
         needs=[(HAS_SVG, "SVG drawings (the graph extra on Python 3.11+, or Graphviz)")],
     ),
     "03_training_moons.ipynb": Expect(
@@ -93,6 +96,11 @@ def shown(cell: Any) -> set[str]:
     """The MIME types the cell displays (results and display calls)."""
     return {mime for o in cell["outputs"] if o["output_type"] in ("execute_result", "display_data")
             for mime in o["data"]}
+
+
+def html_of(cell: Any) -> str:
+    return "".join(o["data"].get("text/html", "") for o in cell["outputs"]
+                   if o["output_type"] in ("execute_result", "display_data"))
 
 
 def test_every_notebook_has_expectations() -> None:
@@ -149,6 +157,10 @@ def test_notebook_runs_in_a_fresh_kernel(path: Path, tmp_path: Path) -> None:
             assert "image/png" in shown(cell), f"no picture from {cell['source']!r}"
     assert sum("image/svg+xml" in shown(cell) for cell in cells) == expect.svg
     assert sum("image/png" in shown(cell) for cell in cells) == expect.png
+    pages = [cell for cell in cells if "<iframe srcdoc=" in html_of(cell)]
+    assert len(pages) == expect.walkthroughs
+    for cell in pages:  # the page, with its drawing inside, and the Markdown beside it
+        assert "&lt;svg" in html_of(cell) and "text/markdown" in shown(cell)
 
     text = "".join(printed(cell) for cell in cells)
     for line in expect.lines:

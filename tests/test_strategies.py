@@ -6,10 +6,13 @@ import math
 import subprocess
 import sys
 
+import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from microgrid import Value, gradcheck, topological_order
+from microgrid.backprop import COSTS
+from microgrid.engine import OPS
 from microgrid.nn import MLP
 from microgrid.strategies import (
     BINARY_OPS,
@@ -87,6 +90,29 @@ def test_expression_prints_as_the_code_it_runs() -> None:
     assert root.data == t0 * 0.5 + math.tanh(t0) * -1.0 + 0.25
 
 
+def test_a_number_operand_is_written_on_its_side() -> None:
+    expr = Expression((0.5,), (Step("-", (0,), 1.5, const_first=True), Step("**", (1,), 2.0)))
+    assert str(expr).splitlines()[1:] == ["t0 = 1.5 - x0", "t1 = t0 ** 2.0"]
+    assert expr.build()[0].data == (1.5 - 0.5) ** 2.0
+
+
+@given(expressions(max_steps=3, ops=["log", "/"]))
+def test_expressions_can_be_limited_to_some_operations(expr: Expression) -> None:
+    assert {step.op for step in expr.steps} <= {"log", "/"}
+    assert gradcheck(expr, expr.inputs).ok
+
+
+def test_the_operations_drawn_are_the_engines_table() -> None:
+    """Every operation of the table is drawn (the strategies keep no list of their own)."""
+    assert set(UNARY_OPS + BINARY_OPS + NARY_OPS) == set(OPS)
+    try:
+        expressions(ops=["no such op"])
+    except ValueError as e:
+        assert "no such op" in str(e)
+    else:
+        raise AssertionError("no ValueError")
+
+
 def test_expression_called_with_the_wrong_number_of_inputs() -> None:
     expr = Expression((0.5,), (Step("neg", (0,)),))
     try:
@@ -115,16 +141,24 @@ def test_networks_are_rebuilt_from_their_seed(net: MLP) -> None:
 @given(st.data())
 def test_examples_fit_the_network_and_the_cost(data: st.DataObject) -> None:
     net = data.draw(networks())
-    cost = data.draw(st.sampled_from(("quadratic", "cross-entropy", "log-likelihood")))
+    cost = data.draw(st.sampled_from(COSTS))
     x, y = data.draw(examples_for(net, cost))
     assert len(x) == net.sizes[0] and len(y) == net.sizes[-1]
     assert all(-2.0 <= v <= 2.0 for v in x)
-    if cost == "log-likelihood":
+    if cost == "log_likelihood":
         assert sorted(y) == [0.0] * (len(y) - 1) + [1.0]
-    elif cost == "cross-entropy":
+    elif cost == "cross_entropy":
         assert all(0.0 <= v <= 1.0 for v in y)
     else:
         assert all(-1.0 <= v <= 1.0 for v in y)
+
+
+def test_examples_for_refuses_a_cost_it_does_not_know() -> None:
+    net = MLP(2, [1], seed=0)
+    with pytest.raises(ValueError, match=r"did you mean 'cross_entropy'"):
+        examples_for(net, "cross-entropy")
+    with pytest.raises(TypeError, match="cost must be a str"):
+        examples_for(net, 3)  # type: ignore[arg-type]
 
 
 def test_without_hypothesis_the_error_names_the_extra() -> None:

@@ -712,7 +712,7 @@ def test_one_hot_targets_of_the_books_costs_replay_as_one_program(monkeypatch):
     """Cross-entropy against one-hot targets: Value targets, so every batch is one program
     (static targets would record one per class: cross_entropy leaves out the terms whose
     weight is 0), with the eager run's parameters. Class indices stay static."""
-    module = importlib.import_module("microgrid.compile")  # the module, not the function
+    module = importlib.import_module("microgrid.compiler")
     real = module.compile
     seen = []
 
@@ -740,7 +740,7 @@ def test_one_hot_targets_of_the_books_costs_replay_as_one_program(monkeypatch):
 def test_compiled_training_refuses_a_cost_that_branches_on_values():
     """The tracing rule: a cost whose graph depends on the example's values cannot be replayed."""
     pytest.importorskip("numpy")
-    from microgrid.compile import TracingError
+    from microgrid.compiler import TracingError
 
     def branching(outputs, target):
         a = outputs[0]
