@@ -44,6 +44,7 @@ from microgrid.optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:
     from microgrid.compiler import Compiled
+    from microgrid.compiler.training import Training
 
 __all__ = [
     "AccuracyFn",
@@ -286,6 +287,19 @@ def _update(optimizer: Optimizer, params: list[Value]) -> ValueError | str | Non
     return problem
 
 
+def _update_training(training: Training, optimizer: Optimizer) -> ValueError | None:
+    """`_update` for parameters held in arrays: `Training.update`, which refuses
+    a non-finite gradient or update as `SGD` and `Adam` do, changing nothing."""
+    lr = optimizer.lr
+    try:
+        training.update()
+    except ValueError as e:
+        if isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0:
+            return e
+        raise
+    return None
+
+
 # -- checking arguments -------------------------------------------------------
 
 
@@ -307,7 +321,14 @@ def _inputs(X: object, who: str, name: str = "X") -> list[list[float]]:
     if not X:
         raise ValueError(f"{who}: {name} is empty; there is nothing to work on")
     rows = []
+    width = len(X[0]) if isinstance(X[0], Sequence) else -1
     for i, row in enumerate(X):
+        if type(row) is list and len(row) == width and set(map(type, row)) == _FLOAT \
+                and math.isfinite(sum(row)):
+            # the common case, fast (MNIST's 47 million pixels): a list of finite
+            # floats (a non-finite one makes the sum so), kept as it is, not copied
+            rows.append(row)
+            continue
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
             raise TypeError(f"{who}: {name}[{i}] must be a list of numbers, "
                             f"got {type(row).__name__} {check.quote(row)}")
@@ -319,6 +340,9 @@ def _inputs(X: object, who: str, name: str = "X") -> list[list[float]]:
                 check.real(v, f"{name}[{i}][{k}]", who=who)  # raises, naming it
         rows.append([float(v) for v in row])
     return rows
+
+
+_FLOAT = {float}
 
 
 def _check_examples(
@@ -520,10 +544,11 @@ def fit(
     try:
         rng = random.Random(seed)
         order = list(range(len(plan.X)))
-        for _ in range(plan.epochs):
-            if shuffle and plan.batch < len(order):
-                rng.shuffle(order)
-            _epoch(plan, history, order, bar, callback)
+        with _holding(plan):
+            for _ in range(plan.epochs):
+                if shuffle and plan.batch < len(order):
+                    rng.shuffle(order)
+                _epoch(plan, history, order, bar, callback)
     except KeyboardInterrupt:
         history.interrupted = True
         plan.optimizer.zero_grad()  # the abandoned batch's partial grads mean nothing
@@ -559,6 +584,10 @@ class _Plan:
     """The compiled step and, when accuracy is tracked, the compiled forward pass."""
     scorer: Compiled | None = None
     """The compiled cost and outputs that measure the validation set (`_scorer`)."""
+    arrays: tuple[Any, Any] | None = None
+    """``X`` and ``Y`` as numpy arrays, when the compiled step trains in arrays."""
+    training: Training | None = None
+    """While `_holding`: the compiled step's `Training`, the parameters in its arrays."""
     step_shown: dict[str, str] = field(default_factory=dict)
     """What the progress bar shows of the last step (loss, accuracy)."""
     shown: dict[str, str] = field(default_factory=dict)
@@ -670,8 +699,10 @@ def _epoch(
             if bar is not None:
                 _show(bar, plan, cost, right / m if plan.accuracy_fn is not None else None)
         if not last and callback is not None:
+            _sync(plan)
             callback(history)
     if plan.validation is not None:
+        _sync(plan)  # the network's Values, which the validation reads, as trained
         held_out = _measure(plan.net, *plan.validation, plan.loss_fn, plan.accuracy_fn,
                             plan.scorer)
         with _finish_before_interrupt():
@@ -679,6 +710,7 @@ def _epoch(
             if bar is not None:  # the last step's figures, now with the validation's
                 bar.set_postfix({**plan.step_shown, **plan.shown})
     if callback is not None:
+        _sync(plan)
         callback(history)
 
 
@@ -698,14 +730,17 @@ def _record_epoch(plan: _Plan, history: History, loss: float, accuracy: float,
 
 def _forward_backward(plan: _Plan, history: History, batch: list[int]) -> tuple[float, int]:
     """The batch's cost, its gradients filled in, and how many it classifies right."""
-    xs = [plan.X[i] for i in batch]
     ys = [plan.Y[i] for i in batch]
-    plan.optimizer.zero_grad()
     try:
-        if plan.compiled is None:
-            cost, outputs = _eager_cost(plan, xs, ys)
+        if plan.training is not None:
+            cost, outputs = _training_cost(plan, batch)
         else:
-            cost, outputs = _compiled_cost(*plan.compiled, xs, ys)
+            xs = [plan.X[i] for i in batch]
+            plan.optimizer.zero_grad()
+            if plan.compiled is None:
+                cost, outputs = _eager_cost(plan, xs, ys)
+            else:
+                cost, outputs = _compiled_cost(*plan.compiled, xs, ys)
     except ArithmeticError as e:  # an overflow: the parameters have blown up
         raise _diverged(plan, history, e) from e
     if not -math.inf < cost < math.inf:
@@ -742,12 +777,50 @@ def _compiled_cost(
     return cost, [[Value(v) for v in row] for row in rows]
 
 
+def _training_cost(plan: _Plan, batch: list[int]) -> tuple[float, list[list[Value]]]:
+    """The batch replayed by the compiled step that holds the parameters in arrays:
+    the cost (the gradients kept for `_step`) and the outputs, if accuracy is tracked."""
+    assert plan.training is not None and plan.arrays is not None
+    X, Y = plan.arrays
+    cost = plan.training.compute(X[batch], Y[batch])
+    outputs = plan.training.outputs
+    if outputs is None:
+        return cost, []
+    return cost, [[Value(v) for v in row] for row in outputs.tolist()]
+
+
+@contextmanager
+def _holding(plan: _Plan) -> Iterator[None]:
+    """While training compiled with `SGD` or `Adam`: the parameters in the compiled
+    step's arrays (`Compiled.training`), written back to the network (with the
+    last gradients and the optimiser's state) however the block ends."""
+    if plan.compiled is None or plan.arrays is None:
+        yield
+        return
+    with plan.compiled[0].training(plan.optimizer) as training:
+        plan.training = training
+        try:
+            yield
+        finally:
+            plan.training = None
+
+
+def _sync(plan: _Plan) -> None:
+    """Before user code or the validation reads the network: its Values as trained."""
+    if plan.training is not None:
+        plan.training.sync()
+
+
 def _step(plan: _Plan, history: History, cost: float, accuracy: float) -> None:
     """The optimiser's step (at the scheduled rate), recorded in the history."""
     optimizer = plan.optimizer
     if plan.lr_schedule is not None:
         optimizer.lr = _scheduled_rate(plan.lr_schedule, history.steps, plan.total_steps)
-    problem = _update(optimizer, plan.params)
+    problem: ValueError | str | None
+    if plan.training is not None:
+        problem = _update_training(plan.training, optimizer)
+    else:
+        problem = _update(optimizer, plan.params)
     if problem is not None:
         raise _diverged(plan, history, problem)
     history.step_loss.append(cost)
@@ -760,7 +833,16 @@ def _step(plan: _Plan, history: History, cost: float, accuracy: float) -> None:
 def _compiled_step(plan: _Plan) -> tuple[Compiled, Compiled | None]:
     """`fit`'s step as compiled programs: the mean cost (with the same
     penalties, which are batch-independent, so the mean adds them once) and,
-    for accuracy, the network's outputs."""
+    for accuracy, the network's outputs.
+
+    With `SGD` or `Adam` holding exactly the network's parameters the step
+    trains in arrays (`Compiled.training`, see `_holding`): one program returns
+    ``[cost, *outputs]`` and ``plan.arrays`` holds the data as arrays. Any
+    other optimiser gets the gradients in the Values (``step.backward``) and
+    a second program for the outputs.
+    """
+    import numpy as np
+
     from microgrid.compiler import compile as compile_graph
 
     net, loss_fn, alpha, penalty, params = (plan.net, plan.loss_fn, plan.alpha, plan.penalty,
@@ -775,9 +857,26 @@ def _compiled_step(plan: _Plan) -> tuple[Compiled, Compiled | None]:
         return cost
 
     x, y = plan.X[0], plan.Y[0]
-    step = compile_graph(example_cost, x, y, params=params, reduction="mean",
-                         static_y=_static_targets(loss_fn, plan.Y))
+    static = _static_targets(loss_fn, plan.Y)
     want_outputs = plan.accuracy_fn is not None
+    optimizer = plan.optimizer
+    if (type(optimizer) in (SGD, Adam)
+            and {id(p) for p in optimizer.params} == {id(p) for p in params}
+            and len(optimizer.params) == len(params)):
+        def cost_and_outputs(x: list[Value], y: Any) -> list[Value]:
+            outputs = net(x)
+            cost = loss_fn(outputs, y)
+            if alpha:
+                cost = cost + losses.l2_penalty(params, alpha)
+            if penalty is not None:
+                cost = cost + penalty()
+            return [cost, *outputs]
+
+        step = compile_graph(cost_and_outputs if want_outputs else example_cost, x, y,
+                             params=params, reduction="mean", static_y=static)
+        plan.arrays = (np.array(plan.X), np.array(plan.Y))
+        return step, None
+    step = compile_graph(example_cost, x, y, params=params, reduction="mean", static_y=static)
     predict = compile_graph(lambda x: net(x), x) if want_outputs else None
     return step, predict
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
 import json
 import math
 import re
@@ -735,6 +736,46 @@ def test_one_hot_targets_of_the_books_costs_replay_as_one_program(monkeypatch):
     fit(MLP(2, [5, 3], output_activation="softmax", seed=1), X, labels, loss="log_likelihood",
         epochs=1, batch_size=10, compiled=True, progress=False)
     assert seen[0].static_y
+
+
+@needs_numpy
+def test_compiled_fit_hands_the_parameters_held_in_arrays_back_to_the_network():
+    """With SGD or Adam the compiled step keeps the parameters in arrays; a callback,
+    the validation set and the caller after fit see them as trained, and a callback
+    changes nothing (the same run with and without one)."""
+    X, labels = three_classes(30)
+    targets = one_hot(labels, 3)
+    finals = []
+    for optimizer in (SGD, Adam):
+        for with_callback in (False, True):
+            net = MLP(2, [5, 3], activation="sigmoid", seed=4)
+            seen = []
+            fit(net, X, targets, optimizer=optimizer(net.parameters(), lr=0.3), epochs=2,
+                batch_size=7, compiled=True, progress=False,
+                callback=(lambda h, net=net, seen=seen: seen.append(net.state_dict()))
+                if with_callback else None)
+            if with_callback:
+                assert len(seen) == 10 and all(a != b for a, b in itertools.pairwise(seen))
+                assert seen[-1] == net.state_dict()
+            finals.append(net.state_dict())
+    assert finals[0] == finals[1] and finals[2] == finals[3]
+
+
+@needs_numpy
+def test_ctrl_c_in_a_compiled_fit_leaves_the_last_steps_parameters_in_the_network():
+    X, y = xor(12, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    snapshots = []
+
+    def callback(history):
+        snapshots.append(net.state_dict())
+        if history.steps == 3:
+            raise KeyboardInterrupt
+
+    history = fit(net, X, y, epochs=10, callback=callback, compiled=True, progress=False)
+    assert history.interrupted and history.steps == 3
+    assert net.state_dict() == snapshots[-1]
+    assert all(p.grad == 0.0 for p in net.parameters())
 
 
 def test_compiled_training_refuses_a_cost_that_branches_on_values():
