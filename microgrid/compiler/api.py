@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 
 _DATA = operator.attrgetter("data")
+_NONE: list[float] = []
 
 
 class Compiled:
@@ -114,7 +115,8 @@ class Compiled:
         out = np.empty((Xa.shape[0], self._n_roots))
         for family, rows, table_rows in self._split(Xa, T):
             Xg, Tg = _rows(Xa, T, rows)
-            stores = self._replay(family, Xg, Tg, rows, table_rows)
+            with np.errstate(all="ignore"):
+                stores = self._replay(family, Xg, Tg, rows, table_rows)
             out[slice(None) if rows is None else rows] = np.stack(family.values(stores), axis=1)
         return out[:, 0] if self._n_roots == 1 else out
 
@@ -251,7 +253,7 @@ class Compiled:
         The parameters come from their ``.data``, or from a `Training`'s array."""
         leaves = family.program.free
         n = len(self.params)
-        others = list(map(_DATA, leaves[n:])) if len(leaves) > n else []
+        others = list(map(_DATA, leaves[n:])) if len(leaves) > n else _NONE
         if self._theta is None:
             return list(map(_DATA, leaves[:n])), others
         if family is self._theta_home:
@@ -404,12 +406,13 @@ class Compiled:
         others = np.empty((batch, self._n_roots - 1)) if outputs else None
         for family, rows, table_rows in self._split(Xa, T):
             Xg, Tg = _rows(Xa, T, rows)
-            stores = self._replay(family, Xg, Tg, rows, table_rows)
+            with np.errstate(all="ignore"):  # what leaves the domain is checked, not warned
+                stores = self._replay(family, Xg, Tg, rows, table_rows)
+                g = family.gradients(stores, seed)[:n]
             values = family.values(stores)
             loss += float(values[0].sum())
             if others is not None and len(values) > 1:
                 others[slice(None) if rows is None else rows] = np.stack(values[1:], axis=1)
-            g = family.gradients(stores, seed)[:n]
             positions = self._positions(family)
             if positions is not None:
                 ordered = np.empty(n)
@@ -434,6 +437,8 @@ def _static_key(y: object) -> object:
 
 
 def _as_matrix(A: ArrayLike, name: str) -> Array:
+    if type(A) is np.ndarray and A.dtype == np.float64 and bool(np.isfinite(A).all()):
+        return A  # the common case, and a training loop's: quickly
     try:
         M = np.asarray(A)
         if M.dtype.kind not in "biuf":

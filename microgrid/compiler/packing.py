@@ -79,10 +79,15 @@ def build(
     roots = [("V" if nodes.batched[r] else "U", rows[r]) for r in rec.roots]
     lift_start = len(rec.inputs) + len(rec.targets)
     param_rows = np.array([rows[p] for p in params], dtype=np.intp)
-    zero_V, zero_U = _sole_writers(instructions, roots[0], n_V, n_U)
+    lift_stop = lift_start + len(lifted_rows)
+    # read as gradients: what the instructions compute (each reads its rows' gradient)
+    # and the parameters (the result); the inputs', targets' and other leaves' never
+    read_V = np.arange(n_V) >= lift_stop
+    read_U = (np.arange(n_U) < len(params)) | (np.arange(n_U) >= len(nodes.free))
+    zero_V, zero_U = _sole_writers(instructions, roots[0], read_V, read_U)
     return Program(instructions, n_V, np.zeros(n_U, dtype=np.float64), len(nodes.free),
-                   nodes.free, param_rows, roots, len(rec.order), lift_start,
-                   lift_start + len(lifted_rows), zero_V, zero_U)
+                   nodes.free, param_rows, roots, len(rec.order), lift_start, lift_stop,
+                   zero_V, zero_U)
 
 
 def _lift(
@@ -190,10 +195,12 @@ def _in_layers(nodes: _Nodes, blocks: list[list[Value]]) -> list[Value]:
 
 
 def _sole_writers(
-    instructions: list[Instruction], root: tuple[str, int], n_V: int, n_U: int
+    instructions: list[Instruction], root: tuple[str, int],
+    read_V: NDArray[np.bool_], read_U: NDArray[np.bool_],
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Mark the operands that are the only contribution to their gradient rows, and
-    return the runs of rows a backward pass must still zero (V's, U's).
+    return the runs of rows a backward pass must still zero (V's, U's): of the
+    rows whose gradient is read (``read_V``, ``read_U``), those without one.
 
     A gradient row is the sum of its contributions; where there is one (a
     layer's weights, read by their layer alone) its writer writes it, so it
@@ -201,7 +208,7 @@ def _sole_writers(
     the size of the network's weights for ``U``. The seeded root counts as a
     writer of its row.
     """
-    counts = {"V": np.zeros(n_V, dtype=np.intp), "U": np.zeros(n_U, dtype=np.intp)}
+    counts = {"V": np.zeros(len(read_V), dtype=np.intp), "U": np.zeros(len(read_U), dtype=np.intp)}
     counts[root[0]][root[1]] += 1
     refs = [ref for ins in instructions if ins.needs_grad for ref in ins.gradient_refs()]
     for ref in refs:
@@ -209,7 +216,7 @@ def _sole_writers(
     for ref in refs:
         ref.sole = (ref.start is not None and ref.unique
                     and bool((counts[ref.kind][ref.start : ref.stop] == 1).all()))
-    zero = {kind: np.ones(n, dtype=bool) for kind, n in (("V", n_V), ("U", n_U))}
+    zero = {"V": read_V.copy(), "U": read_U.copy()}
     for ref in refs:
         if ref.sole:
             zero[ref.kind][ref.start : ref.stop] = False
