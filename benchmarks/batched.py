@@ -3,6 +3,7 @@
     python benchmarks/batched.py            # full run (a few minutes)
     python benchmarks/batched.py --quick    # fewer sizes and repeats, a smaller epoch
     python benchmarks/batched.py --json     # the figures as JSON
+    python benchmarks/batched.py --book     # only the book's workloads
 
 Two parts. First micrograd's moons step at batch sizes 10, 100 and 1000
 (below). Then the book's workloads (Nielsen's chapter 1, `book`): a
@@ -553,6 +554,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="batch sizes 10 and 100, fewer repeats")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--book", action="store_true",
+                        help="only the book's workloads (not the moons step)")
     args = parser.parse_args()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))  # for micrograd (see its step)
     say = (lambda *a: None) if args.json else print
@@ -573,17 +576,18 @@ def main() -> None:
     say(f"{out['benchmark']}; medians, ms per step\n")
     say(f"{'batch':>6} {'micrograd':>10} {'eager':>9} {'compiled':>9} {'numpy':>8}   "
         f"{'mg/comp':>8} {'eager/comp':>10} {'comp/numpy':>10}")
-    for batch in batches:
+    for batch in [] if args.book else batches:
         row = measure(batch, repeats[batch])
         out["results"].append(row)
         say(f"{batch:>6} {row['micrograd_ms']:>10.1f} {row['eager_ms']:>9.2f} "
             f"{row['compiled_ms']:>9.3f} {row['numpy_ms']:>8.3f}   "
             f"{row['micrograd_over_compiled']:>7.0f}x {row['eager_over_compiled']:>9.0f}x "
             f"{row['compiled_over_numpy']:>9.1f}x")
-    say("\ncompile + first forward pass (one-off, both labels), with compile's checks / "
-        "without (check=False):\n  "
-        + ", ".join(f"batch {r['batch']}: {r['compile_ms']:.1f} / "
-                    f"{r['compile_unchecked_ms']:.1f} ms" for r in out["results"]))
+    if not args.book:
+        say("\ncompile + first forward pass (one-off, both labels), with compile's checks / "
+            "without (check=False):\n  "
+            + ", ".join(f"batch {r['batch']}: {r['compile_ms']:.1f} / "
+                        f"{r['compile_unchecked_ms']:.1f} ms" for r in out["results"]))
     book(out, args.quick, say)
     if args.json:
         print(json.dumps(out, indent=2))
