@@ -22,6 +22,8 @@ weight decay per step) at 5.0 / 50,000 = 1e-4, as it does itself for its
     python examples/nielsen.py --mnist DIR   # on MNIST (the IDX files in DIR), the book's
                                              # own data and sizes: an hour or more
     python examples/nielsen.py --verbose     # also every epoch, as network.py prints it
+                                             # (slower: the printing callback gets the
+                                             # network synced after every step)
 
 `run` and `SETUPS` are importable (scripts/make_nielsen_docs.py draws the
 accuracy curves from them).
@@ -114,10 +116,11 @@ def run(setup: Setup, data: Data, epochs: int = 30, seed: int = 0,
             print(f"    Epoch {history.epochs - 1}: {right} / {n_test}", flush=True)
 
     shown: list[None] = []
+    # (a callback only to print: a compiled fit hands it the network synced every step)
     history = fit(net, data.X_train, one_hot(data.y_train, 10), loss=setup.loss, lr=setup.lr,
                   epochs=epochs, batch_size=10, penalty=penalty, seed=seed,
                   validation=(data.X_test, one_hot(data.y_test, 10)), compiled=True,
-                  progress=False, callback=report)
+                  progress=False, callback=report if verbose else None)
     return Result(setup, lmbda, epochs, history.validation_accuracy, history.seconds)
 
 

@@ -367,27 +367,25 @@ def _output_folder(path: str | os.PathLike[str]) -> Path:
 
 
 def _train(options: DemoOptions, stream: TextIO, total_steps: int, lr: float,
-           train: Callable[[Callable[[History], None], bool], History]) -> History:
+           train: Callable[[Callable[[History], None] | None, bool], History]) -> History:
     """``train(callback, progress)``: `fit` with the demo's progress display (a tqdm bar,
-    or a line every tenth of the run without tqdm); divergence as a RuntimeError."""
+    or a line every tenth of the run without tqdm); divergence as a RuntimeError.
+
+    No callback where none shows anything: a compiled fit writes the parameters
+    back to the network before each callback, a loop over them per step.
+    """
     tqdm_bar = not options.quiet and _has_tqdm()
     show = None if options.quiet or tqdm_bar else _plain_progress(stream, total_steps)
-    done = [0]
-
-    def callback(history: History) -> None:
-        done[0] = history.steps
-        if show is not None:
-            show(history)
-
     try:
-        return train(callback, tqdm_bar)
+        return train(show, tqdm_bar)
     except (ValueError, ArithmeticError) as e:
         # fit's DivergenceError: the parameters blew up (they are left as the
         # last good step left them); its cause is what overflowed.
+        done = e.history.steps if isinstance(e, DivergenceError) else 0
         cause = e.__cause__ if isinstance(e, DivergenceError) and e.__cause__ else e
         problem = str(cause) if len(str(cause)) < 120 else str(cause)[:117] + "..."
         raise RuntimeError(
-            f"training diverged after {done[0]} of {total_steps} steps ({problem}); "
+            f"training diverged after {done} of {total_steps} steps ({problem}); "
             f"try a smaller --lr than {lr:g}"
         ) from e
 
