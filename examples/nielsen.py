@@ -17,10 +17,10 @@ weight decay per step) at 5.0 / 50,000 = 1e-4, as it does itself for its
 1,000-image runs (lambda = 0.1), so here lambda = 1e-4 * 1,437. Needs numpy
 (the ``fast`` extra).
 
-    python examples/nielsen.py               # the five runs on digits, ~2 min on 2 cores
+    python examples/nielsen.py               # the five runs on digits, ~15 s on 2 cores
     python examples/nielsen.py --quick       # chapter 1's run in full, the others 2 epochs
     python examples/nielsen.py --mnist DIR   # on MNIST (the IDX files in DIR), the book's
-                                             # own data and sizes: an hour or more
+                                             # own data and sizes: ~20 minutes
     python examples/nielsen.py --verbose     # also every epoch, as network.py prints it
                                              # (slower: the printing callback gets the
                                              # network synced after every step)

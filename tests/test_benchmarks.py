@@ -68,9 +68,11 @@ def test_batched_reports_the_books_workloads_against_numpy_torch_and_network_py(
         assert all(positive(row[key]) for key in (*BOOK_STEP_FIELDS, "torch_ms")), row
         assert row["compiled_over_numpy"] == row["compiled_ms"] / row["numpy_ms"]
         assert row["torch_over_compiled"] == row["torch_ms"] / row["compiled_ms"]
-    assert (epoch["workload"], epoch["batch"], epoch["examples"]) == ("784-30-10", 10, 1000)
-    for key in ("epoch_compiled_s", "epoch_fit_s", "epoch_network_py_s"):
+    assert (epoch["workload"], epoch["batch"], epoch["examples"]) == ("784-30-10", 10, 2000)
+    for key in ("epoch_compiled_s", "epoch_network_py_s"):
         assert positive(epoch[key]), (key, epoch)
+    for key in ("epoch_fit_s", "fit_first_batch_s"):  # differences of two runs: rough
+        assert isinstance(epoch[key], float) and math.isfinite(epoch[key]), (key, epoch)
     assert epoch["network_py_over_compiled"] == (epoch["epoch_network_py_s"]
                                                  / epoch["epoch_compiled_s"])
 
