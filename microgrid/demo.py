@@ -38,7 +38,7 @@ network, ``[64, 30, 10]`` sigmoid with the quadratic cost, N(0, 1)
 initial weights, mini-batches of 10 at eta = 3.0 for 30 epochs, on a
 seeded, stratified 80/20 split of the 1,797 bundled 8x8 digits
 (`datasets.digits`), measuring the test set after every epoch. It trains
-compiled (`fit(compiled=True)`, about 6 s) where numpy is installed, else
+compiled (`fit(compiled=True)`, under 2 s) where numpy is installed, else
 eagerly (about 40 s). It writes ``training_curves.png`` (loss and accuracy
 per epoch, training and test), ``confusion_matrix.png`` (the test set's),
 ``misclassified.png`` (the test images it gets wrong, true and predicted
@@ -442,7 +442,7 @@ def _run_images(options: DemoOptions, out: Path, stream: TextIO,
               seed=options.seed)
     compiled = importlib.util.find_spec("numpy") is not None
     how = ("compiled (numpy)" if compiled else
-           f"eagerly (about 40 s; {install_hint('fast')} trains compiled, several times faster)")
+           f"eagerly (about 40 s; {install_hint('fast')} trains compiled, some 20 times faster)")
     say(f"Training an MLP {net.sizes} ({activation}, {net.num_parameters()} parameters, "
         f"{preset.init} initial weights) on {options.dataset}: {len(X_train)} training and "
         f"{len(X_test)} test images, {epochs} epochs of mini-batches of {preset.batch_size} "
