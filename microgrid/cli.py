@@ -189,7 +189,7 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     (microgrid.demo)."""
     import math
 
-    from microgrid.demo import DATASET_NAMES, IMAGE_PRESETS
+    from microgrid.datasets import DATASETS, IMAGES
     from microgrid.nn import HIDDEN_ACTIVATIONS
 
     def positive(text: str) -> int:
@@ -238,9 +238,8 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "(also when only extras were missing), 1 when a file could not be written, 2 on bad "
         "arguments.",
     )
-    p.add_argument("--dataset", default="moons", choices=DATASET_NAMES,
-                   help=f"a toy dataset (default moons) or real images "
-                   f"({', '.join(IMAGE_PRESETS)})")
+    p.add_argument("--dataset", default="moons", choices=(*DATASETS, *IMAGES),
+                   help=f"a toy dataset (default moons) or real images ({', '.join(IMAGES)})")
     p.add_argument("--steps", type=positive, default=None,
                    help="full-batch training steps of a toy dataset (default 100; 300 for "
                    "spirals)")

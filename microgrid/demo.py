@@ -71,7 +71,7 @@ from typing import Any, TextIO
 from microgrid import _checks
 from microgrid._extras import install_hint
 from microgrid._files import write_atomically
-from microgrid.datasets import DATASETS, Dataset, digits, one_hot, train_test_split
+from microgrid.datasets import DATASETS, IMAGES, Dataset, one_hot, train_test_split
 from microgrid.engine import no_grad
 from microgrid.losses import hinge
 from microgrid.nn import HIDDEN_ACTIVATIONS, MLP
@@ -152,14 +152,15 @@ class ImagePreset:
 
 IMAGE_PRESETS: dict[str, ImagePreset] = {
     "digits": ImagePreset(
-        digits, 64, 10, 0.2, (30,), "sigmoid", "normal", "quadratic", 3.0, 10, 30,
+        IMAGES["digits"], 64, 10, 0.2, (30,), "sigmoid", "normal", "quadratic", 3.0, 10, 30,
         "the book's chapter 1 network on the bundled 8x8 digits; about 98% on the test set",
     ),
 }
 """The real datasets ``--dataset`` takes, with the book's hyper-parameters."""
 
-DATASET_NAMES: tuple[str, ...] = (*PRESETS, *IMAGE_PRESETS)
-"""Every ``--dataset``: the toys (`PRESETS`), then the real data (`IMAGE_PRESETS`)."""
+DATASET_NAMES: tuple[str, ...] = (*DATASETS, *IMAGES)
+"""Every ``--dataset``: the toys (`datasets.DATASETS`), then the real images
+(`datasets.IMAGES`); `PRESETS` and `IMAGE_PRESETS` hold their defaults."""
 
 FILES: dict[str, str] = {
     "training_curves.png": "loss and accuracy at every step",

@@ -24,7 +24,7 @@ import pytest
 
 from microgrid import MLP, no_grad
 from microgrid.cli import build_parser, main
-from microgrid.datasets import DATASETS, digits, moons, train_test_split
+from microgrid.datasets import DATASETS, IMAGES, digits, moons, train_test_split
 from microgrid.demo import (
     ACTIVATIONS,
     DATASET_NAMES,
@@ -322,7 +322,7 @@ def test_parser_choices_match_the_demo() -> None:
     choices = {a.dest: tuple(a.choices) for a in demo._actions if a.choices}
     assert choices == {"dataset": DATASET_NAMES, "activation": HIDDEN_ACTIVATIONS}
     assert set(PRESETS) == set(DATASETS)
-    assert (*PRESETS, "digits") == DATASET_NAMES and set(IMAGE_PRESETS) == {"digits"}
+    assert (*DATASETS, *IMAGES) == DATASET_NAMES and set(IMAGE_PRESETS) == set(IMAGES)
     assert ACTIVATIONS == HIDDEN_ACTIVATIONS
 
 
@@ -376,7 +376,8 @@ def test_the_summary_says_which_loss_is_which(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        (DemoOptions(dataset="mnist"), ValueError, "unknown dataset 'mnist'; valid: moons"),
+        (DemoOptions(dataset="mnist"), ValueError,
+         "unknown dataset 'mnist'; valid: circles, moons, spirals, xor, digits"),
         (DemoOptions(steps=0), ValueError, "steps must be an int >= 1, got 0"),
         (DemoOptions(steps=2.0), TypeError, "steps must be an int, got float"),  # type: ignore
         (DemoOptions(hidden=()), ValueError, "hidden must be one or more layer widths"),
