@@ -439,12 +439,13 @@ def _refuse_infinite_local(node: Value, i: int, local: float) -> None:
 
 def _total(parts: list[Scalar]) -> Scalar:
     """The contributions into one node: the only one, their sum as numbers, or one
-    `sum_of` node."""
+    `sum_of` node, its terms in the order their consumers were built (the pass met
+    them last first)."""
     if len(parts) == 1:
         return parts[0]
     if all(type(p) is not Value for p in parts):
         return sum(parts, 0.0)
-    return sum_of(parts)
+    return sum_of(parts[::-1])
 
 
 def _times(local: Scalar, g: Scalar) -> Scalar:

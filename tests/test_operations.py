@@ -130,7 +130,7 @@ def _softmax_curvature(node: Value) -> Matrix:
 
 def _linear_curvature(node: Value) -> Matrix:
     """linear's: 1 between a weight and its input when both are Values, else 0."""
-    weights, inputs, bias = OPS["linear"].operands(node)
+    weights, inputs, _ = OPS["linear"].operands(node)
     index: dict[tuple[str, int], int] = {}
     for name, items in (("w", weights), ("x", inputs)):
         for k, item in enumerate(items):
