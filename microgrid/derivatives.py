@@ -157,7 +157,7 @@ def grad(
         _checked_graph(order, "grad")
     needed = _depending_on(order, xs)
     if not building:
-        grads = _float_pass(order, needed, s, xs)
+        grads = _float_pass(_plan(order, needed), needed, root, s, xs)
         return [Value(grads.get(x, 0.0)) for x in xs]
     original = set(order)
     value_grads = _value_pass(order, needed, s, set(xs), original, _namer(root))
@@ -202,39 +202,48 @@ def _results(grads: list[Scalar], original: set[Value]) -> list[Value]:
 # -- the float pass: backward's, into a dict -------------------------------------------
 
 
+_Plan = list[tuple[Value, tuple[tuple[Value, float], ...]]]
+
+
+def _plan(order: list[Value], needed: set[Value]) -> _Plan:
+    """The steps of a float pass, in backward's order: each interior node that leads to
+    an input, with its ``(parent, local derivative)`` pairs for the parents that do."""
+    return [(node, tuple([(p, local) for p, local in zip(node.parents, node.local_grads)
+                          if p in needed]))
+            for node in reversed(order) if node.parents and node in needed]
+
+
 def _float_pass(
-    order: list[Value], needed: set[Value], seed: float, xs: list[Value]
+    plan: _Plan, needed: set[Value], root: Value, seed: float, xs: list[Value]
 ) -> dict[Value, float]:
-    """``∂root/∂node`` for the nodes that lead to an input, as backward computes them."""
-    walk = [node for node in order if node in needed]
-    root = order[-1]
+    """``∂root/∂node`` for the nodes that lead to an input, as backward computes them
+    (``plan`` may hold other nodes too: those ``root`` does not reach pass nothing)."""
     if root not in needed:
         return {}
     grads = {root: seed}
     get = grads.get
     checking = is_anomaly_enabled()
     if not checking:
-        for node in reversed(walk):
-            g = get(node, 0.0)
-            if g == 0.0:
-                continue  # passes nothing on, as in backward (never 0 * inf)
-            for parent, local in zip(node.parents, node.local_grads):
-                if parent in needed:
-                    grads[parent] = get(parent, 0.0) + local * g
+        for node, edges in plan:
+            g = get(node)
+            if not g:
+                continue  # not reached, or 0: passes nothing on, as in backward (no 0 * inf)
+            for parent, local in edges:
+                grads[parent] = get(parent, 0.0) + local * g
         if -_INF < sum([get(x, 0.0) for x in xs], 0.0) < _INF:  # nan and inf show in it
             return grads
-    return _checked_float_pass(walk, needed, seed, exact_infinities=not checking)
+    return _checked_float_pass(plan, needed, root, seed, exact_infinities=not checking)
 
 
 def _checked_float_pass(
-    walk: list[Value], needed: set[Value], seed: float, exact_infinities: bool
+    plan: _Plan, needed: set[Value], root: Value, seed: float, exact_infinities: bool
 ) -> dict[Value, float]:
     """`_float_pass` again, checking each step; raises at the first one at fault
     (backward's rules: see `Value.backward`)."""
-    grads = {walk[-1]: seed}
+    grads = {root: seed}
     get = grads.get
     source: dict[Value, Value] = {}  # an exact infinity's derivative -> the node that made it
-    for node in reversed(walk):
+    for node, _ in plan:
         g = get(node, 0.0)
         if g == 0.0:
             continue
@@ -536,9 +545,22 @@ def _scalar(out: object, who: str) -> Value:
     return out
 
 
-def _numbers(output: Value, xs: list[Value]) -> list[float]:
-    """``grad(output, xs)`` as floats (an output that is a leaf: 1 for itself, else 0)."""
-    return [g.data for g in grad(output, xs)]
+def _rows(outputs: list[Value], xs: list[Value]) -> list[list[float]]:
+    """``grad(output, xs)`` as floats for each output: one walk of their graphs together
+    (the derivatives of a gradient's entries share most of their nodes), each output's
+    pass running through it from its own node."""
+    stand_in = Value(0.0)  # a node reading every output, only to order their graphs
+    stand_in.parents = tuple(outputs)
+    order = topological_order(stand_in)[:-1]
+    if is_anomaly_enabled():
+        _checked_graph(order, "grad")
+    needed = _depending_on(order, xs)
+    plan = _plan(order, needed)
+    rows = []
+    for output in outputs:
+        grads = _float_pass(plan, needed, output, 1.0, xs)
+        rows.append([grads.get(x, 0.0) for x in xs])
+    return rows
 
 
 def hessian(f: Callable[[list[Value]], Value], xs: Sequence[float | Value]) -> list[list[float]]:
@@ -550,27 +572,25 @@ def hessian(f: Callable[[list[Value]], Value], xs: Sequence[float | Value]) -> l
     a network's cost with respect to its parameters), and its ``.grad`` is
     not touched.
 
-    Reverse over reverse: one `grad` with ``create_graph=True``, then one
-    pass through the graph of each ``∂f/∂x_i`` for the entries ``j >= i``;
-    the entries below the diagonal are those above it, so ``H`` is exactly
-    symmetric by construction (the mixed partials of a function whose
-    second derivatives are continuous are equal, Schwarz's theorem; the
-    engine's operations have continuous second derivatives wherever they
-    have second derivatives at all, relu and abs being constant on each side
-    of their kinks). ``n`` inputs take ``n + 1`` passes.
+    Reverse over reverse: one `grad` with ``create_graph=True`` gives the
+    gradient as a graph, then a float pass from each ``∂f/∂x_i`` gives row
+    ``i`` (the ``n`` passes walk the gradient's graphs together: they share
+    most of their nodes). ``H`` is symmetric by construction: the entries
+    below the diagonal are those above it (``H[j][i]`` is ``H[i][j]``, read
+    from row ``i`` for ``j >= i``). Computed apart they would differ by
+    rounding only: mixed partials are equal wherever the second derivatives
+    are continuous (Schwarz's theorem), and the pass differentiates the
+    smooth piece the point is on (relu and abs are linear on each side of
+    their kinks, their derivatives constants).
 
         >>> hessian(lambda x: x[0] ** 2 * x[1], [3.0, 2.0])   # [[2y, 2x], [2x, 0]]
         [[4.0, 6.0], [6.0, 0.0]]
     """
     leaves = _leaves(f, xs, "hessian")
     out = _scalar(f(leaves), "hessian")
-    first = grad(out, leaves, create_graph=True)
+    rows = _rows(grad(out, leaves, create_graph=True), leaves)
     n = len(leaves)
-    h = [[0.0] * n for _ in range(n)]
-    for i in range(n):
-        for j, hij in enumerate(_numbers(first[i], leaves[i:]), i):
-            h[i][j] = h[j][i] = hij
-    return h
+    return [[rows[min(i, j)][max(i, j)] for j in range(n)] for i in range(n)]
 
 
 def hvp(
@@ -594,7 +614,7 @@ def hvp(
     direction = [real(vi, f"v[{i}]", who="hvp") for i, vi in enumerate(v)]
     out = _scalar(f(leaves), "hvp")
     first = grad(out, leaves, create_graph=True)
-    return _numbers(linear(first, direction), leaves)
+    return _rows([linear(first, direction)], leaves)[0]
 
 
 def jacobian(
@@ -616,10 +636,8 @@ def jacobian(
     if isinstance(outs, (str, bytes)) or not isinstance(outs, Sequence):
         raise TypeError(f"jacobian: f must return a list of Values, got "
                         f"{type(outs).__name__} {quote(outs)}")
-    rows = []
     for i, out in enumerate(outs):
         if not isinstance(out, Value):
             raise TypeError(f"jacobian: f's output [{i}] must be a Value, got "
                             f"{type(out).__name__} {quote(out)}")
-        rows.append(_numbers(out, leaves))
-    return rows
+    return _rows(list(outs), leaves)
