@@ -385,14 +385,16 @@ def _value_pass(
     root = order[-1]
     if root not in needed:
         return {}
-    pending: dict[Value, list[Scalar]] = {root: [seed]}
+    # Each node's contributions, gathered as (local derivative, consumer's derivative)
+    # pairs and summed once, as one node, when the walk reaches it.
+    pending: dict[Value, list[tuple[Scalar, Scalar]]] = {root: [(1.0, seed)]}
     grads: dict[Value, Scalar] = {}
     for node in reversed(order):
-        parts = pending.pop(node, None)
-        if parts is None:
+        pairs = pending.pop(node, None)
+        if pairs is None:
             continue
         try:
-            g = _total(parts)
+            g = _total(pairs)
             if (name is not None and node.label and type(g) is Value and not g.label
                     and g not in original):
                 g.label = name(node)
@@ -401,11 +403,9 @@ def _value_pass(
             if not node.parents or (type(g) is not Value and g == 0.0):
                 continue
             for parent, local in zip(node.parents, _checked_locals(node, needed)):
-                if local is None:
-                    continue
-                c = _times(local, g)
-                if type(c) is Value or c != 0.0:  # a 0 that is 0 everywhere adds nothing
-                    pending.setdefault(parent, []).append(c)
+                if local is None or (type(local) is not Value and local == 0.0):
+                    continue  # not asked for, or 0 everywhere around here: adds nothing
+                pending.setdefault(parent, []).append((local, g))
         except (ValueError, OverflowError, ZeroDivisionError) as e:
             if str(e).startswith("grad"):
                 raise
@@ -446,31 +446,36 @@ def _refuse_infinite_local(node: Value, i: int, local: float) -> None:
     )
 
 
-def _total(parts: list[Scalar]) -> Scalar:
-    """The contributions into one node: the only one, their sum as numbers, or one
-    `sum_of` node, its terms in the order their consumers were built (the pass met
-    them last first)."""
-    if len(parts) == 1:
-        return parts[0]
-    if all(type(p) is not Value for p in parts):
-        return sum(parts, 0.0)
-    return sum_of(parts[::-1])
-
-
-def _times(local: Scalar, g: Scalar) -> Scalar:
-    """``local * g``, building a node only where both are not numbers 1, -1 or 0."""
-    if type(local) is not Value:
-        if type(g) is not Value:
-            return local * g
-        local, g = g, local  # the node first: a node times a number draws as "× c"
-    if type(g) is not Value:
-        if g == 1.0:
-            return local
-        if g == 0.0:
-            return 0.0
-        if g == -1.0:
-            return -local
-    return local * g
+def _total(pairs: list[tuple[Scalar, Scalar]]) -> Scalar:
+    """``sum local * g`` over a node's contributions, as one node: the only term
+    (``g`` itself where ``local`` is 1), one `sum_of` where every term passes with
+    a factor 1, else one `linear` node (BP2's ``sum_j w_jk δ_j`` for an ``a``);
+    numbers where everything is a number. Terms in the order their consumers were
+    built (the walk met them last first)."""
+    factors: list[Scalar] = []  # a term is factors[i] * values[i], values[i] a Value
+    values: list[Value] = []
+    constant: float = 0.0
+    for local, g in reversed(pairs):
+        if isinstance(g, Value):
+            factors.append(local)
+            values.append(g)
+        elif isinstance(local, Value):
+            factors.append(g)
+            values.append(local)
+        else:
+            constant += local * g
+    if not values:
+        return constant
+    if all(type(f) is not Value and f == 1.0 for f in factors):
+        if len(values) == 1 and constant == 0.0:
+            return values[0]
+        return sum_of([*values, constant] if constant else values)
+    if len(values) == 1 and constant == 0.0:
+        (f,), (v,) = factors, values
+        if type(f) is Value:
+            return f * v  # both nodes: BP4's a δ, the local derivative first
+        return -v if f == -1.0 else v * f  # a node times a number draws as "× c"
+    return linear(factors, values, constant)
 
 
 def _book_label(label: str) -> str:
