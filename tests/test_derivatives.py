@@ -11,10 +11,13 @@ tests/test_derivatives_properties.py.
 
 from __future__ import annotations
 
+import doctest
 import gc
 import math
 import re
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -531,3 +534,21 @@ def test_the_package_exports_the_functions_not_a_module_of_that_name() -> None:
     assert (microgrid.hessian, microgrid.hvp, microgrid.jacobian) == (
         derivatives.hessian, derivatives.hvp, derivatives.jacobian)
     assert {"grad", "hessian", "hvp", "jacobian"} <= set(microgrid.__all__)
+    code = ("import microgrid\nprint('microgrid.derivatives' in __import__('sys').modules)\n"
+            "import microgrid.derivatives\nfrom microgrid import grad\n"
+            "print(callable(microgrid.grad), callable(grad), microgrid.derivatives.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True", "True", "microgrid.derivatives"]
+
+
+def test_the_higher_order_page_runs_as_written_and_its_picture_is_committed() -> None:
+    """Every >>> line of docs/higher-order.md prints what the page says (its compile
+    example needs numpy); the drawing it shows is in the repository
+    (scripts/make_doc_images.py makes it)."""
+    pytest.importorskip("numpy")
+    page = Path(__file__).resolve().parent.parent / "docs" / "higher-order.md"
+    result = doctest.testfile(str(page), module_relative=False)
+    assert result.attempted > 40 and result.failed == 0
+    pictures = re.findall(r"\]\((img/[\w/.]+)\)", page.read_text(encoding="utf-8"))
+    assert pictures and all((page.parent / p).is_file() for p in pictures)
