@@ -83,8 +83,10 @@ def _inputs(inputs: object, who: str) -> list[Value]:
     if isinstance(inputs, Value):
         raise TypeError(f"{who}: inputs must be a list of Values, got one Value; "
                         "write [x] for a single input")
-    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, (Sequence, set, frozenset)):
-        raise TypeError(f"{who}: inputs must be a list of Values, got "
+    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
+        unordered = " (a set has no order: the results follow the inputs')" if isinstance(
+            inputs, (set, frozenset)) else ""
+        raise TypeError(f"{who}: inputs must be a list of Values{unordered}, got "
                         f"{type(inputs).__name__} {quote(inputs)}")
     xs = list(inputs)
     for i, x in enumerate(xs):

@@ -82,6 +82,7 @@ def test_an_input_the_output_does_not_depend_on_gets_0_and_the_seed_scales() -> 
     ((Value(1.0), [Value(1.0), 3.0]), {}, TypeError, "grad: inputs\\[1\\] must be a Value, "
      "got float 3.0"),
     ((Value(1.0), "x"), {}, TypeError, "inputs must be a list of Values, got str"),
+    ((Value(1.0), {Value(1.0)}), {}, TypeError, "a set has no order"),
     ((Value(1.0), []), {"seed": math.nan}, ValueError, "seed must be a finite number, got nan"),
     ((Value(1.0), []), {"seed": math.inf}, ValueError, "seed must be a finite number, got inf"),
     ((Value(1.0), []), {"seed": "1"}, TypeError, "seed must be a real number, got str '1'"),
