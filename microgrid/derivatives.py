@@ -6,7 +6,8 @@ touched) and, with ``create_graph=True``, accumulates **Values** instead of
 floats: each local derivative is built as a Value from its operation's spec
 (`microgrid.engine.OPS`: tanh's ``1 - t*t`` with ``t`` the node itself, the
 other operand of a product, a linear node's inputs for its weights), and the
-contributions into one node are summed as one `sum_of` node. The result is an
+contributions into one node are summed as one node (a `sum_of`, or a `linear`
+node of their products: BP2's ``w^T δ``). The result is an
 ordinary graph, made of the engine's operations: it can be differentiated
 again (any number of times), drawn, and compiled.
 
@@ -41,6 +42,7 @@ from microgrid._checks import quote, real
 from microgrid.engine import (
     _NOT_RECORDED,
     OPS,
+    OpSpec,
     Scalar,
     Value,
     _check_graph,
@@ -125,10 +127,11 @@ def grad(
     With ``create_graph=True`` each result is a node of a new graph that
     depends on the inputs (made of the engine's operations, each result a
     node of its own), so it can be differentiated again, drawn or compiled.
-    Its numbers equal the float pass's up to rounding (a sum of several
-    contributions is one `sum_of` node, which rounds as the built-in
-    ``sum``). Every node is built by the engine, so its forward checks apply
-    (an overflow raises); a local derivative that is not a finite number
+    Its numbers equal the float pass's up to rounding (the contributions
+    into a node are summed as one node, a `sum_of` or a `linear` node of
+    their products, which round as the built-in ``sum``). Every node is
+    built by the engine, so its forward checks apply (an overflow raises);
+    a local derivative that is not a finite number
     (``sqrt'(0) = +inf``) has no graph, and raises ValueError naming its
     node. A node whose derivative is 0 at this point still passes it on
     (its derivative's derivative need not be 0); only a derivative that is
@@ -343,7 +346,7 @@ def local_derivatives(node: Value) -> list[Scalar]:
     return [local for local in locals_ if local is not None]
 
 
-def _spec(node: Value) -> Any:
+def _spec(node: Value) -> OpSpec:
     spec = OPS.get(node.op)
     if spec is None or not spec.value_derivatives:
         raise ValueError(
