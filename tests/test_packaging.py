@@ -53,14 +53,17 @@ def imported_modules(script: Path) -> set[str]:
 
 
 def test_bench_extra_installs_what_the_benchmarks_import() -> None:
-    """README: pip install -e ".[bench]", then python benchmarks/<script>.py runs."""
+    """README: pip install -e ".[bench]", then python benchmarks/<script>.py runs
+    (benchmarks/hessian.py also compares with torch: the torch extra, a large wheel)."""
     scripts = sorted((ROOT / "benchmarks").glob("*.py"))
     assert scripts
     third_party = set().union(*map(imported_modules, scripts)) - set(
         sys.stdlib_module_names
     ) - {"__future__", "microgrid"}
-    assert third_party >= {"micrograd", "numpy"}
-    assert third_party <= packages("bench")
+    assert third_party >= {"micrograd", "numpy", "autograd"}
+    assert third_party <= packages("bench") | packages("torch")
+    assert "torch" not in set().union(*map(imported_modules, [
+        s for s in scripts if s.name != "hessian.py"]))
 
 
 def test_the_docs_table_of_extras_lists_what_each_installs() -> None:
