@@ -38,6 +38,7 @@ from microgrid.gradcheck import gradcheck
 if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports on first use
     from microgrid.compiler import TracingError
     from microgrid.compiler import compile as compile
+    from microgrid.derivatives import grad, hessian, hvp, jacobian
     from microgrid.graph import Drawing, draw, draw_network
     from microgrid.nn import MLP, Layer, Module, Neuron, Trace
     from microgrid.optim import SGD, Adam
@@ -49,6 +50,7 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "microgrid.compiler": ["TracingError", "compile"],  # numpy only when compile is called
+    "microgrid.derivatives": ["grad", "hessian", "hvp", "jacobian"],
     "microgrid.graph": ["Drawing", "draw", "draw_network"],  # renderers only when used
     "microgrid.nn": ["MLP", "Layer", "Module", "Neuron", "Trace"],
     "microgrid.optim": ["SGD", "Adam"],
@@ -63,9 +65,10 @@ _HOME = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = [
     "MLP", "SGD", "Adam", "DivergenceError", "Drawing", "History", "Layer", "Module", "Neuron",
     "Scalar", "Trace", "TracingError", "Value", "Walkthrough", "__version__", "compare",
-    "detect_anomaly", "draw", "draw_network", "exp", "explain", "fit", "gradcheck",
-    "is_anomaly_enabled", "is_grad_enabled", "linear", "linear_layer", "log", "logsumexp",
-    "no_grad", "relu", "sigmoid", "sqrt", "sum_of", "tanh", "topological_order",
+    "detect_anomaly", "draw", "draw_network", "exp", "explain", "fit", "grad", "gradcheck",
+    "hessian", "hvp", "is_anomaly_enabled", "is_grad_enabled", "jacobian", "linear",
+    "linear_layer", "log", "logsumexp", "no_grad", "relu", "sigmoid", "sqrt", "sum_of", "tanh",
+    "topological_order",
 ]
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from operator import mul as _mul
 from types import FrameType, MappingProxyType
-from typing import Any, TypeVar, Union, cast
+from typing import Any, Literal, TypeVar, Union, cast, overload
 
 __all__ = [
     "OPS",
@@ -353,6 +353,14 @@ class OpSpec:
             operands (compile then keeps the engine's 0 where the gradient is 0).
         kernel: the compile kernel that replays it where ``forward`` and
             ``derivatives`` cannot say how its nodes pack (`linear`), or None.
+        value_derivatives: its local derivatives expressed with Values, per
+            operand: a number, or ``d(r, *operands)`` with ``r`` the node
+            itself (tanh's ``1.0 - r * r``; mul's other operand), giving a
+            Value or a number; for an operand that is a sequence (the terms of
+            a sum, a linear node's weights or inputs), a number for each item
+            or ``d`` giving one per item. Their data are the node's
+            ``local_grads``; `microgrid.grad` with ``create_graph=True``
+            builds the gradient as a graph from them.
     """
 
     name: str
@@ -372,6 +380,7 @@ class OpSpec:
     slope_domain: tuple[Callable[..., Any] | None, ...] = ()
     unbounded: bool = False
     kernel: str | None = None
+    value_derivatives: tuple[float | Callable[..., Any], ...] = ()
 
 
 _specs: dict[str, OpSpec] = {}
@@ -498,7 +507,7 @@ class Value:
     # -- arithmetic ---------------------------------------------------------
 
     @_op("+", 2, "+", forward=lambda xp, out, x, y: xp.add(x, y, out=out),
-         derivatives=(1.0, 1.0))
+         derivatives=(1.0, 1.0), value_derivatives=(1.0, 1.0))
     def __add__(self, other: Scalar) -> Value:
         a = self.data
         if type(other) is Value:
@@ -518,7 +527,7 @@ class Value:
     __radd__ = __add__
 
     @_op("-", 2, "-", forward=lambda xp, out, x, y: xp.subtract(x, y, out=out),
-         derivatives=(1.0, -1.0))
+         derivatives=(1.0, -1.0), value_derivatives=(1.0, -1.0))
     def __sub__(self, other: Scalar) -> Value:
         a = self.data
         if type(other) is Value:
@@ -546,7 +555,8 @@ class Value:
         return _node(r, (self,), _MINUS_ONE, "-", (a, self))
 
     @_op("*", 2, "×", forward=lambda xp, out, x, y: xp.multiply(x, y, out=out),
-         derivatives=(lambda xp, r, x, y: y, lambda xp, r, x, y: x))
+         derivatives=(lambda xp, r, x, y: y, lambda xp, r, x, y: x),
+         value_derivatives=(lambda r, x, y: y, lambda r, x, y: x))
     def __mul__(self, other: Scalar) -> Value:
         a = self.data
         if type(other) is Value:
@@ -571,7 +581,8 @@ class Value:
 
     @_op("/", 2, "÷", domain=lambda margin, x, y: not -margin <= y <= margin,
          constants=(0.5, 3.0), forward=lambda xp, out, x, y: xp.divide(x, y, out=out),
-         derivatives=(lambda xp, r, x, y: 1.0 / y, lambda xp, r, x, y: -r / y))
+         derivatives=(lambda xp, r, x, y: 1.0 / y, lambda xp, r, x, y: -r / y),
+         value_derivatives=(lambda r, x, y: 1.0 / y, lambda r, x, y: -r / y))
     def __truediv__(self, other: Scalar) -> Value:
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         a = self.data
@@ -610,7 +621,9 @@ class Value:
          forward=lambda xp, out, x, y: xp.power(x, _per_element(xp, y, x), out=out),
          derivatives=(lambda xp, r, x, y: _batched_power_slope(xp, x, y),
                       lambda xp, r, x, y: _batched_exponent_slope(xp, r, x)),
-         slope_domain=(None, lambda xp, x, y: x >= 0.0), unbounded=True)
+         slope_domain=(None, lambda xp, x, y: x >= 0.0), unbounded=True,
+         value_derivatives=(lambda r, x, y: _power_slope_value(x, y),
+                            lambda r, x, y: _exponent_slope_value(r, x)))
     def __pow__(self, exponent: Scalar) -> Value:
         # d(x^n)/dx = n x^(n-1) (0 when n == 0, even at x = 0);
         # d(x^y)/dy = x^y ln x (0 at x == 0 with y >= 0, as in PyTorch)
@@ -653,7 +666,7 @@ class Value:
         return _node(r, (self,), (d_exponent,), "**", (c, self))
 
     @_op("neg", 1, "−x", forward=lambda xp, out, x: xp.negative(x, out=out),
-         derivatives=(-1.0,))
+         derivatives=(-1.0,), value_derivatives=(-1.0,))
     def __neg__(self) -> Value:
         return _node(-self.data, (self,), _MINUS_ONE, "neg")
 
@@ -663,7 +676,7 @@ class Value:
     # -- functions ----------------------------------------------------------
 
     @_op("exp", 1, "exp", call="exp", forward=lambda xp, out, x: xp.exp(x, out=out),
-         derivatives=(lambda xp, r, x: r,))
+         derivatives=(lambda xp, r, x: r,), value_derivatives=(lambda r, x: r,))
     def exp(self) -> Value:
         """``e**self``; its derivative is itself. Raises OverflowError past ~709.78."""
         x = self.data
@@ -675,7 +688,8 @@ class Value:
 
     @_op("log", 1, "log", call="log", domain=lambda margin, x: x > margin,
          forward=lambda xp, out, x: xp.log(x, out=out),
-         derivatives=(lambda xp, r, x: 1.0 / x,), unbounded=True)
+         derivatives=(lambda xp, r, x: 1.0 / x,), unbounded=True,
+         value_derivatives=(lambda r, x: 1.0 / x,))
     def log(self) -> Value:
         """Natural logarithm; derivative ``1/x``. Raises ValueError for x <= 0."""
         x = self.data
@@ -684,14 +698,16 @@ class Value:
         return _node(math.log(x), (self,), (1.0 / x,), "log")
 
     @_op("tanh", 1, "tanh", call="tanh", forward=lambda xp, out, x: xp.tanh(x, out=out),
-         derivatives=(lambda xp, r, x: 1.0 - r * r,))
+         derivatives=(lambda xp, r, x: 1.0 - r * r,),
+         value_derivatives=(lambda r, x: 1.0 - r * r,))
     def tanh(self) -> Value:
         """Hyperbolic tangent; derivative ``1 - tanh^2``. Never overflows."""
         t = math.tanh(self.data)
         return _node(t, (self,), (1.0 - t * t,), "tanh")
 
     @_op("sigmoid", 1, "σ", call="sigmoid", forward=lambda xp, out, x: _batched_sigmoid(xp, out, x),
-         derivatives=(lambda xp, r, x: r * (1.0 - r),))
+         derivatives=(lambda xp, r, x: r * (1.0 - r),),
+         value_derivatives=(lambda r, x: r * (1.0 - r),))
     def sigmoid(self) -> Value:
         """Logistic ``1 / (1 + e^-x)``, stable for any input; derivative ``s (1 - s)``."""
         x = self.data
@@ -704,7 +720,8 @@ class Value:
 
     @_op("relu", 1, "ReLU", call="relu", kinks=(0.0,),
          forward=lambda xp, out, x: xp.maximum(x, 0.0, out=out),
-         derivatives=(lambda xp, r, x: x > 0.0,))
+         derivatives=(lambda xp, r, x: x > 0.0,),
+         value_derivatives=(lambda r, x: 1.0 if x.data > 0.0 else 0.0,))
     def relu(self) -> Value:
         """``max(0, x)``; derivative 1 for x > 0 and 0 otherwise (0 at x = 0)."""
         x = self.data
@@ -714,7 +731,8 @@ class Value:
 
     @_op("sqrt", 1, "√", call="sqrt", domain=lambda margin, x: x > margin,
          forward=lambda xp, out, x: xp.sqrt(x, out=out),
-         derivatives=(lambda xp, r, x: 0.5 / r,), unbounded=True)  # +inf at 0
+         derivatives=(lambda xp, r, x: 0.5 / r,), unbounded=True,  # +inf at 0
+         value_derivatives=(lambda r, x: 0.5 / r,))
     def sqrt(self) -> Value:
         """Square root; derivative ``1 / (2 sqrt x)``, +inf at 0. ValueError for x < 0."""
         x = self.data
@@ -724,7 +742,8 @@ class Value:
         return _node(r, (self,), (0.5 / r if r > 0.0 else _INF,), "sqrt")
 
     @_op("abs", 1, "|x|", call="abs", kinks=(0.0,), forward=lambda xp, out, x: xp.abs(x, out=out),
-         derivatives=(lambda xp, r, x: xp.sign(x),))
+         derivatives=(lambda xp, r, x: xp.sign(x),),
+         value_derivatives=(lambda r, x: _sign(x.data),))
     def abs(self) -> Value:
         """Absolute value; derivative ``sign(x)``, 0 at x = 0."""
         x = self.data
@@ -738,7 +757,18 @@ class Value:
 
     # -- the backward pass --------------------------------------------------
 
-    def backward(self, grad: float = 1.0) -> None:
+    @overload
+    def backward(self, grad: float = ..., create_graph: Literal[False] = ...) -> None: ...
+
+    @overload
+    def backward(self, grad: float = ..., *, create_graph: Literal[True]) -> dict[Value, Value]:
+        ...
+
+    @overload
+    def backward(self, grad: float = ..., create_graph: bool = ...) -> dict[Value, Value] | None:
+        ...
+
+    def backward(self, grad: float = 1.0, create_graph: bool = False) -> Any:
         """Fill ``.grad`` of every node in this graph with ``∂self/∂node``.
 
         Interior nodes (those with parents) have their grads reset first, so
@@ -765,7 +795,26 @@ class Value:
         and the graph itself is checked first.
 
         A result computed under `no_grad` has no graph: RuntimeError.
+
+        ``create_graph=True`` also builds the pass as a graph and returns it:
+        a dict from every node of this graph to its derivative as a Value
+        (``.grad`` is filled as above and stays a float), which can be
+        differentiated again. To differentiate with respect to a few nodes,
+        `microgrid.grad` builds less and touches no ``.grad``.
+
+            >>> x = Value(3.0)
+            >>> grads = (x ** 3).backward(create_graph=True)
+            >>> x.grad, grads[x].data      # 3 x**2, as a float and as a graph
+            (27.0, 27.0)
+            >>> x.zero_grad()
+            >>> grads[x].backward()        # d(3 x**2)/dx = 6 x
+            >>> x.grad
+            18.0
         """
+        if create_graph:  # a truth test of a positional parameter: the cheapest (design.md)
+            from microgrid.derivatives import _backward_with_graph
+
+            return _backward_with_graph(self, grad, create_graph)
         seed = _as_float(grad, "backward")
         if not -_INF < seed < _INF:
             raise ValueError(f"backward: the seed gradient must be finite, got {seed!r}")
@@ -967,6 +1016,40 @@ def _exponent_slope(r: float, x: float, y: float) -> float:
             "(x**y ln x is 0 * inf)"
         )
     return slope
+
+
+# -- the same local derivatives as Values, for `microgrid.grad(create_graph=True)` ----
+# Each is a function of the node's operands on a neighbourhood, not only its
+# number at this point, so that differentiating it again is right: the slope of
+# ``x**y`` is ``y x**(y-1)`` even where ``y`` is 0 now.
+
+
+def _power_slope_value(x: Value, n: Scalar) -> Scalar:
+    """`_power_slope` as a Value: ``n x**(n-1)`` (a number where it is constant)."""
+    if type(n) is not Value:
+        if n == 0.0 or n == 1.0:
+            return n  # x**0 and x**1 have slopes 0 and 1 everywhere
+        return (x if n == 2.0 else x ** (n - 1.0)) * n
+    if n.data == 0.0 and x.data == 0.0:
+        return 0.0  # 0**y's slope at y = 0 is 0 by the float rule; y/0 is not a number
+    return n * x ** (n - 1.0)
+
+
+def _exponent_slope_value(r: Value, x: Scalar) -> Scalar:
+    """`_exponent_slope` as a Value: ``x**y ln x``, 0 where the base is 0."""
+    if type(x) is Value:
+        return 0.0 if x.data == 0.0 else r * x.log()
+    return 0.0 if x == 0.0 else r * math.log(x)
+
+
+def _exp_minus(t: Scalar, r: Value) -> Scalar:
+    """``e^{t - r}``: a term's share of `logsumexp` ``r`` (its softmax), for a Value term."""
+    return (t - r).exp() if type(t) is Value else 0.0
+
+
+def _sign(x: float) -> float:
+    """The slope of ``abs`` at ``x``: 1, -1, or 0 at 0 (PyTorch's)."""
+    return 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0
 
 
 # -- batched twins of the scalar formulas above, for `compile` (xp: numpy) ------
@@ -1293,7 +1376,7 @@ def _linear_sample(values: Sequence[Value], c: float) -> tuple[Any, ...]:
 
 
 @_op("sum", None, "Σ", operands=_terms_of, sample=lambda values, c: ((*values, c),),
-     kernel="sums")
+     kernel="sums", value_derivatives=(1.0,))
 def sum_of(terms: Iterable[Scalar]) -> Value:
     """``t_1 + t_2 + ... + t_n`` as one node (built-in ``sum`` makes n nodes).
 
@@ -1318,7 +1401,8 @@ def sum_of(terms: Iterable[Scalar]) -> Value:
 
 
 @_op("logsumexp", None, "log Σ exp", operands=_terms_of,
-     sample=lambda values, c: ((*values, c),), kernel="logsumexps")
+     sample=lambda values, c: ((*values, c),), kernel="logsumexps",
+     value_derivatives=(lambda r, terms: [_exp_minus(t, r) for t in terms],))
 def logsumexp(terms: Iterable[Scalar]) -> Value:
     """``ln(e^{t_1} + ... + e^{t_n})`` as one node, without overflow.
 
@@ -1357,7 +1441,8 @@ def logsumexp(terms: Iterable[Scalar]) -> Value:
 
 
 @_op("linear", None, "Σ w·a + b", operands=_linear_operands, caption=_linear_caption,
-     sample=_linear_sample, kernel="matmul")
+     sample=_linear_sample, kernel="matmul",
+     value_derivatives=(lambda r, w, x, b: x, lambda r, w, x, b: w, 1.0))
 def linear(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0.0) -> Value:
     """``sum_k w_k x_k + b`` as one node: a neuron's weighted input ``z``.
 

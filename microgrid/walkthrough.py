@@ -50,7 +50,8 @@ from pathlib import Path
 from microgrid import _checks as check
 from microgrid import backprop
 from microgrid._files import write_atomically
-from microgrid.engine import Value, topological_order
+from microgrid.derivatives import local_derivatives
+from microgrid.engine import OPS, Value, topological_order
 from microgrid.graph import Drawing, _op_text, draw, draw_network
 from microgrid.nn import MLP, Trace
 from microgrid.optim import SGD
@@ -1103,31 +1104,100 @@ def _op_label(node: Value) -> str:
     return _op_text(node, lambda c: format(c, ".4g"))
 
 
-# For microgrid.engine.OPS: each operation's local derivative ∂c/∂parent as text and
-# LaTeX, to move into the op's spec with the table. Given the result's name r, the
-# parents' names p and the parent's position i; None when it needs a constant the graph
-# does not keep (the step then shows the engine's local derivative as a number).
-_LocalRule = Callable[[Formula, list[Formula], int], Formula | None]
-_LOCAL_DERIVATIVES: dict[str, _LocalRule] = {
-    "+": lambda r, p, i: _f("1"),
-    "-": lambda r, p, i: (_f("1") if i == 0 else _f("-1")) if len(p) == 2 else None,
-    "*": lambda r, p, i: p[1 - i] if len(p) == 2 else None,
-    "/": lambda r, p, i: (None if len(p) != 2 else
-                          _f("1/") + p[1] if i == 0 else "-" + p[0] + "/" + p[1] + _f("²", "^2")),
-    "**": lambda r, p, i: (None if len(p) != 2 else
-                           p[1] + " " + p[0] + _f("^(", "^{") + p[1] + _f(" - 1)", " - 1}")
-                           if i == 0 else r + _f(" ln ", r" \ln ") + p[0]),
-    "neg": lambda r, p, i: _f("-1"),
-    "exp": lambda r, p, i: r,
-    "log": lambda r, p, i: _f("1/") + p[0],
-    "tanh": lambda r, p, i: _f("1 - ") + r + _f("²", "^2"),
-    "sigmoid": lambda r, p, i: r + _f("(1 - ") + r + ")",
-    "relu": lambda r, p, i: _f("1 if ", r"[") + p[0] + _f(" > 0 else 0", r" > 0]"),
-    "sqrt": lambda r, p, i: _f("1/(2") + r + ")",
-    "abs": lambda r, p, i: _f("sign(", r"\operatorname{sign}(") + p[0] + ")",
-    "sum": lambda r, p, i: _f("1"),
-    "logsumexp": lambda r, p, i: _f("e^(", "e^{") + p[i] + " - " + r + _f(")", "}"),
-}
+# A local derivative's formula is drawn from the Value the second-order pass builds
+# for it (`microgrid.derivatives.local_derivatives`, from the op's spec): the step
+# shows what `grad(..., create_graph=True)` computes, written with the graph's names.
+# Each piece of a formula is kept with how tightly it binds: 0 a sum, 1 a product,
+# 2 a quotient or a negation, 3 an atom (a name, a power, a function's value).
+_Piece = tuple[Formula, int]
+_FUNCTIONS = {"exp": ("e^(", "e^{", ")", "}"), "log": ("ln ", r"\ln ", "", ""),
+              "sqrt": ("√", r"\sqrt{", "", "}"), "abs": ("|", r"\lvert ", "|", r"\rvert ")}
+
+
+def _local_formula(consumer: Value, names: dict[Value, Formula], i: int,
+                   precision: int) -> Formula:
+    """``∂consumer/∂parents[i]`` as a formula in the graph's names (or a number)."""
+    d = local_derivatives(consumer)[i]
+    if not isinstance(d, Value):
+        number = _number(d, precision)
+        kinks = OPS[consumer.op].kinks
+        if not kinks:
+            return number
+        x = consumer.parents[0].data  # which side of its kink this node is on
+        side = " > " if x > kinks[0] else " < " if x < kinks[0] else " = "
+        return number + " (" + names[consumer.parents[0]] + side + _number(kinks[0], 4) + ")"
+    pieces: dict[Value, _Piece] = {v: (name, 3) for v, name in names.items()}
+    for node in _new_nodes(d, pieces):
+        spec = OPS[node.op]
+        operands = spec.operands(node)
+        args = [pieces[o] if isinstance(o, Value) else _constant(o, precision) for o in operands]
+        square = node.op == "*" and operands[0] is operands[1]
+        pieces[node] = (_wrapped(args[0], 2) + _f("²", "^2"), 3) if square else \
+            _piece(node.op, args, spec.label)
+    return pieces[d][0]
+
+
+def _new_nodes(d: Value, known: dict[Value, _Piece]) -> list[Value]:
+    """The nodes ``d`` is built from that are not ``known``, each after its parents
+    (an iterative depth-first walk that stops at known nodes)."""
+    order: list[Value] = []
+    seen = set(known)
+    if d in seen:
+        return order
+    seen.add(d)
+    stack = [(d, iter(d.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append((parent, iter(parent.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _constant(c: float, precision: int) -> _Piece:
+    n = _number(c, precision)
+    return (n, 3) if c >= 0.0 else (n, 0)
+
+
+def _wrapped(piece: _Piece, tighter_than: int) -> Formula:
+    """A piece in parentheses unless it binds tighter than ``tighter_than``."""
+    f, binding = piece
+    return f if binding > tighter_than else _f("(") + f + ")"
+
+
+def _piece(op: str, args: list[_Piece], label: str) -> _Piece:
+    """One operation written over its operands' formulas."""
+    if op in ("+", "-"):
+        a, b = args
+        right = _wrapped(b, 0 if op == "+" else 1)
+        return _signs(a[0] + f" {op} " + right), 0
+    if op == "*":  # side by side, as the book writes products; "×" before a number
+        a, b = args
+        right = _wrapped(b, 1)
+        times = _TIMES if right.text[:1].isdigit() or right.text[:1] == "-" else _f(" ", r"\,")
+        return _wrapped(a, 0) + times + right, 1
+    if op == "/":
+        a, b = args
+        return _wrapped(a, 1) + "/" + _wrapped(b, 2), 2
+    if op == "**":
+        a, b = args
+        if b[0].text.isdigit():
+            return _wrapped(a, 2) + _f(_script(b[0].text, _SUPERSCRIPTS, "^"),
+                                       "^{" + b[0].latex + "}"), 3
+        return _wrapped(a, 2) + _f("^(", "^{") + b[0] + _f(")", "}"), 3
+    if op == "neg":
+        return "-" + _wrapped(args[0], 1), 2
+    if op in _FUNCTIONS:
+        text, latex, text_end, latex_end = _FUNCTIONS[op]
+        x = args[0] if op == "exp" or op == "abs" else (_wrapped(args[0], 2), 3)
+        return Formula(text + x[0].text + text_end, latex + x[0].latex + latex_end), 3
+    inner = _join([a[0] for a in args], ", ")
+    return _latex_symbols(_f(f"{label}(") + inner + ")"), 3
 
 
 def _explain_graph(
@@ -1248,9 +1318,9 @@ def _graph_step(n: int, order: list[Value], index: dict[Value, int], names: list
                               + _f(".grad", r".\mathrm{grad}"))
         terms_numbers.append(_factor(consumer.local_grads[i], fmt) + _TIMES
                              + _factor(engine[c], fmt))
-        rule = _LOCAL_DERIVATIVES.get(consumer.op)
-        formula = rule(names[c], [names[index[q]] for q in consumer.parents], i) if rule else None
-        if formula is not None and (partial + " = " + formula) not in notes:
+        known = {order[c]: names[c], **{q: names[index[q]] for q in consumer.parents}}
+        formula = _local_formula(consumer, known, i, fmt)
+        if (partial + " = " + formula) not in notes:
             notes.append(partial + " = " + formula)
         nodes += [f"o{c}", f"v{c}"]
         edges += [(me, f"o{c}"), (f"o{c}", f"v{c}")]

@@ -1,4 +1,5 @@
-"""Regenerate the pictures of docs/drawing.md (docs/img/drawing/*.svg), and time renders.
+"""Regenerate the pictures of docs/drawing.md and docs/higher-order.md (docs/img/drawing/*.svg),
+and time renders.
 
 Every picture is drawn by `microgrid.draw` / `microgrid.draw_network` and
 rendered by the in-process Graphviz (``renderer="wasm"``), so the output
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from microgrid import MLP, Drawing, Value, draw, draw_network, graph, linear, sum_of
+from microgrid import MLP, Drawing, Value, draw, draw_network, grad, graph, linear, sum_of
 from microgrid.losses import hinge, quadratic
 from microgrid.nn import Trace
 from microgrid.render import Renderer, RenderTimeoutError, has_system_dot, render
@@ -92,6 +93,16 @@ def network() -> Drawing:
     return draw_network(net, trace, edge_labels="grad", title="the same 2-2-1 network")
 
 
+def backward_pass() -> Drawing:
+    """The same 2-2-1 network's ∂C/∂w²₁₁ built as a graph by grad: BP1, BP2 and BP4 as nodes
+    (docs/higher-order.md)."""
+    net, trace, cost = two_two_one()
+    cost.label = "C"  # the pass names δ and ∂C/∂... after the output's label
+    (dw,) = grad(cost, [net.weight(2, 1, 1)], create_graph=True)
+    return draw(dw, net=net, trace=trace, show_grad=False, rankdir="TB",
+                title="∂C/∂w²₁₁ built by grad(C, [w], create_graph=True)")
+
+
 def bigger_network_graph() -> Drawing:
     """One example's hinge cost through micrograd's demo network, without the parameters."""
     net = MLP(2, [16, 16, 1], seed=0)
@@ -110,6 +121,7 @@ PICTURES: dict[str, Callable[[], Drawing]] = {
     "network_2_2_1_graph.svg": network_graph,
     "network_2_2_1.svg": network,
     "network_2_16_16_1_graph.svg": bigger_network_graph,
+    "backward_pass_2_2_1.svg": backward_pass,
 }
 
 

@@ -105,3 +105,16 @@ def test_engine_reports_steps_chains_memory_and_gc_share() -> None:
         assert memory["backward_peak_bytes_per_node"] >= memory["graph_bytes_per_node"]
         for key in ("gc", "gc_values"):
             assert 0.0 <= report[key][library]["share"] < 1.0
+
+
+@pytest.mark.slow
+def test_hessian_reports_each_library_and_their_agreement() -> None:
+    pytest.importorskip("autograd", reason="benchmarks/hessian.py compares with HIPS autograd")
+    pytest.importorskip("torch", reason="benchmarks/hessian.py compares with torch")
+    report = run_json("hessian.py")
+    assert report["parameters"] == 32 and report["agree_relative"] <= 1e-10
+    results = report["results"]
+    assert set(results) == {"microgrid", "autograd", "torch", "torch_func"}
+    for row in results.values():
+        assert positive(row["ms"])
+        assert row["over_microgrid"] == row["ms"] / results["microgrid"]["ms"]

@@ -41,10 +41,18 @@ EXPECTED_OUTPUT: dict[str, list[str]] = {
     "bp_compare.py": ["agree"],
     "draw_neuron.py": ["o = tanh(n) = 0.7071", "do/dx1 = -1.5000  do/dw1 = 1.0000",
                        "the linear-node neuron has the same gradients: True", "wrote "],
+    "hessian_eigenvalues.py": ["13 parameters: H is 13x13, symmetric: True",
+                               "6 curved directions, 7 flat",
+                               "H equals J^T J / n at this minimum: True",
+                               "hvp(cost, params, v) equals H @ v: True"],
+    "hvp_compiled.py": ["33 parameters, 200 examples", "the same numbers as eager hvp: True",
+                        "the batch's H v as a compiled gradient equals the sum: True"],
     "micrograd_readme.py": ["24.7041\n138.8338\n645.5773\n", "same numbers as micrograd's README"],
     "nielsen.py": ["digits: 1,437 training and 360 test images of 64 pixels",
                    "ch.1 quadratic cost", "ch.3 + 100 hidden", "book, MNIST",
                    "[64, 30, 10] trained with fit(compiled=True), chapter 1's settings: "],
+    "newton.py": ["   5  0.69314718", "   6  0.69314718055994", "0.500\n",
+                  "converged to ln 2: True"],
     "property_test.py": ["ok  test_huber_is_at_most_quadratic",
                          "ok  test_huber_gradient_is_the_clipped_residual",
                          "ok  test_gradient_through_the_network_matches_finite_differences"],
@@ -57,8 +65,9 @@ EXPECTED_OUTPUT: dict[str, list[str]] = {
 
 HAS_NUMPY = importlib.util.find_spec("numpy") is not None
 NEEDS = {"draw_neuron.py": HAS_GRAPH, "property_test.py": HAS_HYPOTHESIS,
-         "softmax_compiled.py": HAS_NUMPY, "nielsen.py": HAS_NUMPY}
-ARGUMENTS = {"nielsen.py": ["--quick", "--epochs", "3"]}  # the full run is for users (a minute)
+         "softmax_compiled.py": HAS_NUMPY, "hessian_eigenvalues.py": HAS_NUMPY,
+         "hvp_compiled.py": HAS_NUMPY, "nielsen.py": HAS_NUMPY}
+ARGUMENTS = {"nielsen.py": ["--quick", "--epochs", "3"]}  # the full run is for users (~15 s)
 
 
 def run_example(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

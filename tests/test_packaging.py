@@ -65,14 +65,17 @@ def imported_modules(script: Path, optional: bool = False) -> set[str]:
 
 
 def test_bench_extra_installs_what_the_benchmarks_import() -> None:
-    """README: pip install -e ".[bench]", then python benchmarks/<script>.py runs."""
+    """README: pip install -e ".[bench]", then python benchmarks/<script>.py runs
+    (benchmarks/hessian.py also compares with torch: the torch extra, a large wheel)."""
     scripts = sorted((ROOT / "benchmarks").glob("*.py"))
     assert scripts
     third_party = set().union(*map(imported_modules, scripts)) - set(
         sys.stdlib_module_names
     ) - {"__future__", "microgrid"}
-    assert third_party >= {"micrograd", "numpy"}
-    assert third_party <= packages("bench")
+    assert third_party >= {"micrograd", "numpy", "autograd"}
+    assert third_party <= packages("bench") | packages("torch")
+    assert "torch" not in set().union(*map(imported_modules, [
+        s for s in scripts if s.name != "hessian.py"]))
     optional = set().union(*(imported_modules(s, optional=True) for s in scripts))
     assert optional == {"torch"}  # batched.py's torch column, skipped without it
     assert optional <= packages("torch")

@@ -313,6 +313,30 @@ def test_a_graph_walks_in_reverse_topological_order_with_the_chain_rules_terms()
     assert "x1w1 = x1 × w1" in walkthrough._prose_text(text["x1w1.grad"].note)
 
 
+def test_a_graphs_local_derivatives_are_written_from_the_values_grad_builds() -> None:
+    """Each formula is the op's derivative as a Value (`local_derivatives`, from the op
+    table), written in the graph's names; a kinked op's constant says its side."""
+    from microgrid import linear, logsumexp
+
+    x, y = Value(2.0, label="x"), Value(3.0, label="y")
+    parts = {"p": x**y, "q": x / y, "r": x * 2.0, "s": x.relu(), "t": (-x).abs(),
+             "u": logsumexp([x, y]), "v": linear([x], [y], 1.0), "w": x.sigmoid(),
+             "z": 1.0 / y}
+    for name, node in parts.items():
+        node.label = name
+    out = sum(parts.values(), Value(0.0))
+    out.label = "out"
+    steps = {s.name.text: walkthrough._prose_text(s.note) for s in explain(out).steps}
+    for formula in ("∂p/∂x = y x^(y - 1)", "∂p/∂y = p ln x", "∂q/∂x = 1/y", "∂q/∂y = -q/y",
+                    "∂r/∂x = 2", "∂s/∂x = 1 (x > 0)", "∂u/∂x = e^(x - u)", "∂v/∂x = y",
+                    "∂v/∂y = x", "∂w/∂x = w (1 - w)", "∂z/∂y = -z/y"):
+        assert any(formula in note for note in steps.values()), formula
+    assert any(re.search(r"∂t/∂v\d+ = -1 \(v\d+ < 0\)", note)  # abs(-x): -1 on its side
+               for note in steps.values())
+    markdown = explain(out).markdown()
+    assert r"y\,x^{y - 1}" in markdown and r"e^{x - u}" in markdown
+
+
 def test_a_graphs_numbers_are_the_engines_and_the_sums_are_computed_apart() -> None:
     a = Value(3.0, label="a")
     c = a * a + a * 2.0 - 1.0 / a
