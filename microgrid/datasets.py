@@ -45,6 +45,7 @@ from microgrid._files import read_regular_file
 
 __all__ = [
     "DATASETS",
+    "IMAGES",
     "MAX_FILE_BYTES",
     "MNIST_FILES",
     "MNIST_URL",
@@ -484,6 +485,11 @@ def digits() -> Dataset:
     """
     images, labels = _bundled(_DIGITS_IMAGES), _bundled(_DIGITS_LABELS)
     return _images_and_labels(images, labels, (_DIGITS_IMAGES, _DIGITS_LABELS), (8, 8), 16, None)
+
+
+IMAGES: dict[str, Callable[[], Dataset]] = {"digits": digits}
+"""The real image datasets bundled with microgrid, by name: loaders taking no
+argument (the toys of `DATASETS` are generated, from ``(n, noise, seed)``)."""
 
 
 # -- MNIST ----------------------------------------------------------------------

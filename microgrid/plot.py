@@ -1,4 +1,5 @@
-"""Pictures of training: loss and accuracy curves, and decision boundaries.
+"""Pictures of training: loss and accuracy curves, decision boundaries, confusion
+matrices and images.
 
 Needs matplotlib (the ``plot`` extra: ``pip install "microgrid-autodiff[plot]"``,
 or ``pip install -e ".[plot]"`` in a clone), imported only when a function here
@@ -42,7 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from microgrid.train import History
 
-__all__ = ["INSTALL_HINT", "plot_decision_boundary", "plot_history"]
+__all__ = ["INSTALL_HINT", "confusion_matrix", "images", "plot_decision_boundary",
+           "plot_history"]
 
 INSTALL_HINT = install_hint("plot")
 
@@ -51,6 +53,8 @@ _CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
                   "#D55E00", "#F0E442", "#000000")
 _LOSS_COLOUR = "#0072B2"
 _ACCURACY_COLOUR = "#009E73"
+_VALIDATION_COLOUR = "#D55E00"
+_WRONG_COLOUR = "#CC0000"
 _MAX_RESOLUTION = 1000
 
 
@@ -109,6 +113,7 @@ def plot_history(
     *,
     title: str | None = None,
     log_loss: bool | None = None,
+    validation_label: str = "validation",
     axes: Sequence[Axes] | None = None,
     save: str | os.PathLike[str] | None = None,
 ) -> Figure:
@@ -119,6 +124,8 @@ def plot_history(
         title: a title over both panels (default none).
         log_loss: a logarithmic loss axis; by default when every loss is
             positive and they span more than a factor of 20.
+        validation_label: what the curves of ``fit(validation=...)`` are
+            called in the legend, e.g. ``"test"`` for a test set.
         axes: draw into these (one for the loss, a second for the accuracy)
             instead of a new figure.
         save: a path to write the figure to (``.png``, ``.svg``, ``.pdf``...).
@@ -126,19 +133,25 @@ def plot_history(
     With full-batch training (one step per epoch) the x axis counts steps;
     with mini-batches it counts epochs and the individual steps are drawn
     faintly behind the epoch averages. Without tracked accuracy there is
-    only the loss panel.
+    only the loss panel. A history with a validation set gets its loss and
+    accuracy after every epoch as a second curve in each panel.
 
     Raises:
         ValueError: the history has no completed step.
     """
+    if not isinstance(validation_label, str):
+        raise TypeError(f"plot_history: validation_label must be a str, "
+                        f"got {type(validation_label).__name__} {check.quote(validation_label)}")
     losses = [float(v) for v in history.loss]
     steps = [float(v) for v in history.step_loss]
     if not steps:
         raise ValueError("plot_history: the history has no completed step; nothing to plot")
     accuracy = [float(v) for v in history.accuracy]
+    held_loss = [float(v) for v in history.validation_loss]
+    held_accuracy = [float(v) for v in history.validation_accuracy]
     full_batch = len(steps) == len(losses)
     unit = "step" if full_batch else "epoch"
-    panels = 2 if accuracy or history.step_accuracy else 1
+    panels = 2 if accuracy or history.step_accuracy or history.validation_accuracy else 1
 
     if axes is None:
         figure = _new_figure(4.6 * panels, 3.4)
@@ -154,8 +167,9 @@ def plot_history(
     step_x = [(i + 1) / per_epoch for i in range(len(steps))]
     epoch_x = list(range(1, len(losses) + 1))
     if log_loss is None:
-        positive = [v for v in steps if v > 0.0]
-        log_loss = len(positive) == len(steps) and max(positive) > 20.0 * min(positive)
+        every = steps + held_loss
+        positive = [v for v in every if v > 0.0]
+        log_loss = len(positive) == len(every) and max(positive) > 20.0 * min(positive)
 
     _style(loss_ax)
     if not full_batch:
@@ -163,15 +177,18 @@ def plot_history(
                      label="each step")
     if losses:
         loss_ax.plot(epoch_x, losses, color=_LOSS_COLOUR, linewidth=2.0,
-                     label="epoch mean" if not full_batch else None)
+                     label="epoch mean" if not full_batch else "training" if held_loss else None)
         loss_ax.annotate(f"{losses[-1]:.3g}", (epoch_x[-1], losses[-1]), xytext=(4, 4),
                          textcoords="offset points", color=_LOSS_COLOUR, fontsize=9)
+    if held_loss:
+        loss_ax.plot(range(1, len(held_loss) + 1), held_loss, color=_VALIDATION_COLOUR,
+                     linewidth=2.0, label=validation_label)
     if log_loss:
         loss_ax.set_yscale("log")
     loss_ax.set_xlabel(unit)
     loss_ax.set_ylabel("loss")
     loss_ax.set_title("Loss", loc="left", fontsize=11)
-    if not full_batch:
+    if not full_batch or held_loss:
         loss_ax.legend(frameon=False, fontsize=9)
 
     if acc_ax is not None:
@@ -181,15 +198,25 @@ def plot_history(
                         color=_ACCURACY_COLOUR, alpha=0.25, linewidth=0.8)
         if accuracy:
             acc_ax.plot(epoch_x, [100.0 * a for a in accuracy], color=_ACCURACY_COLOUR,
-                        linewidth=2.0)
+                        linewidth=2.0, label="training")
             acc_ax.annotate(_percent(accuracy[-1]), (epoch_x[-1], 100.0 * accuracy[-1]),
                             xytext=(-8, -14), textcoords="offset points", ha="right",
                             color=_ACCURACY_COLOUR, fontsize=9)
-        low = min([100.0 * a for a in accuracy + list(history.step_accuracy)] + [50.0])
+        if held_accuracy:
+            acc_ax.plot(range(1, len(held_accuracy) + 1), [100.0 * a for a in held_accuracy],
+                        color=_VALIDATION_COLOUR, linewidth=2.0, label=validation_label)
+            acc_ax.annotate(_percent(held_accuracy[-1]),
+                            (len(held_accuracy), 100.0 * held_accuracy[-1]),
+                            xytext=(-8, 6), textcoords="offset points", ha="right",
+                            color=_VALIDATION_COLOUR, fontsize=9)
+            acc_ax.legend(frameon=False, fontsize=9, loc="lower right")
+        low = min([100.0 * a for a in accuracy + held_accuracy + list(history.step_accuracy)]
+                  + [50.0])
         acc_ax.set_ylim(max(0.0, low - 5.0), 101.0)
         acc_ax.set_xlabel(unit)
         acc_ax.set_ylabel("accuracy (%)")
-        acc_ax.set_title("Training accuracy", loc="left", fontsize=11)
+        acc_ax.set_title("Accuracy" if held_accuracy else "Training accuracy", loc="left",
+                         fontsize=11)
     if title is None and history.interrupted:
         title = "interrupted (Ctrl-C)"
     if title:
@@ -499,3 +526,208 @@ def _frame(ax: Axes, xs: list[float], ys: list[float], legend: _Legend) -> None:
     ax.legend([h for h, _ in legend], [t for _, t in legend], loc="upper center",
               bbox_to_anchor=(0.5, -0.13), ncols=min(len(legend), 4), fontsize=8,
               frameon=False, handletextpad=0.3, columnspacing=1.2)
+
+
+
+# -- classifiers of many classes: the confusion matrix, the images ---------------------
+
+_MAX_IMAGES = 1000
+
+
+def confusion_matrix(
+    y: Sequence[Any],
+    predicted: Sequence[int],
+    *,
+    classes: Sequence[str] | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+    save: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """How often each true class (rows) was predicted as each class (columns).
+
+    Args:
+        y: the true labels: class indices, or one-hot lists (`datasets.one_hot`).
+        predicted: the predicted classes, e.g. ``train.predict(net, X_test)``.
+        classes: names for the classes (default ``"0"``, ``"1"``, ...).
+        title: default: how many are right, e.g. ``"352 of 360 right (97%)"``.
+        ax: draw into this matplotlib Axes instead of a new figure.
+        save: a path to write the figure to (``.png``, ``.svg``, ``.pdf``...).
+
+    Each cell shows its count (the counts are `train.confusion`'s). The
+    diagonal, the right answers, is shaded blue by the share of its row;
+    mistakes are shaded red, so the classes the network confuses stand out.
+
+    Raises:
+        TypeError: labels that are not class indices or one-hot lists, or
+            class names that are not strings, named.
+        ValueError: lengths that differ, too few class names, no labels.
+    """
+    from microgrid.train import _class_indices, confusion
+
+    who = "confusion_matrix"
+    true = _class_indices(y, "y", who)
+    guessed = _class_indices(predicted, "predicted", who)
+    if len(true) != len(guessed):
+        raise ValueError(f"{who}: y has {len(true)} labels but predicted has {len(guessed)}; "
+                         "they must match")
+    if not true:
+        raise ValueError(f"{who}: y is empty; there is nothing to count")
+    n = max([*true, *guessed]) + 1
+    names = [str(k) for k in range(n)] if classes is None else _names(classes, n, who)
+    counts = confusion(true, guessed, len(names))
+    _matplotlib()
+    import numpy as np
+
+    k = len(names)
+    if ax is None:
+        side = 1.6 + 0.42 * k
+        figure = _new_figure(side + 0.4, side + 0.3)
+        ax = figure.subplots()
+    else:
+        figure = cast("Figure", ax.figure)
+    colours = np.ones((k, k, 3))
+    for i, row in enumerate(counts):
+        total = sum(row) or 1
+        for j, count in enumerate(row):
+            if count == 0:
+                continue
+            share = count / total
+            colours[i, j] = (_tint(_CLASS_COLOURS[0], 0.15 + 0.85 * share) if i == j else
+                             _tint(_WRONG_COLOUR, 0.25 + 0.75 * min(1.0, 4.0 * share)))
+            dark = (i == j and share > 0.5) or (i != j and share > 0.15)
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=8 if k > 12 else 9,
+                    color="white" if dark else "#222222")
+    ax.imshow(colours, interpolation="nearest")
+    ax.set_xticks(range(k), names)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.tick_params(length=0)
+    for side_name in ("top", "right", "bottom", "left"):
+        ax.spines[side_name].set_visible(False)
+    if title is None:
+        right = sum(counts[i][i] for i in range(k))
+        title = f"{right} of {len(true)} right ({_percent(right / len(true))})"
+    ax.set_title(title, fontsize=11)
+    _save(figure, save)
+    return figure
+
+
+def _names(classes: object, n: int, who: str) -> list[str]:
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
+        raise TypeError(f"{who}: classes must be a list of names, got {type(classes).__name__}")
+    if not all(isinstance(c, str) for c in classes):
+        raise TypeError(f"{who}: classes must be strings, got {check.quote(classes)}")
+    if len(classes) < n:
+        raise ValueError(f"{who}: {len(classes)} class names for labels up to {n - 1}; "
+                         f"give at least {n}")
+    return list(classes)
+
+
+def images(
+    X: Sequence[Sequence[float]],
+    *,
+    labels: Sequence[Any] | None = None,
+    predicted: Sequence[int] | None = None,
+    shape: tuple[int, int] | None = None,
+    columns: int | None = None,
+    limit: int = 100,
+    title: str | None = None,
+    save: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """A grid of images, each captioned with its label and what the network predicted.
+
+    Args:
+        X: the images, one row of pixels each (as `datasets.digits` and
+            `datasets.mnist` give them: 8x8 or 28x28, row by row).
+        labels: their true classes (indices or one-hot lists), shown under each.
+        predicted: the predicted classes, e.g. from ``train.predict``; where
+            it differs from the label the caption reads ``true→predicted``
+            in red.
+        shape: ``(height, width)`` of an image; default the square that
+            the row's length is (64 -> 8x8, 784 -> 28x28).
+        columns: images per row of the grid (default up to 10).
+        limit: draw at most the first ``limit`` images (at most 1,000).
+        title: a title over the grid.
+        save: a path to write the figure to (``.png``, ``.svg``, ``.pdf``...).
+
+    Ink is dark on white (the colour scale runs from 0 to the largest
+    pixel). To see the misclassified examples of a test set::
+
+        predicted = train.predict(net, X_test)
+        wrong = [i for i, (p, t) in enumerate(zip(predicted, y_test)) if p != t]
+        images([X_test[i] for i in wrong], labels=[y_test[i] for i in wrong],
+               predicted=[predicted[i] for i in wrong], save="misclassified.png")
+
+    Raises:
+        TypeError: an argument of the wrong type, named.
+        ValueError: rows that are not images of the shape, labels that do
+            not match the rows, a limit outside 1..1000, named.
+    """
+    from microgrid.train import _class_indices, _inputs
+
+    who = "images"
+    rows = _inputs(X, who)
+    size = len(rows[0])
+    height, width = _image_shape(shape, size, who)
+    shown = check.integer(limit, "limit", at_least=1, at_most=_MAX_IMAGES, who=who)
+    true = None if labels is None else _class_indices(labels, "labels", who)
+    guessed = None if predicted is None else _class_indices(predicted, "predicted", who)
+    for name, given in (("labels", true), ("predicted", guessed)):
+        if given is not None and len(given) != len(rows):
+            raise ValueError(f"{who}: {name} has {len(given)} entries for {len(rows)} images; "
+                             "give one per image")
+    n = min(len(rows), shown)
+    cols = min(n, 10) if columns is None else check.integer(columns, "columns", at_least=1,
+                                                            who=who)
+    lines = -(-n // cols)
+    _matplotlib()
+    import numpy as np
+
+    top = max(max(row) for row in rows[:n])
+    cell = 0.95 if true is not None or guessed is not None else 0.8
+    figure = _new_figure(max(2.0, 0.8 * cols), max(1.2, cell * lines + (0.4 if title else 0.0)))
+    grid = figure.subplots(lines, cols, squeeze=False)
+    for k, ax in enumerate(grid.flat):
+        ax.set_axis_off()
+        if k >= n:
+            continue
+        picture = np.asarray(rows[k], dtype=float).reshape(height, width)
+        ax.imshow(picture, cmap="gray_r", vmin=min(0.0, min(rows[k])), vmax=top or 1.0,
+                  interpolation="nearest")
+        caption, colour = _caption(None if true is None else true[k],
+                                   None if guessed is None else guessed[k])
+        if caption:
+            ax.set_title(caption, fontsize=9, color=colour, pad=2)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    _save(figure, save)
+    return figure
+
+
+def _image_shape(shape: object, size: int, who: str) -> tuple[int, int]:
+    """``(height, width)`` for rows of ``size`` pixels: the given shape, checked, or a square."""
+    if shape is None:
+        side = round(size ** 0.5)
+        if side * side != size:
+            raise ValueError(f"{who}: rows of {size} numbers are not square images; "
+                             "give shape=(height, width)")
+        return side, side
+    if (isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence)
+            or len(shape) != 2):
+        raise TypeError(f"{who}: shape must be a pair (height, width), got {check.quote(shape)}")
+    height = check.integer(shape[0], "shape[0]", at_least=1, who=who)
+    width = check.integer(shape[1], "shape[1]", at_least=1, who=who)
+    if height * width != size:
+        raise ValueError(f"{who}: shape {height}x{width} holds {height * width} pixels but the "
+                         f"rows have {size}")
+    return height, width
+
+
+def _caption(true: int | None, guessed: int | None) -> tuple[str, str]:
+    """The caption under an image and its colour: red where the prediction is wrong."""
+    if true is None:
+        return ("" if guessed is None else str(guessed)), "#222222"
+    if guessed is None or guessed == true:
+        return str(true), "#222222"
+    return f"{true}\u2192{guessed}", _WRONG_COLOUR

@@ -53,7 +53,7 @@ from microgrid import compiler, engine, losses
 from microgrid.compiler import Compiled, TracingError, compile
 from microgrid.engine import OPS, Value, sum_of
 from microgrid.nn import MLP, Layer
-from microgrid.optim import SGD
+from microgrid.optim import SGD, Adam
 from microgrid.strategies import Expression, expressions
 
 
@@ -787,6 +787,175 @@ def test_a_dropped_compiled_function_is_freed_without_the_cyclic_collector() -> 
             del step
             assert dropped() is None
         assert live_values() == before  # the recorded graphs went with it
+    finally:
+        gc.enable()
+
+
+# -- training with the parameters in arrays -------------------------------------
+
+
+def digits_like(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs in [0, 1] and one-hot targets of three classes."""
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 6)), np.eye(3)[rng.integers(0, 3, n)]
+
+
+def book_net() -> tuple[MLP, list[Value], Compiled]:
+    net = MLP(6, [5, 3], activation="sigmoid", init="normal", seed=0)
+    params = net.parameters()
+    X, Y = digits_like(1)
+    return net, params, compile(lambda x, y: losses.quadratic(net(x), y), X[0].tolist(),
+                                Y[0].tolist(), params=params, reduction="mean")
+
+
+BATCHES = [slice(0, 16), slice(16, 32), slice(32, 40)]  # the last one smaller
+
+
+@pytest.mark.parametrize(("optimizer", "settings"), [
+    (SGD, {"lr": 3.0}), (SGD, {"lr": 0.5, "momentum": 0.9, "weight_decay": 1e-3}),
+    (Adam, {"lr": 0.01, "weight_decay": 1e-3})])
+def test_training_in_arrays_is_backward_and_the_optimisers_step_bit_for_bit(
+    optimizer: type[SGD] | type[Adam], settings: dict[str, float]
+) -> None:
+    """The same parameters, gradients and optimiser state, to the last bit, as
+    ``zero_grad(); step.backward(X, Y); optimizer.step()`` on every batch."""
+    X, Y = digits_like()
+    (_, eager_params, eager), (_, params, step) = book_net(), book_net()
+    eager_optimizer, opt = optimizer(eager_params, **settings), optimizer(params, **settings)
+    for rows in BATCHES * 2:
+        eager_optimizer.zero_grad()
+        eager.backward(X[rows], Y[rows])
+        eager_optimizer.step()
+    with step.training(opt) as train:
+        losses_seen = [train.step(X[rows], Y[rows]) for rows in BATCHES * 2]
+    assert [p.data for p in params] == [p.data for p in eager_params]
+    assert [p.grad for p in params] == [p.grad for p in eager_params]
+    if optimizer is SGD:
+        assert opt.buffers == eager_optimizer.buffers  # type: ignore[attr-defined]
+    else:
+        assert (opt.m, opt.v, opt.t) == (eager_optimizer.m, eager_optimizer.v,  # type: ignore[attr-defined]
+                                         eager_optimizer.t)  # type: ignore[attr-defined]
+    assert len(losses_seen) == 6 and all(math.isfinite(v) for v in losses_seen)
+
+
+def test_static_targets_of_several_programs_train_in_arrays_as_backward_does() -> None:
+    """Class indices chose the output read: one program per class, one array of parameters."""
+    X, Y = digits_like()
+    labels = Y.argmax(axis=1)
+    runs = []
+    for arrays in (False, True):
+        net = MLP(6, [5, 3], output_activation="softmax", seed=0)
+        params = net.parameters()
+        step = compile(lambda x, y, net=net: losses.log_likelihood(net(x), y), X[0].tolist(),
+                       int(labels[0]), params=params, reduction="mean", static_y=True)
+        opt = SGD(params, lr=0.5)
+        if arrays:
+            with step.training(opt) as train:
+                for rows in BATCHES:
+                    train.step(X[rows], labels[rows])
+        else:
+            for rows in BATCHES:
+                opt.zero_grad()
+                step.backward(X[rows], labels[rows])
+                opt.step()
+        runs.append(([p.data for p in params], repr(step)))
+    assert runs[0][0] == runs[1][0]
+    assert "programs=3" in runs[1][1]
+
+
+def test_the_values_get_the_parameters_when_the_training_ends_or_is_synced() -> None:
+    X, Y = digits_like()
+    _, params, step = book_net()
+    before = [p.data for p in params]
+    loss_before, _ = step(X[:10], Y[:10])
+    train = step.training(SGD(params, lr=1.0))
+    train.step(X[:10], Y[:10])
+    assert [p.data for p in params] == before  # inside the block: held in the array,
+    loss_now, _ = step(X[:10], Y[:10])  # which other replays read
+    assert loss_now < loss_before
+    train.sync()
+    moved = [p.data for p in params]
+    assert moved != before and moved == train.theta[step._to_params].tolist()
+    assert step(X[:10], Y[:10])[0] == loss_now  # the same numbers, from the Values now
+    train.step(X[10:20], Y[10:20])
+    train.close()
+    assert [p.data for p in params] != moved
+    with pytest.raises(RuntimeError, match="this Training is closed"):
+        train.step(X[:10], Y[:10])
+
+
+def test_a_training_dropped_without_closing_still_hands_the_parameters_back() -> None:
+    X, Y = digits_like()
+    _, params, step = book_net()
+    before = [p.data for p in params]
+    train = step.training(SGD(params, lr=1.0))
+    train.step(X[:10], Y[:10])
+    del train
+    assert [p.data for p in params] != before
+    with step.training(SGD(params, lr=1.0)) as again:  # the compiled function is free again
+        again.step(X[:10], Y[:10])
+
+
+def test_a_non_finite_update_in_arrays_is_refused_as_the_optimiser_refuses_it() -> None:
+    """All or nothing, with the optimiser's own ValueError: no parameter changed."""
+    w, b = Value(1.0, "w"), Value(0.0, "b")
+    step = compile(lambda x, y: (w * x[0] + b - y) ** 2, [1.0], 0.0, params=[w, b],
+                   reduction="mean")
+    X, Y = np.array([[3.0], [4.0]]), np.array([0.0, 1.0])
+    eager = SGD([w, b], lr=1e308)
+    eager.zero_grad()
+    step.backward(X, Y)
+    with pytest.raises(ValueError) as expected:
+        eager.step()
+    w.grad = b.grad = 0.0
+    with step.training(SGD([w, b], lr=1e308)) as train, pytest.raises(ValueError) as refused:
+        train.step(X, Y)
+    assert str(refused.value) == str(expected.value)
+    assert "the step would make the value of parameter 0 (w) -inf" in str(refused.value)
+    assert (w.data, b.data) == (1.0, 0.0)
+
+
+def test_training_refuses_what_it_cannot_do() -> None:
+    _, params, step = book_net()
+
+    class Mine(SGD):
+        pass
+
+    with pytest.raises(TypeError, match=r"must be an SGD or an Adam.*got Mine"):
+        step.training(Mine(params, lr=0.1))
+    with pytest.raises(ValueError, match=r"exactly the compiled function's params \(53\), "
+                                         r"got 52 of which 52"):
+        step.training(SGD(params[1:], lr=0.1))
+    with step.training(SGD(params, lr=0.1)) as train:
+        with pytest.raises(ValueError, match="already training"):
+            step.training(SGD(params, lr=0.1))
+        with pytest.raises(RuntimeError, match="update\\(\\) before compute\\(\\)"):
+            train.update()
+
+
+def test_an_eager_check_while_training_sees_the_trained_parameters() -> None:
+    """Recording examples again (check, a first batch, a diagnosis) computes with the
+    Values: they are synced first, so what is checked is the network as trained."""
+    X, Y = digits_like()
+    _, params, step = book_net()
+    with step.training(SGD(params, lr=3.0)) as train:
+        for rows in BATCHES:
+            train.step(X[rows], Y[rows])
+        step.check(X[:4], Y[:4])
+        assert [p.data for p in params] == train.theta[step._to_params].tolist()
+
+
+def test_a_training_leaves_no_reference_cycle() -> None:
+    X, Y = digits_like()
+    gc.collect()
+    gc.disable()
+    try:
+        _, params, step = book_net()
+        with step.training(SGD(params, lr=1.0)) as train:
+            train.step(X[:10], Y[:10])
+        dropped, dropped_training = weakref.ref(step), weakref.ref(train)
+        del step, train
+        assert dropped() is None and dropped_training() is None
     finally:
         gc.enable()
 

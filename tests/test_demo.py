@@ -24,10 +24,13 @@ import pytest
 
 from microgrid import MLP, no_grad
 from microgrid.cli import build_parser, main
-from microgrid.datasets import DATASETS, moons
+from microgrid.datasets import DATASETS, IMAGES, digits, moons, train_test_split
 from microgrid.demo import (
     ACTIVATIONS,
+    DATASET_NAMES,
     FILES,
+    IMAGE_FILES,
+    IMAGE_PRESETS,
     MAX_PARAMETERS,
     PRESETS,
     DemoOptions,
@@ -37,7 +40,7 @@ from microgrid.demo import (
 )
 from microgrid.nn import HIDDEN_ACTIVATIONS
 from microgrid.render import svg_available
-from microgrid.train import evaluate
+from microgrid.train import evaluate, predict
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -261,6 +264,9 @@ def test_other_datasets_run(dataset: str, tmp_path: Path) -> None:
         (["--steps", "ten"], "--steps"),
         (["--seed", "1.5"], "--seed"),
         (["--dataset", "mnist"], "--dataset: invalid choice"),
+        (["--dataset", "digits", "--steps", "3"], "digits trains in epochs of mini-batches"),
+        (["--epochs", "3"], "epochs is for the real datasets"),
+        (["--epochs", "0"], "--epochs: expected a positive integer"),
         (["--activation", "gelu"], "--activation: invalid choice"),
         (["--lr", "-1"], "--lr: expected a positive number"),
         (["--lr", "nan"], "--lr"),
@@ -314,8 +320,9 @@ def test_parser_choices_match_the_demo() -> None:
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     demo = subparsers.choices["demo"]
     choices = {a.dest: tuple(a.choices) for a in demo._actions if a.choices}
-    assert choices == {"dataset": tuple(DATASETS), "activation": HIDDEN_ACTIVATIONS}
+    assert choices == {"dataset": DATASET_NAMES, "activation": HIDDEN_ACTIVATIONS}
     assert set(PRESETS) == set(DATASETS)
+    assert (*DATASETS, *IMAGES) == DATASET_NAMES and set(IMAGE_PRESETS) == set(IMAGES)
     assert ACTIVATIONS == HIDDEN_ACTIVATIONS
 
 
@@ -369,7 +376,8 @@ def test_the_summary_says_which_loss_is_which(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        (DemoOptions(dataset="mnist"), ValueError, "unknown dataset 'mnist'; valid: moons"),
+        (DemoOptions(dataset="mnist"), ValueError,
+         "unknown dataset 'mnist'; valid: circles, moons, spirals, xor, digits"),
         (DemoOptions(steps=0), ValueError, "steps must be an int >= 1, got 0"),
         (DemoOptions(steps=2.0), TypeError, "steps must be an int, got float"),  # type: ignore
         (DemoOptions(hidden=()), ValueError, "hidden must be one or more layer widths"),
@@ -379,6 +387,13 @@ def test_the_summary_says_which_loss_is_which(tmp_path: Path) -> None:
         (DemoOptions(lr=math.inf), ValueError, "lr must be a finite number > 0, got inf"),
         (DemoOptions(lr="1"), TypeError, "lr must be a real number"),  # type: ignore[arg-type]
         (DemoOptions(seed=True), TypeError, "seed must be an int, got bool"),
+        (DemoOptions(dataset="digits", steps=3), ValueError,
+         "steps counts the full-batch steps of the toy datasets; digits trains in epochs"),
+        (DemoOptions(epochs=3), ValueError, "epochs is for the real datasets; moons trains "
+                                            "full-batch"),
+        (DemoOptions(dataset="digits", epochs=0), ValueError, "epochs must be an int >= 1"),
+        (DemoOptions(dataset="digits", hidden=(2000,)), ValueError,
+         "2000 make a network of 150,010 parameters"),  # 64*2000+2000 + 2000*10+10
     ],
 )
 def test_options_are_checked_before_anything_happens(
@@ -447,3 +462,80 @@ def test_without_an_svg_renderer_the_demo_keeps_the_dot_source(
         assert not (tmp_path / f"{name}.svg").exists()
         assert (tmp_path / f"{name}.dot").read_text(encoding="utf-8").startswith("digraph")
         assert f"wrote its DOT source to {name}.dot" in printed
+
+
+# -- real images: --dataset digits --------------------------------------------------------
+
+
+def check_image_files(out: Path) -> None:
+    """Every promised file of the digits demo is there and valid, nothing else."""
+    assert sorted(p.name for p in out.iterdir()) == sorted(IMAGE_FILES)
+    for name in IMAGE_FILES:
+        data = (out / name).read_bytes()
+        if name.endswith(".png"):
+            assert data.startswith(PNG_SIGNATURE), name
+
+
+@pytest.fixture(scope="module")
+def digits_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
+    """``microgrid demo --dataset digits --epochs 3`` (once for the tests below)."""
+    printed = io.StringIO()
+    out = tmp_path_factory.mktemp("digits")
+    result = run(DemoOptions(dataset="digits", epochs=3, out=out, quiet=True), stream=printed)
+    return result, printed.getvalue()
+
+
+@pytest.mark.skipif(not HAS_PLOT, reason="needs the plot extra")
+def test_the_digits_demo_writes_its_pictures_and_model(digits_demo: tuple[DemoResult, str]
+                                                       ) -> None:
+    result, printed = digits_demo
+    check_image_files(result.out)
+    assert MLP.load(result.out / "model.json").state_dict() == result.net.state_dict()
+    for name in IMAGE_FILES:
+        assert name in printed
+    assert "not written" not in printed and "FAILED" not in printed
+    assert f"test accuracy {result.test_accuracy:.1%}" in printed
+
+
+def test_the_digits_demo_is_the_books_chapter_1_run_tested_every_epoch(
+    digits_demo: tuple[DemoResult, str]
+) -> None:
+    """[64, 30, 10] sigmoid, N(0, 1) weights, quadratic cost, eta 3.0, mini-batches of 10, on
+    the seeded 80/20 split; the test set measured after every epoch, the last one the
+    result's test accuracy."""
+    result, _ = digits_demo
+    preset = IMAGE_PRESETS["digits"]
+    assert (preset.hidden, preset.activation, preset.init, preset.loss, preset.lr,
+            preset.batch_size, preset.epochs) == ((30,), "sigmoid", "normal", "quadratic", 3.0,
+                                                  10, 30)
+    assert result.net.sizes == [64, 30, 10] and result.net.activation == "sigmoid"
+    assert result.net.output_activation == "sigmoid" and result.net.init == "normal"
+    history = result.history
+    assert history.epochs == 3 and history.steps == 3 * 144  # 1,437 images in tens
+    assert set(history.lr) == {3.0}
+    X, y = digits()
+    _, (X_test, y_test) = train_test_split(X, y, 0.2, seed=0)
+    right = sum(p == t for p, t in zip(predict(result.net, X_test), y_test, strict=True))
+    assert result.test_accuracy == right / 360 == history.validation_accuracy[-1]
+    assert len(history.validation_accuracy) == 3
+    assert result.test_accuracy is not None and result.test_accuracy > 0.85
+
+
+def test_without_numpy_the_digits_demo_trains_eagerly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No numpy (the fast extra): the same run through the eager engine, said so."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "numpy" else real_find_spec(name, *a))
+    printed = io.StringIO()
+    result = run(DemoOptions(dataset="digits", epochs=1, out=tmp_path), stream=printed)
+    assert "eagerly" in printed.getvalue() and "microgrid-autodiff[fast]" in printed.getvalue()
+    assert result.history.epochs == 1 and result.test_accuracy is not None
+
+
+@pytest.mark.slow
+def test_the_default_digits_demo_reaches_95_percent_on_the_test_set(tmp_path: Path) -> None:
+    result = run(DemoOptions(dataset="digits", out=tmp_path, quiet=True))
+    assert result.history.epochs == 30
+    assert result.test_accuracy is not None and result.test_accuracy >= 0.95

@@ -1,6 +1,8 @@
 """Specification of pyproject.toml's extras, as the docs and scripts rely on them.
 
-- The ``bench`` extra installs every package the benchmark scripts import.
+- The ``bench`` extra installs every package the benchmark scripts import, but
+  those a function imports inside ``try: ... except ImportError`` (the script
+  runs without them, saying so), which another extra installs (``torch``).
 - docs/index.md's table of extras lists exactly the packages each extra installs
   (an extra named in backticks stands for what it installs).
 
@@ -40,11 +42,21 @@ def packages(extra: str) -> set[str]:
     return found
 
 
-def imported_modules(script: Path) -> set[str]:
-    """The top-level names of the modules ``script`` imports."""
+def imported_modules(script: Path, optional: bool = False) -> set[str]:
+    """The top-level names of the modules ``script`` imports: all but the optional
+    ones, or (``optional``) those: imported by a function inside a ``try`` that
+    catches ImportError (a module-level one exits naming the extra: required)."""
     tree = ast.parse(script.read_text(encoding="utf-8"))
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+    guarded = {id(inner) for function in functions for node in ast.walk(function)
+               if isinstance(node, ast.Try)
+               and any(isinstance(h.type, ast.Name) and h.type.id == "ImportError"
+                       for h in node.handlers)
+               for statement in node.body for inner in ast.walk(statement)}
     names: set[str] = set()
     for node in ast.walk(tree):
+        if (id(node) in guarded) != optional:
+            continue
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -64,6 +76,9 @@ def test_bench_extra_installs_what_the_benchmarks_import() -> None:
     assert third_party <= packages("bench") | packages("torch")
     assert "torch" not in set().union(*map(imported_modules, [
         s for s in scripts if s.name != "hessian.py"]))
+    optional = set().union(*(imported_modules(s, optional=True) for s in scripts))
+    assert optional == {"torch"}  # batched.py's torch column, skipped without it
+    assert optional <= packages("torch")
 
 
 def test_the_docs_table_of_extras_lists_what_each_installs() -> None:

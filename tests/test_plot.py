@@ -1,4 +1,5 @@
-"""Specification of microgrid.plot: loss/accuracy curves and decision boundaries.
+"""Specification of microgrid.plot: loss/accuracy curves, decision boundaries, confusion
+matrices and grids of images.
 
 Each function returns a matplotlib Figure and writes a valid image with
 ``save=``; the decision boundary evaluates the network exactly (the
@@ -23,6 +24,8 @@ from microgrid.datasets import moons
 from microgrid.plot import (
     INSTALL_HINT,
     _grid_scores,
+    confusion_matrix,
+    images,
     plot_decision_boundary,
     plot_history,
 )
@@ -172,6 +175,94 @@ def test_empty_history_is_refused() -> None:
 def test_interrupted_history_says_so_in_the_title() -> None:
     history = History(loss=[1.0], step_loss=[1.0], interrupted=True)
     assert "interrupted" in plot_history(history).get_suptitle()
+
+
+def test_a_validation_set_gets_its_own_curves_named_as_asked() -> None:
+    """fit(validation=...): the held-out loss and accuracy per epoch beside the training's."""
+    history = History(loss=[1.0, 0.5], accuracy=[0.5, 0.75], step_loss=[1.0, 0.5],
+                      step_accuracy=[0.5, 0.75], validation_loss=[1.2, 0.7],
+                      validation_accuracy=[0.4, 0.625])
+    figure = plot_history(history, validation_label="test")
+    loss_ax, acc_ax = figure.axes
+    training, held = loss_ax.get_lines()
+    assert list(training.get_ydata()) == [1.0, 0.5]
+    assert list(held.get_ydata()) == [1.2, 0.7] and list(held.get_xdata()) == [1, 2]
+    assert list(acc_ax.get_lines()[-1].get_ydata()) == [40.0, 62.5]
+    assert set(legend_texts(figure)) == {"training", "test"}
+    assert acc_ax.get_title(loc="left") == "Accuracy"
+    assert "62%" in [t.get_text() for t in acc_ax.texts]
+    with pytest.raises(TypeError, match="validation_label must be a str, got int 3"):
+        plot_history(history, validation_label=3)  # type: ignore[arg-type]
+
+
+# -- confusion matrices and images --------------------------------------------------------
+
+
+def test_the_confusion_matrix_shows_every_count_and_how_many_are_right(tmp_path: Path) -> None:
+    y = [0, 0, 1, 1, 2, 2, 2]
+    predicted = [0, 1, 1, 1, 2, 0, 2]
+    path = tmp_path / "confusion.png"
+    figure = confusion_matrix(y, predicted, save=path)
+    ax = figure.axes[0]
+    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
+             for t in ax.texts}  # (true, predicted) -> the count shown
+    assert texts == {(0, 0): "1", (0, 1): "1", (1, 1): "2", (2, 0): "1", (2, 2): "2"}
+    assert ax.get_title() == "5 of 7 right (71%)"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+    named = confusion_matrix(y, predicted, classes=["cat", "dog", "eel", "fox"])
+    assert [t.get_text() for t in named.axes[0].get_yticklabels()] == ["cat", "dog", "eel", "fox"]
+
+
+def test_the_confusion_matrix_reads_one_hot_labels_and_refuses_bad_ones() -> None:
+    figure = confusion_matrix([[0.0, 1.0], [1.0, 0.0]], [1, 1])
+    assert figure.axes[0].get_title() == "1 of 2 right (50%)"
+    with pytest.raises(ValueError, match="confusion_matrix: y has 2 labels but predicted has 1"):
+        confusion_matrix([0, 1], [0])
+    with pytest.raises(ValueError, match=r"confusion_matrix: y\[0\] is -1; classes are counted"):
+        confusion_matrix([-1, 1], [0, 1])
+    with pytest.raises(TypeError, match=r"confusion_matrix: predicted\[0\] is str '1'"):
+        confusion_matrix([1], ["1"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="2 class names for labels up to 2; give at least 3"):
+        confusion_matrix([0, 2], [0, 1], classes=["a", "b"])
+    with pytest.raises(ValueError, match="y is empty"):
+        confusion_matrix([], [])
+
+
+def test_images_are_drawn_in_a_grid_with_wrong_predictions_in_red(tmp_path: Path) -> None:
+    """Three 2x2 images, labelled: the wrong prediction reads true->predicted in red."""
+    X = [[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5]]
+    path = tmp_path / "images.png"
+    figure = images(X, labels=[1, 2, 3], predicted=[1, 0, 3], columns=2, save=path)
+    assert len(figure.axes) == 4  # a 2 x 2 grid, one left empty
+    shown = [ax for ax in figure.axes if ax.get_images()]
+    assert len(shown) == 3
+    assert shown[1].get_images()[0].get_array().tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    captions = [(ax.get_title(), ax.title.get_color()) for ax in shown]
+    assert [c for c, _ in captions] == ["1", "2\u21920", "3"]
+    assert captions[1][1] != captions[0][1]  # the wrong one stands out
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+    assert len([ax for ax in images(X, limit=2).axes if ax.get_images()]) == 2
+
+
+def test_images_take_their_shape_from_the_row_or_as_given() -> None:
+    square = images([[0.0] * 64])
+    assert square.axes[0].get_images()[0].get_array().shape == (8, 8)
+    wide = images([[0.0] * 6], shape=(2, 3))
+    assert wide.axes[0].get_images()[0].get_array().shape == (2, 3)
+    with pytest.raises(ValueError, match="rows of 6 numbers are not square images; give shape"):
+        images([[0.0] * 6])
+    with pytest.raises(ValueError, match="shape 2x2 holds 4 pixels but the rows have 6"):
+        images([[0.0] * 6], shape=(2, 2))
+    with pytest.raises(TypeError, match="shape must be a pair"):
+        images([[0.0] * 4], shape=4)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="labels has 2 entries for 1 images"):
+        images([[0.0] * 4], labels=[1, 2])
+    with pytest.raises(ValueError, match="limit must be an int from 1 to 1000, got 0"):
+        images([[0.0] * 4], limit=0)
+    with pytest.raises(ValueError, match=r"images: X\[0\]\[1\] must be a finite number"):
+        images([[0.0, float("nan"), 0.0, 0.0]])
 
 
 # -- plot_decision_boundary ---------------------------------------------------------
@@ -335,6 +426,10 @@ def test_without_matplotlib_the_message_names_the_extra(
     assert INSTALL_HINT in str(info.value)
     with pytest.raises(ImportError, match=r"microgrid-autodiff\[plot\]"):
         plot_decision_boundary(MLP(2, [1], seed=0), [[0.0, 0.0]], [1])
+    with pytest.raises(ImportError, match=r"microgrid-autodiff\[plot\]"):
+        confusion_matrix([0, 1], [0, 1])
+    with pytest.raises(ImportError, match=r"microgrid-autodiff\[plot\]"):
+        images([[0.0] * 4])
 
 
 def test_importing_microgrid_or_plot_does_not_import_matplotlib() -> None:

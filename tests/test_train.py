@@ -7,11 +7,16 @@
 - Ctrl-C returns the history so far with ``interrupted=True`` and parameters
   exactly as some completed step left them.
 - Bad arguments raise ValueError naming them, before any parameter changes.
+- A validation set is measured after every epoch, exactly as `evaluate` measures
+  it then, without changing the training; `predict` and `confusion` read a
+  classifier's answers on a test set.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import itertools
 import json
 import math
 import re
@@ -21,8 +26,8 @@ import types
 
 import pytest
 
-from microgrid import MLP, SGD, Adam, Value, is_grad_enabled, sum_of
-from microgrid.datasets import circles, moons, xor
+from microgrid import MLP, SGD, Adam, Value, is_grad_enabled, no_grad, sum_of
+from microgrid.datasets import circles, digits, moons, one_hot, train_test_split, xor
 from microgrid.losses import batch_cost, l2_weight_penalty, quadratic
 from microgrid.train import (
     DEFAULT_LR,
@@ -30,8 +35,10 @@ from microgrid.train import (
     Evaluation,
     History,
     argmax_accuracy,
+    confusion,
     evaluate,
     fit,
+    predict,
     sign_accuracy,
     threshold_accuracy,
 )
@@ -701,6 +708,76 @@ def test_compiled_training_reaches_the_eager_parameters(loss, labels, nouts, out
     assert compiled.lr == eager.lr
 
 
+@needs_numpy
+def test_one_hot_targets_of_the_books_costs_replay_as_one_program(monkeypatch):
+    """Cross-entropy against one-hot targets: Value targets, so every batch is one program
+    (static targets would record one per class: cross_entropy leaves out the terms whose
+    weight is 0), with the eager run's parameters. Class indices stay static."""
+    module = importlib.import_module("microgrid.compiler")
+    real = module.compile
+    seen = []
+
+    def spy(*args, **kwargs):
+        compiled = real(*args, **kwargs)
+        seen.append(compiled)
+        return compiled
+
+    monkeypatch.setattr(module, "compile", spy)
+    X, labels = three_classes(30)
+    nets = [MLP(2, [5, 3], activation="sigmoid", seed=1) for _ in range(2)]
+    for net, compiled in zip(nets, (False, True), strict=True):
+        fit(net, X, one_hot(labels, 3), loss="cross_entropy", lr=0.5, epochs=3, batch_size=10,
+            validation=(X, one_hot(labels, 3)), compiled=compiled, progress=False)
+    for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert q.data == pytest.approx(p.data, rel=1e-9, abs=1e-12)
+    assert seen and all(not c.static_y and repr(c).endswith("programs=1, targets=1)")
+                        for c in seen)
+    seen.clear()
+    fit(MLP(2, [5, 3], output_activation="softmax", seed=1), X, labels, loss="log_likelihood",
+        epochs=1, batch_size=10, compiled=True, progress=False)
+    assert seen[0].static_y
+
+
+@needs_numpy
+def test_compiled_fit_hands_the_parameters_held_in_arrays_back_to_the_network():
+    """With SGD or Adam the compiled step keeps the parameters in arrays; a callback,
+    the validation set and the caller after fit see them as trained, and a callback
+    changes nothing (the same run with and without one)."""
+    X, labels = three_classes(30)
+    targets = one_hot(labels, 3)
+    finals = []
+    for optimizer in (SGD, Adam):
+        for with_callback in (False, True):
+            net = MLP(2, [5, 3], activation="sigmoid", seed=4)
+            seen = []
+            fit(net, X, targets, optimizer=optimizer(net.parameters(), lr=0.3), epochs=2,
+                batch_size=7, compiled=True, progress=False,
+                callback=(lambda h, net=net, seen=seen: seen.append(net.state_dict()))
+                if with_callback else None)
+            if with_callback:
+                assert len(seen) == 10 and all(a != b for a, b in itertools.pairwise(seen))
+                assert seen[-1] == net.state_dict()
+            finals.append(net.state_dict())
+    assert finals[0] == finals[1] and finals[2] == finals[3]
+
+
+@needs_numpy
+def test_ctrl_c_in_a_compiled_fit_leaves_the_last_steps_parameters_in_the_network():
+    X, y = xor(12, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    snapshots = []
+
+    def callback(history):
+        snapshots.append(net.state_dict())
+        if history.steps == 3:
+            raise KeyboardInterrupt
+
+    history = fit(net, X, y, epochs=10, callback=callback, compiled=True, progress=False)
+    assert history.interrupted and history.steps == 3
+    assert net.state_dict() == snapshots[-1]
+    assert all(p.grad == 0.0 for p in net.parameters())
+
+
 def test_compiled_training_refuses_a_cost_that_branches_on_values():
     """The tracing rule: a cost whose graph depends on the example's values cannot be replayed."""
     pytest.importorskip("numpy")
@@ -718,3 +795,228 @@ def test_compiled_training_refuses_a_cost_that_branches_on_values():
     with pytest.raises(TracingError):
         fit(net, X, [0.0, 1.0, 1.0, 0.0], loss=branching, epochs=2, compiled=True,
             progress=False)
+
+
+# -- a validation set, a test set ------------------------------------------------------
+
+
+def three_classes(n=30, seed=0):
+    """Circles' points with a third class (label 2) for the points far out."""
+    X, y = circles(n, noise=0.05, seed=seed)
+    labels = [2 if x1 * x1 + x2 * x2 > 1.1 else label for (x1, x2), label in
+              zip(X, y, strict=True)]
+    return X, labels
+
+
+def test_the_validation_set_is_measured_after_every_epoch_as_evaluate_measures_it():
+    """After each epoch: evaluate's loss and accuracy on the held-out set, no more."""
+    X, y = moons(40, noise=0.1, seed=0)
+    Xv, yv = moons(20, noise=0.1, seed=1)
+    net = MLP(2, [4, 1], activation="tanh", output_activation="sigmoid", seed=0)
+    measured = []
+
+    def callback(history):
+        if len(measured) < history.epochs:  # the epoch's last step: measure it ourselves
+            measured.append(evaluate(net, Xv, yv, loss="quadratic"))
+
+    history = fit(net, X, y, epochs=4, batch_size=16, lr=0.5, validation=(Xv, yv),
+                  callback=callback, progress=False)
+    assert len(measured) == history.epochs == 4
+    assert history.validation_loss == [m.loss for m in measured]
+    assert history.validation_accuracy == [m.accuracy for m in measured]
+    assert history.as_dict()["validation_accuracy"] == history.validation_accuracy
+
+
+def test_a_validation_set_does_not_change_the_training():
+    X, y = xor(20, seed=0)
+    Xv, yv = xor(10, seed=1)
+    runs = []
+    for validation in (None, (Xv, yv)):
+        net = MLP(2, [3, 1], seed=0)
+        history = fit(net, X, y, epochs=3, batch_size=6, validation=validation, progress=False)
+        runs.append((net.state_dict(), history.step_loss, history.loss, history.accuracy))
+    assert runs[0] == runs[1]
+
+
+def test_without_a_validation_set_or_accuracy_the_validation_lists_stay_empty():
+    X, y = xor(8, seed=0)
+    history = fit(MLP(2, [3, 1], seed=0), X, y, epochs=2, progress=False)
+    assert (history.validation_loss, history.validation_accuracy) == ([], [])
+    history = fit(MLP(2, [3, 1], seed=0), X, y, epochs=2, accuracy=None, validation=(X, y),
+                  progress=False)
+    assert len(history.validation_loss) == 2 and history.validation_accuracy == []
+
+
+def test_multi_class_accuracy_is_the_argmax_against_class_indices_or_one_hot_targets():
+    """Ten sigmoid outputs and one-hot targets (the book's digits): right when the largest
+    output is the target's class; log-likelihood against class indices the same."""
+    X, labels = three_classes()
+    for loss, targets, out in (("quadratic", one_hot(labels, 3), "sigmoid"),
+                               ("log_likelihood", labels, "softmax")):
+        net = MLP(2, [5, 3], activation="tanh", output_activation=out, seed=0)
+        history = fit(net, X, targets, loss=loss, epochs=3, lr=0.5, validation=(X, targets),
+                      progress=False)
+        with no_grad():
+            right = sum(max(range(3), key=lambda k: net(x)[k].data) == c
+                        for x, c in zip(X, labels, strict=True))
+        assert history.validation_accuracy[-1] == right / len(X)
+
+
+def test_ctrl_c_while_measuring_the_validation_set_keeps_the_completed_epochs():
+    """The measurement is abandoned, not a step: every epoch list has the epochs completed."""
+    X, y = xor(12, seed=0)
+    armed = []
+
+    class Net:
+        def __init__(self):
+            self.net = MLP(2, [3, 1], seed=0)
+
+        def __call__(self, x):
+            if armed and not is_grad_enabled():  # measuring the validation set
+                raise KeyboardInterrupt
+            return self.net(x)
+
+        def parameters(self):
+            return self.net.parameters()
+
+    net = Net()
+    history = fit(net, X, y, epochs=5, batch_size=4, validation=(X, y), progress=False,
+                  callback=lambda h: h.epochs == 1 and armed.append(True))
+    assert history.interrupted
+    assert history.steps == 6  # both epochs' steps were done
+    assert (history.epochs, len(history.accuracy), len(history.validation_loss),
+            len(history.validation_accuracy)) == (1, 1, 1, 1)
+
+
+def test_the_bar_shows_the_validation_figures(monkeypatch):
+    shown = []
+
+    class Bar:
+        def __init__(self, **options):
+            pass
+
+        def set_postfix(self, values, refresh=True):
+            shown.append(dict(values))
+
+        def update(self, n):
+            pass
+
+        def close(self):
+            pass
+
+    auto = types.ModuleType("tqdm.auto")
+    auto.tqdm = Bar
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    X, y = xor(8, seed=0)
+    history = fit(MLP(2, [3, 1], seed=0), X, y, epochs=2, batch_size=4, validation=(X, y))
+    assert set(shown[0]) == {"loss", "acc"}  # no validation figures before the first epoch
+    assert shown[-1]["val_acc"] == f"{history.validation_accuracy[-1]:.1%}"
+    assert shown[-1]["val_loss"] == f"{history.validation_loss[-1]:.4g}"
+    assert shown[-1]["loss"] == f"{history.step_loss[-1]:.4g}"
+
+
+@pytest.mark.parametrize(
+    ("validation", "error", "pattern"),
+    [
+        ([[0.0, 1.0]], TypeError, r"validation must be a pair \(X, Y\).*got list"),
+        ("ab", TypeError, r"validation must be a pair \(X, Y\)"),
+        (([], []), ValueError, r"validation X is empty"),
+        (([[0.0, 1.0, 2.0]], [1]), ValueError,
+         r"validation X has rows of 3 numbers but X has rows of 2"),
+        (([[0.0, math.inf]], [1]), ValueError, r"validation X\[0\]\[1\] must be a finite"),
+        (([[0.0, 1.0]], [1, 0]), ValueError, r"validation X has 1 rows but validation Y has 2"),
+        (([[0.0, 1.0]], [[1.0, 0.0]]), ValueError, r"validation Y\[0\] = \[1\.0, 0\.0\] is not"),
+    ],
+)
+def test_a_bad_validation_set_is_refused_before_training(validation, error, pattern):
+    X, y = xor(8, seed=0)
+    net = MLP(2, [3, 1], seed=0)
+    before = net.state_dict()
+    with pytest.raises(error, match=pattern):
+        fit(net, X, y, validation=validation, progress=False)
+    assert net.state_dict() == before
+
+
+def test_predict_is_the_argmax_or_one_score_against_its_cut():
+    X, _ = three_classes()
+    net = MLP(2, [5, 3], activation="tanh", seed=0)
+    with no_grad():
+        outputs = [[a.data for a in net(x)] for x in X]
+    assert predict(net, X) == [max(range(3), key=o.__getitem__) for o in outputs]
+    score = MLP(2, [3, 1], seed=0)  # a linear output: cut at 0
+    probability = MLP(2, [3, 1], output_activation="sigmoid", seed=0)  # cut at 0.5
+    with no_grad():
+        assert predict(score, X) == [int(score(x)[0].data > 0.0) for x in X]
+        assert predict(probability, X) == [int(probability(x)[0].data > 0.5) for x in X]
+    assert 0 < sum(predict(probability, X)) < len(X)  # both sides of the cut are met
+
+
+def test_confusion_counts_each_true_class_against_each_predicted_one():
+    assert confusion([0, 1, 1, 2], [0, 1, 2, 2]) == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    assert confusion(one_hot([0, 1], 2), [1, 1], n_classes=3) == [[0, 1, 0], [0, 1, 0],
+                                                                  [0, 0, 0]]
+    with pytest.raises(ValueError, match="Y has 2 labels but predicted has 1"):
+        confusion([0, 1], [0])
+    with pytest.raises(ValueError, match="class 2 is out of range for n_classes=2"):
+        confusion([0, 2], [0, 1], n_classes=2)
+    with pytest.raises(ValueError, match=r"Y\[0\] is -1; classes are counted from 0"):
+        confusion([-1, 1], [0, 1])
+    with pytest.raises(TypeError, match=r"predicted\[1\] is float 1\.0; expected a class"):
+        confusion([0, 1], [0, 1.0])
+
+
+def test_bad_arguments_to_evaluate_and_predict_are_named():
+    net = MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match="evaluate: compiled must be True or False, got 1"):
+        evaluate(net, [[0.0, 1.0]], [1.0], compiled=1)
+    with pytest.raises(TypeError, match="predict: X must be a list of input rows"):
+        predict(net, "ab")
+    with pytest.raises(ValueError, match=r"predict: X\[1\] has 1 numbers but X\[0\] has 2"):
+        predict(net, [[0.0, 1.0], [2.0]])
+
+
+@needs_numpy
+def test_compiled_evaluate_and_predict_give_the_eager_answers():
+    X, labels = three_classes(40)
+    targets = one_hot(labels, 3)
+    net = MLP(2, [6, 3], activation="sigmoid", seed=2)
+    eager = evaluate(net, X, targets)
+    compiled = evaluate(net, X, targets, compiled=True)
+    assert compiled.loss == pytest.approx(eager.loss, rel=1e-12)
+    assert compiled.accuracy == eager.accuracy
+    assert predict(net, X, compiled=True) == predict(net, X)
+    assert evaluate(net, X, labels, loss="log_likelihood", compiled=True).accuracy == \
+        evaluate(net, X, labels, loss="log_likelihood").accuracy
+
+
+@needs_numpy
+def test_compiled_training_with_a_validation_set_measures_what_eager_training_measures():
+    X, labels = three_classes(40)
+    Xv, labels_v = three_classes(20, seed=1)
+    histories = []
+    for compiled in (False, True):
+        net = MLP(2, [6, 3], activation="sigmoid", seed=2)
+        histories.append(fit(net, X, one_hot(labels, 3), lr=3.0, epochs=3, batch_size=10,
+                             validation=(Xv, one_hot(labels_v, 3)), compiled=compiled,
+                             progress=False))
+    eager, compiled_run = histories
+    assert compiled_run.validation_loss == pytest.approx(eager.validation_loss, rel=1e-9)
+    assert compiled_run.validation_accuracy == eager.validation_accuracy
+
+
+@needs_numpy
+def test_the_books_digits_run_is_seeded_and_repeatable():
+    """[64, 30, 10], chapter 1's settings, a few epochs on digits, twice: the same run."""
+    X, y = digits()
+    (X_train, y_train), (X_test, y_test) = train_test_split(X, y, test_size=0.2, seed=0)
+    X_train, y_train = X_train[:300], y_train[:300]
+
+    def run():
+        net = MLP(64, [30, 10], activation="sigmoid", init="normal", seed=0)
+        history = fit(net, X_train, one_hot(y_train, 10), lr=3.0, epochs=2, batch_size=10,
+                      validation=(X_test, one_hot(y_test, 10)), compiled=True, progress=False)
+        return net.state_dict(), history.as_dict()["step_loss"], history.validation_accuracy
+
+    first = run()
+    assert first == run()
+    assert first[2][-1] > 0.25  # it learns: ten classes, a tenth by chance

@@ -32,6 +32,9 @@ Atom = Union[Value, float]  # noqa: UP007 - a runtime alias on Python 3.10
 Kind = Callable[[Atom], str]
 """Where an atom lives: ``"V"`` (per example), ``"U"`` (batch-independent) or ``"c"``."""
 MakeRef = Callable[[Sequence[Atom], tuple[int, ...]], "_Ref"]
+Bound = tuple[Callable[[], bool], Callable[[], None]]
+"""An instruction bound to a family's stores: its forward (False: outside the
+engine's domain) and backward steps."""
 
 
 # -- operands of instructions --------------------------------------------------
@@ -47,8 +50,8 @@ class _Ref:
     Contiguous rows are read as a slice (a view), others by fancy indexing.
     """
 
-    __slots__ = ("const", "const_b", "kind", "needs_grad", "rows", "shape", "start", "stop",
-                 "unique")
+    __slots__ = ("const", "const_b", "kind", "needs_grad", "rows", "shape", "sole", "start",
+                 "stop", "unique")
 
     def __init__(
         self,
@@ -64,6 +67,9 @@ class _Ref:
         self.start: int | None = None
         self.stop = 0
         self.unique = True
+        # The only contribution to its gradient rows (set by packing): it then
+        # writes them instead of adding, and they are not zeroed before a pass.
+        self.sole = False
         if self.kind == "c":
             self.const = np.array(atoms, dtype=np.float64).reshape(shape)
             self.const_b = self.const[..., None]
@@ -74,6 +80,76 @@ class _Ref:
             self.start, self.stop = int(index[0]), int(index[-1]) + 1
         self.rows = index.reshape(shape)
         self.unique = len(set(index.tolist())) == index.size
+
+    def bound(self, V: Array, U: Array, broadcast: bool = False) -> Callable[[], Array]:
+        """A function giving the operand's values in these stores, as `get` (or
+        `get_b` if ``broadcast``): a fixed view where the rows are contiguous,
+        made once here, else a gather at each call."""
+        if self.kind == "c":
+            value = self.const_b if broadcast else self.const
+            return lambda: value
+        store = V if self.kind == "V" else U
+        if self.start is None:
+            rows = self.rows
+            if broadcast and self.kind != "V":
+                return lambda: store[rows][..., None]
+            return lambda: store[rows]
+        view = store[self.start : self.stop]
+        if len(self.shape) > 1:
+            view = view.reshape(self.shape + view.shape[1:])
+        if broadcast and self.kind != "V":
+            view = view[..., None]
+        return lambda: view
+
+    def accumulator(self, GV: Array, GU: Array) -> Callable[[Array], None]:
+        """A function doing `add` into these gradient stores, its views made once here."""
+        shape = self.shape
+        batch_independent = self.kind != "V"
+        store = GU if batch_independent else GV
+        if self.start is None:
+            rows = self.rows
+            scatter: Callable[[Array], None] = (
+                (lambda c: np.add.at(store, rows, c)) if not self.unique
+                else (lambda c: store.__setitem__(rows, store[rows] + c)))
+            if not batch_independent:
+                return scatter
+
+            def add_summed(c: Array) -> None:
+                scatter(c.sum(axis=-1) if c.ndim > len(shape) else c)
+
+            return add_summed
+        block = store[self.start : self.stop]
+        if len(shape) > 1:
+            block = block.reshape(shape + block.shape[1:])
+        if self.sole:
+            if not batch_independent:
+                return lambda c: np.copyto(block, c)
+
+            def write(c: Array) -> None:
+                if c.ndim > len(shape):
+                    np.sum(c, axis=-1, out=block)
+                else:
+                    np.copyto(block, c)
+
+            return write
+        if not batch_independent:
+            def add_rows(c: Array) -> None:
+                np.add(block, c, out=block)
+
+            return add_rows
+
+        def add(c: Array) -> None:
+            np.add(block, c.sum(axis=-1) if c.ndim > len(shape) else c, out=block)
+
+        return add
+
+    def gradient_view(self, GV: Array, GU: Array) -> Array | None:
+        """The gradient rows as one view (the operand's shape), if it is their sole
+        writer and they are contiguous: a product can be made straight into them."""
+        if not self.sole or self.start is None:
+            return None
+        block = (GV if self.kind == "V" else GU)[self.start : self.stop]
+        return block if len(self.shape) == 1 else block.reshape(self.shape + block.shape[1:])
 
     def get(self, V: Array, U: Array) -> Array:
         """The operand's values: ``shape`` (+ the batch axis for ``V``)."""
@@ -112,7 +188,10 @@ class _Ref:
             block = store[self.start : self.stop]
             if len(shape) > 1:
                 block = block.reshape(shape + block.shape[1:])
-            block += contribution
+            if self.sole:
+                np.copyto(block, contribution)
+            else:
+                block += contribution
         elif self.unique:
             store[self.rows] += contribution
         else:
@@ -151,6 +230,20 @@ class Instruction:
 
     def out(self, V: Array, U: Array) -> Array:
         return (V if self.batched else U)[self.start : self.stop]
+
+    def gradient_refs(self) -> list[_Ref]:
+        """The operands whose gradient rows its backward step writes into."""
+        return []
+
+    def bind(self, V: Array, U: Array, GV: Array, GU: Array) -> Bound:
+        """Its forward and backward steps on these stores, as two functions of no argument.
+
+        A replay step costs microseconds, so what can be found once (the
+        block's rows, its operands' views, which need a gradient) is found
+        here, when a family's stores for a batch size are made, not at
+        every call. This default calls `forward` and `backward`.
+        """
+        return (lambda: self.forward(V, U)), (lambda: self.backward(V, U, GV, GU))
 
     def forward(self, V: Array, U: Array) -> bool:
         """Compute the block; False if a value is outside the engine's domain."""
@@ -193,28 +286,46 @@ class Elementwise(Instruction):
                        if where is not None and ref.kind != "c"]
         self.formula, self.unbounded = self.spec.forward, self.spec.unbounded
 
+    def gradient_refs(self) -> list[_Ref]:
+        return [ref for ref in self.refs if ref.needs_grad]
+
     def _operands(self, V: Array, U: Array) -> tuple[Array, ...]:
         get = self.getters
         return (get[0](V, U),) if len(get) == 1 else (get[0](V, U), get[1](V, U))
 
-    def forward(self, V: Array, U: Array) -> bool:
-        operands = self._operands(V, U)
+    def bind(self, V: Array, U: Array, GV: Array, GU: Array) -> Bound:
         out = (V if self.batched else U)[self.start : self.stop]
-        self.formula(np, out, *operands)  # type: ignore[misc]
-        # The engine refuses the operation where a Value operand has no local
-        # derivative (a negative base with a Value exponent), though numpy computes it.
-        return not self.checks or all(bool(where(np, *operands).all()) for where in self.checks)
-
-    def backward(self, V: Array, U: Array, GV: Array, GU: Array) -> None:
         g = (GV if self.batched else GU)[self.start : self.stop]
-        for ref, c in self.constant_slopes:  # 1 for x + y, -1 for -x
-            ref.add(GV, GU, g if c == 1.0 else c * g)
-        if self.slopes:
-            r = (V if self.batched else U)[self.start : self.stop]
-            operands = self._operands(V, U)
-            for ref, derivative in self.slopes:
-                local = derivative(np, r, *operands)
-                ref.add(GV, GU, _times(local, g) if self.unbounded else local * g)
+        getters = [ref.bound(V, U, self.batched) for ref in self.refs]
+        formula, checks, unbounded = self.formula, self.checks, self.unbounded
+        constant_slopes = [(ref.accumulator(GV, GU), c) for ref, c in self.constant_slopes]
+        slopes = [(ref.accumulator(GV, GU), d) for ref, d in self.slopes]
+        if all(ref.start is not None or ref.kind == "c" for ref in self.refs):
+            # every operand is a view (or a constant): found once, here. A constant
+            # is spread to the block's full shape, so that the spec's formulas,
+            # which make an exponent per element, find it made.
+            fixed = tuple(get() if ref.kind != "c" else np.array(np.broadcast_to(get(), out.shape))
+                          for ref, get in zip(self.refs, getters, strict=True))
+            operands: Callable[[], tuple[Array, ...]] = lambda: fixed  # noqa: E731
+        else:
+            def operands() -> tuple[Array, ...]:
+                return tuple(get() for get in getters)
+
+        def forward() -> bool:
+            xs = operands()
+            formula(np, out, *xs)  # type: ignore[misc]
+            return not checks or all(bool(where(np, *xs).all()) for where in checks)
+
+        def backward() -> None:
+            for add, c in constant_slopes:  # 1 for x + y, -1 for -x
+                add(g if c == 1.0 else c * g)
+            if slopes:
+                xs = operands()
+                for add, derivative in slopes:
+                    local = derivative(np, out, *xs)
+                    add(_times(local, g) if unbounded else local * g)
+
+        return forward, backward
 
     def describe(self) -> str:
         kinds = [ref.kind for ref in self.refs]
@@ -247,6 +358,9 @@ class Sums(Instruction):
     def key(operands: tuple[Any, ...], kind: Kind) -> tuple[Any, ...]:
         return tuple(kind(t) for t in operands[0])
 
+    def gradient_refs(self) -> list[_Ref]:
+        return [part for part in self.parts if part.needs_grad]
+
     @classmethod
     def pack(
         cls, spec: OpSpec, lanes: list[tuple[Any, ...]], kind: Kind, ref: MakeRef
@@ -277,6 +391,26 @@ class Sums(Instruction):
         for part in self.parts:
             if part.needs_grad:
                 part.add(GV, GU, g)
+
+    def bind(self, V: Array, U: Array, GV: Array, GU: Array) -> Bound:
+        if type(self) is not Sums:  # logsumexp: its own forward and backward
+            return super().bind(V, U, GV, GU)
+        out = self.out(V, U)
+        g = (GV if self.batched else GU)[self.start : self.stop][:, None]
+        getters = [part.bound(V, U, self.batched) for part in self.parts]
+        adds = [part.accumulator(GV, GU) for part in self.parts if part.needs_grad]
+
+        def forward() -> bool:
+            out[...] = 0.0  # then add, as `forward`: the same numbers, -0.0 included
+            for get in getters:
+                np.add(out, get().sum(axis=1), out=out)
+            return True
+
+        def backward() -> None:
+            for add in adds:
+                add(g)
+
+        return forward, backward
 
     def describe(self) -> str:
         n = sum(p.shape[1] for p in self.parts)
@@ -331,6 +465,12 @@ class MatMul(Instruction):
         super().__init__(spec)
         self.parts = parts
         self.bias = bias
+
+    def gradient_refs(self) -> list[_Ref]:
+        refs = [ref for pair in self.parts for ref in pair]
+        if self.bias is not None:
+            refs.append(self.bias)
+        return [ref for ref in refs if ref.needs_grad]
 
     @staticmethod
     def key(operands: tuple[Any, ...], kind: Kind) -> tuple[Any, ...]:
@@ -401,6 +541,47 @@ class MatMul(Instruction):
                     w.add(GV, GU, np.outer(g, A))
             if a.needs_grad:  # BP2's w^T delta
                 a.add(GV, GU, W.T @ g)
+
+    def bind(self, V: Array, U: Array, GV: Array, GU: Array) -> Bound:
+        w, a = self.parts[0]
+        if not (len(self.parts) == 1 and w.kind != "V" and a.kind == "V" and self.batched):
+            return super().bind(V, U, GV, GU)
+        # One layer's z = W a + b over the batch: the product goes straight into
+        # its rows; backward is BP3, BP4 summed over the batch (delta a^T) and BP2.
+        out = self.out(V, U)
+        g = GV[self.start : self.stop]
+        weights, inputs = w.bound(V, U), a.bound(V, U)
+        bias = None if self.bias is None else self.bias.bound(V, U, True)
+        add_bias = (self.bias.accumulator(GV, GU)
+                    if self.bias is not None and self.bias.needs_grad else None)
+        add_weights = w.accumulator(GV, GU) if w.needs_grad else None
+        add_inputs = a.accumulator(GV, GU) if a.needs_grad else None
+        # BP4's product is as large as the layer's weights: made straight into their
+        # gradient rows where nothing else writes there, else into a buffer kept
+        # here, not a new array each step (one of 190 KB is mapped and unmapped
+        # from the system at every step, which costs more than the product)
+        sole_weights = w.gradient_view(GV, GU) if w.needs_grad else None
+        delta_a = np.empty(w.shape) if sole_weights is None else sole_weights
+        if sole_weights is not None:
+            add_weights = None
+
+        def forward() -> bool:
+            np.matmul(weights(), inputs(), out=out)
+            if bias is not None:
+                np.add(out, bias(), out=out)
+            return True
+
+        def backward() -> None:
+            if add_bias is not None:
+                add_bias(g)
+            if add_weights is not None:
+                add_weights(np.matmul(g, inputs().T, out=delta_a))
+            elif sole_weights is not None:
+                np.matmul(g, inputs().T, out=sole_weights)
+            if add_inputs is not None:
+                add_inputs(weights().T @ g)
+
+        return forward, backward
 
     def describe(self) -> str:
         n = sum(a.shape[0] for _, a in self.parts)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from microgrid.compiler.kernels import Atom, Instruction, Kind, _Ref, kernel_of
+from microgrid.compiler.kernels import Atom, Instruction, Kind, MatMul, _Ref, kernel_of
 from microgrid.compiler.tracing import Path, _Recording, _value_at, operands_of
 from microgrid.engine import OPS, Value
 
@@ -35,11 +35,14 @@ class Program:
     n_V: int
     U_template: Array
     n_free: int  # params and other leaves, refreshed from their .data each call
-    free: list[Value]
+    free: list[Value]  # in the order of their rows: the parameters first (U[:n_params])
+    param_rows: NDArray[np.intp]  # the row of U of each parameter, in the order given
     roots: list[tuple[str, int]]
     n_nodes: int
     lift_start: int  # V rows [lift_start, lift_stop) hold lifted constants
     lift_stop: int
+    zero_V: list[tuple[int, int]]  # gradient rows a backward pass zeroes first (the others
+    zero_U: list[tuple[int, int]]  # have a sole writer, which writes them: `_sole_writers`)
 
 
 @dataclass
@@ -51,6 +54,7 @@ class _Nodes:
     batched: dict[Value, bool]  # per-example (a row of V) or not (a row of U)
     needs_grad: dict[Value, bool]
     free: list[Value]  # the parameters, then any other leaf from outside the function
+    n_params: int = 0
 
     def kind(self, atom: Atom) -> str:
         if type(atom) is not Value:
@@ -74,8 +78,16 @@ def build(
     instructions = [_emit(block, nodes, rows) for block in blocks]
     roots = [("V" if nodes.batched[r] else "U", rows[r]) for r in rec.roots]
     lift_start = len(rec.inputs) + len(rec.targets)
+    param_rows = np.array([rows[p] for p in params], dtype=np.intp)
+    lift_stop = lift_start + len(lifted_rows)
+    # read as gradients: what the instructions compute (each reads its rows' gradient)
+    # and the parameters (the result); the inputs', targets' and other leaves' never
+    read_V = np.arange(n_V) >= lift_stop
+    read_U = (np.arange(n_U) < len(params)) | (np.arange(n_U) >= len(nodes.free))
+    zero_V, zero_U = _sole_writers(instructions, roots[0], read_V, read_U)
     return Program(instructions, n_V, np.zeros(n_U, dtype=np.float64), len(nodes.free),
-                   nodes.free, roots, len(rec.order), lift_start, lift_start + len(lifted_rows))
+                   nodes.free, param_rows, roots, len(rec.order), lift_start, lift_stop,
+                   zero_V, zero_U)
 
 
 def _lift(
@@ -110,7 +122,7 @@ def _read(
     param_set = set(params)
     special = set(rec.inputs) | set(rec.targets) | set(lifted_rows)
     nodes = _Nodes(operands, dict.fromkeys(lifted_rows, 0), dict.fromkeys(lifted_rows, True),
-                   dict.fromkeys(lifted_rows, False), list(params))
+                   dict.fromkeys(lifted_rows, False), list(params), len(params))
     for node in rec.order:
         if not node.parents:
             nodes.level[node] = 0
@@ -146,6 +158,7 @@ def _assign_rows(
     for k, v in enumerate([*rec.inputs, *rec.targets, *lifted_rows]):
         rows[v] = k
     n_V = len(rows)
+    nodes.free = _in_layers(nodes, blocks)
     for i, v in enumerate(nodes.free):
         rows[v] = i
     n_U = len(nodes.free)
@@ -156,6 +169,64 @@ def _assign_rows(
             else:
                 rows[v], n_U = n_U, n_U + 1
     return rows, n_V, n_U
+
+
+def _in_layers(nodes: _Nodes, blocks: list[list[Value]]) -> list[Value]:
+    """The free leaves in the order their rows take: a layer's weights lane by lane,
+    then its biases, so that ``w^l`` and ``b^l`` are views of U, not gathers.
+
+    The parameters come first, as given by the caller where no layer reads
+    them; then the other leaves from outside the function. Layers that run
+    per example and have the most lanes are placed first (an L2 penalty, one
+    batch-independent node reading every weight, must not decide the order).
+    """
+    params = nodes.free[: nodes.n_params]
+    wanted = set(params)
+    placed: dict[Value, None] = {}
+    layers = [b for b in blocks if kernel_of(OPS[b[0].op]) is MatMul]
+    layers.sort(key=lambda b: (not nodes.batched[b[0]], -len(b)))
+    for block in layers:
+        for grid in ([w for v in block for w in nodes.operands[v][0]],
+                     [nodes.operands[v][2] for v in block]):
+            if all(type(a) is Value and a in wanted and a not in placed for a in grid):
+                placed.update(dict.fromkeys(grid))
+    placed.update(dict.fromkeys(params))
+    return [*placed, *nodes.free[nodes.n_params :]]
+
+
+def _sole_writers(
+    instructions: list[Instruction], root: tuple[str, int],
+    read_V: NDArray[np.bool_], read_U: NDArray[np.bool_],
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Mark the operands that are the only contribution to their gradient rows, and
+    return the runs of rows a backward pass must still zero (V's, U's): of the
+    rows whose gradient is read (``read_V``, ``read_U``), those without one.
+
+    A gradient row is the sum of its contributions; where there is one (a
+    layer's weights, read by their layer alone) its writer writes it, so it
+    need not be zeroed first and added to: two passes over the rows saved,
+    the size of the network's weights for ``U``. The seeded root counts as a
+    writer of its row.
+    """
+    counts = {"V": np.zeros(len(read_V), dtype=np.intp), "U": np.zeros(len(read_U), dtype=np.intp)}
+    counts[root[0]][root[1]] += 1
+    refs = [ref for ins in instructions if ins.needs_grad for ref in ins.gradient_refs()]
+    for ref in refs:
+        np.add.at(counts[ref.kind], ref.rows.reshape(-1), 1)
+    for ref in refs:
+        ref.sole = (ref.start is not None and ref.unique
+                    and bool((counts[ref.kind][ref.start : ref.stop] == 1).all()))
+    zero = {"V": read_V.copy(), "U": read_U.copy()}
+    for ref in refs:
+        if ref.sole:
+            zero[ref.kind][ref.start : ref.stop] = False
+    return _runs(zero["V"]), _runs(zero["U"])
+
+
+def _runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """The ``(start, stop)`` of each run of True in ``mask``."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], mask, [False])).astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def _emit(block: list[Value], nodes: _Nodes, rows: dict[Value, int]) -> Instruction:

@@ -102,6 +102,8 @@ def _record(fn: Callable[..., Any], x: list[float], y: object, static: bool) -> 
     order: list[Value] = []
     seen: set[Value] = set()
     for root in roots:
+        if root in seen:  # (a cost's outputs, returned beside it: sorted with it already)
+            continue
         for node in topological_order(root):
             if node not in seen:
                 seen.add(node)
